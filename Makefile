@@ -1,0 +1,68 @@
+# Every target installs what it needs first, so each works on a fresh machine.
+# uv comes from PyPI into .tools/; the project and its dev tools go into .venv/ from uv.lock.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ENTERPRISES ?= 20000
+DEMO_SEED ?= 20260101
+
+.PHONY: install demo serve test test-fast check format lint typecheck bench assets browser clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/.installed: $(UV) pyproject.toml uv.lock package.json package-lock.json
+	$(UV) sync --frozen --python $(PYTHON)
+	$(MAKE) --no-print-directory assets
+	@touch $@
+
+install: $(BIN)/.installed
+
+# Front-end assets (htmx, ECharts, Bootstrap) from the npm registry, copied into static/vendor.
+assets:
+	npm ci --no-audit --no-fund --loglevel=error
+	node scripts/vendor-assets.mjs
+
+browser:
+	bash scripts/ensure-chromium
+
+demo: install
+	$(BIN)/creditbridge db upgrade
+	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED)
+	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/creditbridge db upgrade
+	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
+
+test: install browser
+	CREDITBRIDGE_REQUIRE_BROWSER=1 $(BIN)/pytest
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+lint: install
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf .venv .tools node_modules src/creditbridge/web/static/vendor var

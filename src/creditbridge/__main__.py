@@ -1,0 +1,3 @@
+from creditbridge.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Institutions, users, roles, sessions, second factors and API clients; admission and revocation."""

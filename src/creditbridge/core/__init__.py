@@ -1,0 +1,4 @@
+"""The shared kernel: settings, database engine and sessions, the error tree, the clock, cryptography.
+
+Imports no domain module.
+"""

@@ -1,0 +1,149 @@
+"""The error tree. Every failure a user can cause is one of these; one handler renders them.
+
+::
+
+    DomainError                     something a user or caller did that the platform refuses
+    ├── NotFound                    the thing does not exist, or the actor may not know it does
+    ├── Forbidden                   the actor is known but may not do this
+    │   └── ConsentRequired         no consent is valid for this institution, purpose and scope
+    ├── Conflict                    the request clashes with the current state
+    │   ├── InvalidTransition       a workflow move the state machine does not allow
+    │   └── DuplicateDelivery       an idempotency key seen before with different content
+    ├── ValidationFailed            input is malformed; carries one Issue per row/field
+    └── ExchangeError               another node answered wrongly or not at all
+    PlatformError                   the platform itself cannot work (not the user's fault)
+    └── DatabaseUnavailable         the database URL cannot be reached
+
+Each error has a stable ``code`` (``CB-…``) for the API and a Chinese ``message`` for screens.
+The HTTP status lives here too so that handlers never choose it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with one piece of input: where it is and why it is wrong."""
+
+    code: str
+    message: str
+    field: str | None = None
+    row: int | None = None
+    value: str | None = None
+    location: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def __str__(self) -> str:
+        where = []
+        if self.location:
+            where.append(self.location)
+        if self.row is not None:
+            where.append(f"第{self.row}行")
+        if self.field:
+            where.append(f"字段 {self.field}")
+        prefix = "，".join(where)
+        return f"{prefix}：{self.message}" if prefix else self.message
+
+
+class DomainError(Exception):
+    """Base of every refusal a user or caller can provoke."""
+
+    code: ClassVar[str] = "CB-DOMAIN"
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "请求无法处理"
+
+    def __init__(self, message: str, *, issues: list[Issue] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.issues: list[Issue] = list(issues or [])
+
+    def problem(self) -> dict[str, Any]:
+        """RFC 9457 Problem Details body."""
+        body: dict[str, Any] = {
+            "type": f"urn:creditbridge:error:{self.code}",
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.message,
+            "code": self.code,
+        }
+        if self.issues:
+            body["errors"] = [issue.as_dict() for issue in self.issues]
+        return body
+
+
+class NotFound(DomainError):
+    """Raised when a thing does not exist or the actor may not learn that it exists."""
+
+    code = "CB-NOT-FOUND"
+    status_code = 404
+    title = "未找到"
+
+
+class Forbidden(DomainError):
+    """Raised when the actor is known but lacks the right to do this."""
+
+    code = "CB-FORBIDDEN"
+    status_code = 403
+    title = "无权访问"
+
+
+class ConsentRequired(Forbidden):
+    """Raised when non-public data is asked for without a consent valid for it at this moment."""
+
+    code = "CB-CONSENT-REQUIRED"
+    title = "缺少有效授权"
+
+
+class Conflict(DomainError):
+    """Raised when the request clashes with the current state of the thing."""
+
+    code = "CB-CONFLICT"
+    status_code = 409
+    title = "状态冲突"
+
+
+class InvalidTransition(Conflict):
+    """Raised when a workflow is asked for a move its transition map does not allow."""
+
+    code = "CB-INVALID-TRANSITION"
+    title = "不允许的状态变更"
+
+
+class DuplicateDelivery(Conflict):
+    """Raised when an idempotency key is reused for different content."""
+
+    code = "CB-DUPLICATE-DELIVERY"
+    title = "重复提交"
+
+
+class ValidationFailed(DomainError):
+    """Raised when input is malformed; ``issues`` names each row, field and reason."""
+
+    code = "CB-VALIDATION"
+    status_code = 422
+    title = "输入有误"
+
+
+class ExchangeError(DomainError):
+    """Raised when another node answers wrongly or not at all."""
+
+    code = "CB-EXCHANGE"
+    status_code = 502
+    title = "节点交换失败"
+
+
+class PlatformError(Exception):
+    """The platform itself cannot work: configuration, storage, a missing dependency."""
+
+    code: ClassVar[str] = "CB-PLATFORM"
+
+
+class DatabaseUnavailable(PlatformError):
+    """Raised at start-up when the database cannot be reached; the message masks the password."""
+
+    code = "CB-DATABASE-UNAVAILABLE"

@@ -1,0 +1,2 @@
+"""Collection (归集): providers, their deliveries (batches), validation, reject reports and the
+collection-rate metrics."""

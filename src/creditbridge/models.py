@@ -1,0 +1,19 @@
+"""Imports every module's tables so that Alembic and the test schema see the whole metadata."""
+
+from creditbridge.access import models as access_models
+from creditbridge.catalog import models as catalog_models
+from creditbridge.core.db import Base
+from creditbridge.demo import models as demo_models
+from creditbridge.ingest import models as ingest_models
+from creditbridge.marketplace import models as marketplace_models
+from creditbridge.subjects import models as subjects_models
+
+__all__ = [
+    "Base",
+    "access_models",
+    "catalog_models",
+    "demo_models",
+    "ingest_models",
+    "marketplace_models",
+    "subjects_models",
+]
