@@ -39,6 +39,7 @@ browser:
 demo: install
 	$(BIN)/creditbridge db upgrade
 	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED)
+	$(BIN)/creditbridge access demo-logins
 	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
 
 serve: install

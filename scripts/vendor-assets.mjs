@@ -9,6 +9,9 @@ const files = {
   "bootstrap/dist/js/bootstrap.bundle.min.js": "bootstrap.bundle.min.js",
   "echarts/dist/echarts.min.js": "echarts.min.js",
   "htmx.org/dist/htmx.min.js": "htmx.min.js",
+  // Swagger UI for /api/v1/docs (FastAPI's default page would load it from a CDN).
+  "swagger-ui-dist/swagger-ui.css": "swagger-ui/swagger-ui.css",
+  "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui/swagger-ui-bundle.js",
 };
 for (const [source, name] of Object.entries(files)) {
   const out = join(target, name);

@@ -1,7 +1,9 @@
 """Imports every module's tables so that Alembic and the test schema see the whole metadata."""
 
 from creditbridge.access import models as access_models
+from creditbridge.audit import models as audit_models
 from creditbridge.catalog import models as catalog_models
+from creditbridge.consent import models as consent_models
 from creditbridge.core.db import Base
 from creditbridge.demo import models as demo_models
 from creditbridge.ingest import models as ingest_models
@@ -11,7 +13,9 @@ from creditbridge.subjects import models as subjects_models
 __all__ = [
     "Base",
     "access_models",
+    "audit_models",
     "catalog_models",
+    "consent_models",
     "demo_models",
     "ingest_models",
     "marketplace_models",

@@ -22,6 +22,11 @@ class CatalogVersion(Base):
     loaded_at: Mapped[datetime]
     source_digest: Mapped[str] = mapped_column(String(64), doc="SM3 of the loaded file")
     is_current: Mapped[bool] = mapped_column(default=False)
+    categories: Mapped[list[dict[str, str]]] = mapped_column(
+        type_=Base.type_annotation_map[dict[str, Any]],
+        default=list,
+        doc="the file's categories in display order: [{code, zh, en}, ...] (a list: JSONB reorders keys)",
+    )
 
     datasets: Mapped[list[CatalogDataset]] = relationship(
         back_populates="catalog_version", order_by="CatalogDataset.position", lazy="raise"

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from creditbridge.cli import catalog, db, demo, reference, serve
+from creditbridge.cli import (
+    access,
+    audit,
+    catalog,
+    collection,
+    consent,
+    db,
+    demo,
+    ingest,
+    providers,
+    reference,
+    serve,
+)
 
 app = typer.Typer(
     help="CreditBridge 融资信用服务平台 — operator command line.",
@@ -15,6 +27,16 @@ app.add_typer(db.app, name="db")
 app.add_typer(reference.app, name="reference")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
+app.add_typer(access.users_app, name="users")
+app.add_typer(access.clients_app, name="clients")
+app.add_typer(access.institutions_app, name="institutions")
+app.add_typer(access.access_app, name="access")
+app.add_typer(audit.app, name="audit")
+app.add_typer(consent.app, name="consent")
+app.add_typer(consent.keys_app, name="keys")
+app.add_typer(providers.app, name="providers")
+app.add_typer(collection.app, name="collection")
+app.command("ingest")(ingest.ingest)
 app.command("serve")(serve.serve)
 
 

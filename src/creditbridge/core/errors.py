@@ -12,7 +12,10 @@
     ├── ValidationFailed            input is malformed; carries one Issue per row/field
     └── ExchangeError               another node answered wrongly or not at all
     PlatformError                   the platform itself cannot work (not the user's fault)
-    └── DatabaseUnavailable         the database URL cannot be reached
+    ├── DatabaseUnavailable         the database URL cannot be reached
+    └── CryptoError                 a cryptographic operation failed (core/crypto/errors.py)
+        ├── InvalidKey              malformed key material or PEM
+        └── DecryptionFailed        wrong key, wrong AAD or an altered token
 
 Each error has a stable ``code`` (``CB-…``) for the API and a Chinese ``message`` for screens.
 The HTTP status lives here too so that handlers never choose it.

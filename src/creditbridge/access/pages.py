@@ -1,0 +1,454 @@
+"""Pages of the trust layer: login with a second factor, enterprise registration, and the admin
+desks — users (system admin), roles, API clients and abuse flags (security admin), institution
+admission (operator). Handlers parse the form, call one service, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+from urllib.parse import urlsplit
+
+import segno
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from creditbridge.access import domain
+from creditbridge.access import service as access_service
+from creditbridge.access.errors import LoginFailed
+from creditbridge.core.actors import Actor, Role
+from creditbridge.core.errors import ValidationFailed
+from creditbridge.web.auth import (
+    SESSION_COOKIE,
+    CurrentActor,
+    clear_cookie,
+    client_ip,
+    queue_cookie,
+    require_roles,
+)
+from creditbridge.web.deps import ReadSession, WriteSession
+from creditbridge.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Id = Annotated[int, Path(ge=1, le=2**62)]
+Text = Annotated[str, Form(max_length=500)]
+OptionalText = Annotated[str, Form(max_length=500)]
+NEXT_DEFAULT: Final = "/"
+
+SystemAdmin = Annotated[Actor, Depends(require_roles(Role.SYSTEM_ADMIN))]
+SecurityAdmin = Annotated[Actor, Depends(require_roles(Role.SECURITY_ADMIN))]
+UserViewer = Annotated[
+    Actor,
+    Depends(require_roles(Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.INSTITUTION_OFFICER)),
+]
+Operator = Annotated[Actor, Depends(require_roles(Role.OPERATOR))]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site: an open redirect after login would help phishing."""
+    if not target:
+        return NEXT_DEFAULT
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return NEXT_DEFAULT
+    return target
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- Login -----------------------------------------------------------------------------------
+
+
+@router.get("/login", name="auth:login")
+def login_form(
+    request: Request, next: Annotated[str | None, Query(max_length=500)] = None
+) -> HTMLResponse:
+    return render(request, "access/login.html", next=_safe_next(next), error=None, username="")
+
+
+@router.post("/login", name="auth:login_submit")
+def login_submit(
+    request: Request,
+    session: WriteSession,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=500)] = NEXT_DEFAULT,
+) -> Response:
+    try:
+        opened = access_service.login_with_password(
+            session, username=username, password=password, ip=client_ip(request)
+        )
+    except LoginFailed as failure:
+        # Rendered, not raised: the failure count must be committed for the lockout to work.
+        return render(
+            request,
+            "access/login.html",
+            status_code=401,
+            next=_safe_next(next),
+            error=failure.message,
+            username=username,
+        )
+    queue_cookie(request, SESSION_COOKIE, opened.token)
+    if not opened.row.mfa_passed:
+        return _redirect(request.url_for("auth:totp").path + "?next=" + _quote(_safe_next(next)))
+    return _redirect(_safe_next(next))
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def _qr_svg(uri: str) -> Markup:
+    # Rendered here, inline: the secret must not travel to a QR web service.
+    svg: str = segno.make(uri, error="m").svg_inline(scale=4, dark="#1a2b4c")
+    return Markup(svg)  # noqa: S704 - segno draws modules only; the URI is not echoed as text
+
+
+@router.get("/login/totp", name="auth:totp")
+def totp_form(
+    request: Request,
+    session: WriteSession,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    pending = access_service.pending_user(session, request.cookies.get(SESSION_COOKIE, ""))
+    if pending is None:
+        return _redirect(request.url_for("auth:login").path)
+    user = pending[1]
+    secret = qr = None
+    if not user.totp_enabled:
+        secret = access_service.start_totp_enrolment(session, user)
+        issuer = request.app.state.settings.node_name
+        qr = _qr_svg(access_service.totp_uri(user, secret, issuer=issuer))
+    return render(
+        request,
+        "access/totp.html",
+        next=_safe_next(next),
+        enrol=not user.totp_enabled,
+        secret=secret,
+        qr=qr,
+        error=None,
+    )
+
+
+@router.post("/login/totp", name="auth:totp_submit")
+def totp_submit(
+    request: Request,
+    session: WriteSession,
+    code: Annotated[str, Form(max_length=16)],
+    next: Annotated[str, Form(max_length=500)] = NEXT_DEFAULT,
+) -> Response:
+    try:
+        opened = access_service.verify_second_factor(
+            session, token=request.cookies.get(SESSION_COOKIE, ""), code=code, ip=client_ip(request)
+        )
+    except LoginFailed as failure:
+        return render(
+            request,
+            "access/totp.html",
+            status_code=401,
+            next=_safe_next(next),
+            enrol=False,
+            secret=None,
+            qr=None,
+            error=failure.message,
+        )
+    queue_cookie(request, SESSION_COOKIE, opened.token)
+    return _redirect(_safe_next(next))
+
+
+@router.post("/logout", name="auth:logout")
+def logout(request: Request, session: WriteSession) -> Response:
+    access_service.end_session(
+        session, token=request.cookies.get(SESSION_COOKIE, ""), ip=client_ip(request)
+    )
+    clear_cookie(request, SESSION_COOKIE)
+    return _redirect(request.url_for("auth:login").path)
+
+
+@router.get("/account", name="auth:account")
+def account(request: Request, actor: CurrentActor) -> HTMLResponse:
+    return render(request, "access/account.html", actor=actor)
+
+
+# --- Enterprise registration -----------------------------------------------------------------
+
+
+@router.get("/register", name="auth:register")
+def register_form(request: Request) -> HTMLResponse:
+    return render(request, "access/register.html", issues=[], values={})
+
+
+@router.post("/register", name="auth:register_submit")
+def register_submit(
+    request: Request,
+    session: WriteSession,
+    uscc: Annotated[str, Form(max_length=18)],
+    legal_rep_name: Annotated[str, Form(max_length=100)],
+    id_tail: Annotated[str, Form(max_length=6)],
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    access_service.register_enterprise_user(
+        session,
+        uscc=uscc,
+        legal_rep_name=legal_rep_name,
+        id_tail=id_tail,
+        username=username,
+        display_name=display_name,
+        password=password,
+        ip=client_ip(request),
+    )
+    return _redirect(request.url_for("auth:login").path + "?registered=1")
+
+
+# --- Users (system admin; security admin assigns roles) --------------------------------------
+
+
+@router.get("/admin/users", name="access:users")
+def users(request: Request, session: ReadSession, actor: UserViewer) -> HTMLResponse:
+    return render(
+        request,
+        "access/users.html",
+        actor=actor,
+        users=access_service.list_users(session, actor),
+        roles=list(Role),
+        institutions=access_service.list_institutions(session),
+    )
+
+
+@router.post("/admin/users", name="access:user_create")
+def user_create(
+    request: Request,
+    session: WriteSession,
+    actor: SystemAdmin,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=256)],
+    role: Annotated[str, Form(max_length=32)],
+    institution_id: Annotated[str, Form(max_length=20)] = "",
+    provider_id: Annotated[str, Form(max_length=20)] = "",
+    subject_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    user = access_service.create_user(
+        session,
+        actor,
+        username=username,
+        display_name=display_name,
+        password=password,
+        role=_role(role),
+        institution_id=_optional_id(institution_id, "institution_id"),
+        provider_id=_optional_id(provider_id, "provider_id"),
+        subject_id=_optional_id(subject_id, "subject_id"),
+    )
+    return _redirect(request.url_for("access:user", user_id=user.id).path)
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise ValidationFailed("角色不存在") from None
+
+
+def _optional_id(value: str, field: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationFailed(f"{field} 应为数字")
+    return int(value)
+
+
+@router.get("/admin/users/{user_id}", name="access:user")
+def user_detail(
+    request: Request, session: ReadSession, actor: UserViewer, user_id: Id
+) -> HTMLResponse:
+    user = access_service.access_user(session, actor, user_id)
+    return render(request, "access/user.html", actor=actor, user=user, roles=list(Role))
+
+
+@router.post("/admin/users/{user_id}/disable", name="access:user_disable")
+def user_disable(
+    request: Request, session: WriteSession, actor: SystemAdmin, user_id: Id
+) -> Response:
+    access_service.disable_user(session, actor, user_id=user_id)
+    return _redirect(request.url_for("access:user", user_id=user_id).path)
+
+
+@router.post("/admin/users/{user_id}/role", name="access:user_role")
+def user_role(
+    request: Request,
+    session: WriteSession,
+    actor: SecurityAdmin,
+    user_id: Id,
+    role: Annotated[str, Form(max_length=32)],
+) -> Response:
+    access_service.set_role(session, actor, user_id=user_id, role=_role(role))
+    return _redirect(request.url_for("access:user", user_id=user_id).path)
+
+
+# --- API clients and abuse flags (security admin) --------------------------------------------
+
+
+@router.get("/security/clients", name="access:clients")
+def clients(request: Request, session: ReadSession, actor: SecurityAdmin) -> HTMLResponse:
+    return render(
+        request,
+        "access/clients.html",
+        clients=access_service.list_clients(session),
+        institutions=access_service.list_institutions(session),
+        issued=None,
+    )
+
+
+@router.post("/security/clients", name="access:client_create")
+def client_create(
+    request: Request,
+    session: WriteSession,
+    actor: SecurityAdmin,
+    name: Annotated[str, Form(max_length=200)],
+    owner_kind: Annotated[str, Form(max_length=16)],
+    algorithm: Annotated[str, Form(max_length=16)],
+    institution_id: Annotated[str, Form(max_length=20)] = "",
+    provider_id: Annotated[str, Form(max_length=20)] = "",
+    node_code: Annotated[str, Form(max_length=12)] = "",
+    public_key_pem: Annotated[str, Form(max_length=4000)] = "",
+    rate_limit_per_minute: Annotated[str, Form(max_length=8)] = "",
+) -> HTMLResponse:
+    issued = access_service.create_client(
+        session,
+        actor,
+        name=name,
+        owner_kind=owner_kind,
+        algorithm=algorithm,
+        institution_id=_optional_id(institution_id, "institution_id"),
+        provider_id=_optional_id(provider_id, "provider_id"),
+        node_code=node_code.strip() or None,
+        public_key_pem=public_key_pem.strip() or None,
+        rate_limit_per_minute=_optional_id(rate_limit_per_minute, "rate_limit_per_minute"),
+    )
+    # The secret is shown on this response only; it is stored encrypted and never shown again.
+    return render(
+        request,
+        "access/clients.html",
+        clients=access_service.list_clients(session),
+        institutions=access_service.list_institutions(session),
+        issued=issued,
+    )
+
+
+@router.post("/security/clients/{client_id}/status", name="access:client_status")
+def client_status(
+    request: Request,
+    session: WriteSession,
+    actor: SecurityAdmin,
+    client_id: Id,
+    status: Annotated[str, Form(max_length=16)],
+) -> Response:
+    access_service.set_client_status(session, actor, client_id=client_id, status=status)
+    return _redirect(request.url_for("access:clients").path)
+
+
+@router.get("/security/flags", name="access:flags")
+def flags(request: Request, session: ReadSession, actor: SecurityAdmin) -> HTMLResponse:
+    return render(
+        request,
+        "access/flags.html",
+        flags=access_service.list_flags(session, actor, status=None),
+        institutions={i.id: i for i in access_service.list_institutions(session)},
+    )
+
+
+@router.post("/security/flags/{flag_id}/resolve", name="access:flag_resolve")
+def flag_resolve(
+    request: Request,
+    session: WriteSession,
+    actor: SecurityAdmin,
+    flag_id: Id,
+    note: OptionalText = "",
+    lift: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    access_service.resolve_flag(session, actor, flag_id=flag_id, note=note, lift=lift == "1")
+    return _redirect(request.url_for("access:flags").path)
+
+
+# --- Institution admission (operator) --------------------------------------------------------
+
+
+@router.get("/operator/institutions", name="access:institutions")
+def institutions(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+    return render(
+        request,
+        "access/institutions.html",
+        institutions=access_service.list_institutions(session),
+        kinds=domain.INSTITUTION_KINDS,
+    )
+
+
+@router.post("/operator/institutions", name="access:institution_apply")
+def institution_apply(
+    request: Request,
+    session: WriteSession,
+    actor: Operator,
+    code: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=24)],
+    division_code: Annotated[str, Form(max_length=6)],
+    uscc: Annotated[str, Form(max_length=18)] = "",
+) -> Response:
+    institution = access_service.apply_institution(
+        session, actor, code=code, name=name, kind=kind, division_code=division_code, uscc=uscc
+    )
+    return _redirect(request.url_for("access:institution", institution_id=institution.id).path)
+
+
+@router.get("/operator/institutions/{institution_id}", name="access:institution")
+def institution_detail(
+    request: Request, session: ReadSession, actor: Operator, institution_id: Id
+) -> HTMLResponse:
+    institution = access_service.access_institution(session, actor, institution_id)
+    return render(
+        request,
+        "access/institution.html",
+        institution=institution,
+        items=domain.ASSESSMENT_ITEMS,
+        targets=sorted(domain.TRANSITIONS[institution.status]),
+    )
+
+
+@router.post("/operator/institutions/{institution_id}/assess", name="access:institution_assess")
+def institution_assess(
+    request: Request,
+    session: WriteSession,
+    actor: Operator,
+    institution_id: Id,
+    item: Annotated[str, Form(max_length=64)],
+    note: OptionalText = "",
+    checked: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    access_service.check_assessment_item(
+        session, actor, institution_id=institution_id, item=item, checked=checked == "1", note=note
+    )
+    return _redirect(request.url_for("access:institution", institution_id=institution_id).path)
+
+
+@router.post(
+    "/operator/institutions/{institution_id}/transition", name="access:institution_transition"
+)
+def institution_transition(
+    request: Request,
+    session: WriteSession,
+    actor: Operator,
+    institution_id: Id,
+    target: Annotated[str, Form(max_length=16)],
+    reason: OptionalText = "",
+) -> Response:
+    access_service.transition_institution(
+        session, actor, institution_id=institution_id, target=target, reason=reason
+    )
+    return _redirect(request.url_for("access:institution", institution_id=institution_id).path)

@@ -1,0 +1,501 @@
+"""Use cases of the shared-data list: read and check a catalog file, load it as a new version, and
+the reads the pages, the API and other modules use.
+
+Services flush, never commit: the entry point (request dependency, CLI command, job) owns the
+transaction. Parsing is pure and works without a database (:func:`parse_catalog_file`,
+:func:`bundled_catalog`, :func:`publication_regimes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from creditbridge.catalog.errors import CatalogFileInvalid, CatalogVersionConflict
+from creditbridge.catalog.models import CatalogDataset, CatalogField, CatalogVersion
+from creditbridge.catalog.schemas import (
+    CatalogFile,
+    CategoryView,
+    DatasetSpec,
+    Loc,
+    PublicationPeriodsFile,
+    PublicationRegime,
+)
+from creditbridge.core.clock import utc_now
+from creditbridge.core.crypto import sm3_hex
+from creditbridge.core.errors import Issue, NotFound
+
+DATA_DIR = Path(__file__).parent / "data"
+BUNDLED_CATALOG_PATH = DATA_DIR / "catalog-2021.yaml"
+PUBLICATION_PERIODS_PATH = DATA_DIR / "publication-periods.yaml"
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What :func:`load_catalog` did: ``created`` is False when the same file was loaded before."""
+
+    version: CatalogVersion
+    created: bool
+    dataset_count: int
+
+
+# ------------------------------------------------------------------ reading files
+
+
+def parse_catalog_file(
+    *, path: Path | None = None, text: str | None = None, source_name: str | None = None
+) -> CatalogFile:
+    """Read and check a catalog file given as ``path`` or ``text``; no database involved.
+
+    Raises :class:`CatalogFileInvalid` naming the file (``source_name``, else the path's name)
+    with one issue per problem.
+    """
+    return _read_catalog(path=path, text=text, source_name=source_name)[0]
+
+
+@lru_cache(maxsize=1)
+def bundled_catalog() -> CatalogFile:
+    """The list shipped with the platform (catalog-2021.yaml), parsed once per process."""
+    return parse_catalog_file(path=BUNDLED_CATALOG_PATH)
+
+
+@lru_cache(maxsize=1)
+def publication_regimes() -> PublicationPeriodsFile:
+    """The publication-period regimes shipped with the platform (publication-periods.yaml)."""
+    name = PUBLICATION_PERIODS_PATH.name
+    data = _yaml_mapping(PUBLICATION_PERIODS_PATH.read_text(encoding="utf-8"), name)
+    try:
+        return PublicationPeriodsFile.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(name, _issues_from(exc, data, name)) from None
+
+
+def publication_regime_on(day: date) -> PublicationRegime:
+    """The publication-period regime in force on ``day``; NotFound before the first one."""
+    for regime in publication_regimes().regimes:
+        if regime.in_force_on(day):
+            return regime
+    raise NotFound(f"{day.isoformat()} 没有施行中的失信信息公示期规定")
+
+
+def _read_catalog(
+    *, path: Path | None, text: str | None, source_name: str | None
+) -> tuple[CatalogFile, str]:
+    if (path is None) == (text is None):
+        raise TypeError("give exactly one of path= or text=")
+    name = source_name or (path.name if path is not None else "catalog.yaml")
+    if path is not None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise _invalid(
+                name,
+                [Issue(code="unreadable", message=f"无法读取文件：{exc.strerror}", location=name)],
+            ) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _invalid(
+                name, [Issue(code="encoding", message="文件须为 UTF-8 编码", location=name)]
+            ) from None
+    else:
+        assert text is not None
+        raw = text.encode("utf-8")
+    data = _yaml_mapping(text, name)
+    try:
+        catalog = CatalogFile.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(name, _issues_from(exc, data, name)) from None
+    return catalog, sm3_hex(raw)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping instead of keeping the last."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "在此映射中", node.start_mark, f"键 {key} 重复", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def _yaml_mapping(text: str, name: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        column = f"（第{mark.column + 1}列）" if mark is not None else ""
+        raise _invalid(
+            name,
+            [
+                Issue(
+                    code="yaml_syntax",
+                    message=f"YAML 语法错误{column}：{exc.problem or exc.context}",
+                    row=line,
+                    location=name,
+                )
+            ],
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _invalid(
+            name, [Issue(code="yaml_syntax", message=f"YAML 语法错误：{exc}", location=name)]
+        ) from None
+    if not isinstance(data, dict):
+        raise _invalid(
+            name,
+            [
+                Issue(
+                    code="invalid_type",
+                    message="文件内容须为映射（含 version、datasets 等键）",
+                    location=name,
+                )
+            ],
+        )
+    return data
+
+
+def _invalid(name: str, issues: list[Issue]) -> CatalogFileInvalid:
+    return CatalogFileInvalid(f"共享清单文件 {name} 有 {len(issues)} 处错误", issues=issues)
+
+
+# ------------------------------------------------------------------ pydantic errors → issues
+
+_KEY_NAMES = {
+    "version": "版本号",
+    "title": "标题",
+    "basis": "依据",
+    "effective_date": "生效日期",
+    "categories": "类别",
+    "datasets": "数据项列表",
+    "fields": "字段列表",
+    "natural_key": "记录唯一键",
+}
+
+
+def _path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part == "[key]":
+            text += "（键）"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _context(data: dict[str, Any], loc: Loc) -> str:
+    """``数据项 penalty，字段 fine_amount：`` for a path inside a dataset or field, when known."""
+    if len(loc) < 2 or loc[0] != "datasets" or not isinstance(loc[1], int):
+        return ""
+    datasets = data.get("datasets")
+    if not isinstance(datasets, list) or loc[1] >= len(datasets):
+        return ""
+    dataset = datasets[loc[1]]
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("code"), str):
+        return ""
+    prefix = f"数据项 {dataset['code']}"
+    if len(loc) >= 4 and loc[2] == "fields" and isinstance(loc[3], int):
+        fields = dataset.get("fields")
+        if isinstance(fields, list) and loc[3] < len(fields):
+            spec = fields[loc[3]]
+            if isinstance(spec, dict) and isinstance(spec.get("code"), str):
+                prefix += f"，字段 {spec['code']}"
+    return prefix + "："
+
+
+def _reason(error: ErrorDetails) -> tuple[str, str]:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    last = error["loc"][-1] if error["loc"] else ""
+    key = _KEY_NAMES.get(str(last), str(last))
+    if kind == "missing":
+        return "missing", f"缺少必填项 {last}"
+    if kind == "extra_forbidden":
+        return "unknown_key", f"未知的键 {last}（格式中没有此项，请检查拼写）"
+    if kind.startswith("catalog_"):
+        return "invalid_value", error["msg"]
+    if kind in {"string_type", "str_type"}:
+        hint = '；数字形式的版本号请加引号，如 "2021.1"' if last == "version" else ""
+        return "invalid_type", f"{key} 须为文本{hint}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return "invalid_type", f"{key} 须为整数"
+    if kind in {"bool_type", "bool_parsing"}:
+        return "invalid_type", f"{key} 须为 true 或 false"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return "invalid_type", f"{key} 须为日期 YYYY-MM-DD"
+    if kind == "list_type":
+        return "invalid_type", f"{key} 须为列表"
+    if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        return "invalid_type", f"{key} 须为映射（键: 值）"
+    if kind == "too_short":
+        return "invalid_value", f"{key} 至少需要 {ctx.get('min_length', 1)} 项"
+    if kind == "too_long":
+        return "invalid_value", f"{key} 最多 {ctx.get('max_length')} 项"
+    if kind == "string_too_short":
+        return "invalid_value", f"{key} 不能为空"
+    if kind == "string_too_long":
+        return "invalid_value", f"{key} 最长 {ctx.get('max_length')} 个字符"
+    if kind == "string_pattern_mismatch":
+        return "invalid_value", f"{key} 格式不符（应匹配 {ctx.get('pattern')}）"
+    if kind == "greater_than_equal":
+        return "invalid_value", f"{key} 不能小于 {ctx.get('ge')}"
+    return "invalid_value", f"{key} 取值有误（{error['msg']}）"
+
+
+def _issues_from(exc: ValidationError, data: dict[str, Any], name: str) -> list[Issue]:
+    issues: list[Issue] = []
+    for error in exc.errors():
+        if error["type"] == "catalog_rules":
+            for loc, code, message in (error.get("ctx") or {}).get("violations", []):
+                issues.append(
+                    Issue(
+                        code=code,
+                        message=_context(data, loc) + message,
+                        field=_path(loc),
+                        location=name,
+                    )
+                )
+            continue
+        loc = tuple(error["loc"])
+        code, message = _reason(error)
+        value = error.get("input")
+        issues.append(
+            Issue(
+                code=code,
+                message=_context(data, loc) + message,
+                field=_path(loc) or None,
+                value=str(value) if isinstance(value, str | int | float) else None,
+                location=name,
+            )
+        )
+    return issues
+
+
+# ------------------------------------------------------------------ loading
+
+
+def load_catalog(
+    session: Session,
+    *,
+    path: Path | None = None,
+    text: str | None = None,
+    source_name: str | None = None,
+) -> LoadOutcome:
+    """Check a catalog file and store it as a new version, which becomes the current one.
+
+    Loading a file whose SM3 digest equals a stored version's returns that version unchanged
+    (and does not make it current again). A file reusing a stored version id with other content
+    raises :class:`CatalogVersionConflict`: a published version is never rewritten.
+    """
+    catalog, digest = _read_catalog(path=path, text=text, source_name=source_name)
+    same_content = session.scalar(
+        select(CatalogVersion).where(CatalogVersion.source_digest == digest).limit(1)
+    )
+    if same_content is not None:
+        return LoadOutcome(
+            version=same_content,
+            created=False,
+            dataset_count=_count_datasets(session, same_content),
+        )
+    same_id = session.scalar(
+        select(CatalogVersion).where(CatalogVersion.version == catalog.version)
+    )
+    if same_id is not None:
+        raise CatalogVersionConflict(
+            f"清单版本 {catalog.version} 已载入，但本文件内容与之不同"
+            f"（已载入文件 SM3 {same_id.source_digest[:16]}…，本文件 {digest[:16]}…）。"
+            "已发布的版本不能改写，请为新清单另起版本号。"
+        )
+    session.execute(
+        update(CatalogVersion).where(CatalogVersion.is_current.is_(True)).values(is_current=False)
+    )
+    version = CatalogVersion(
+        version=catalog.version,
+        title=catalog.title,
+        basis=catalog.basis,
+        effective_date=catalog.effective_date,
+        loaded_at=utc_now(),
+        source_digest=digest,
+        is_current=True,
+        categories=[
+            {"code": code, "zh": spec.zh, "en": spec.en}
+            for code, spec in catalog.categories.items()
+        ],
+        datasets=[_dataset_row(position, spec) for position, spec in enumerate(catalog.datasets)],
+    )
+    session.add(version)
+    session.flush()
+    return LoadOutcome(version=version, created=True, dataset_count=len(catalog.datasets))
+
+
+def _dataset_row(position: int, spec: DatasetSpec) -> CatalogDataset:
+    return CatalogDataset(
+        position=position,
+        code=spec.code,
+        name_zh=spec.name_zh,
+        name_en=spec.name_en,
+        category=spec.category,
+        provider_kind=spec.provider_kind,
+        provider_name=spec.provider_name,
+        update_frequency=spec.update_frequency,
+        subject_key=spec.subject_key,
+        natural_key=list(spec.natural_key),
+        disclosure_class=spec.disclosure_class,
+        publication_period_class=spec.publication_period_class,
+        negative=spec.negative,
+        description=spec.description,
+        # Exactly the keys the file gave; JSON-safe because every value passed validation.
+        definition=spec.model_dump(mode="json", exclude_unset=True),
+        fields=[
+            CatalogField(
+                position=index,
+                code=field.code,
+                label_zh=field.label_zh,
+                label_en=field.label_en,
+                type=field.type,
+                unit=field.unit,
+                required=field.required,
+                enum_values=list(field.enum) if field.enum is not None else None,
+                classification_level=field.classification_level,
+                masking=field.masking,
+            )
+            for index, field in enumerate(spec.fields)
+        ],
+    )
+
+
+def ensure_default_catalog(session: Session) -> CatalogVersion:
+    """The current version, loading the bundled list first when no version has been loaded."""
+    current = get_current_version(session)
+    if current is not None:
+        return current
+    newest = session.scalar(select(CatalogVersion).order_by(CatalogVersion.id.desc()).limit(1))
+    if newest is not None:
+        return newest
+    return load_catalog(session, path=BUNDLED_CATALOG_PATH).version
+
+
+# ------------------------------------------------------------------ reads
+
+
+def get_current_version(session: Session) -> CatalogVersion | None:
+    """The version in use, or None before any list is loaded."""
+    return session.scalar(select(CatalogVersion).where(CatalogVersion.is_current.is_(True)))
+
+
+def list_versions(session: Session) -> list[CatalogVersion]:
+    """Every loaded version, the most recently loaded first."""
+    return list(session.scalars(select(CatalogVersion).order_by(CatalogVersion.id.desc())))
+
+
+def get_version_or_raise(session: Session, *, version: str | None = None) -> CatalogVersion:
+    """The named version, or the current one when ``version`` is None; NotFound otherwise."""
+    row = _version(session, version)
+    if row is None:
+        raise NotFound(
+            "尚未载入信用信息共享清单" if version is None else f"没有版本为 {version} 的共享清单"
+        )
+    return row
+
+
+# Relationships are lazy="raise": callers get the fields and the version loaded, nothing else.
+_DATASET_LOADS = (selectinload(CatalogDataset.fields), selectinload(CatalogDataset.catalog_version))
+
+
+def list_datasets(session: Session, *, version: str | None = None) -> list[CatalogDataset]:
+    """The datasets of a version (the current one by default) in file order, with their fields
+    and ``catalog_version`` loaded.
+
+    Empty when no list has been loaded yet; NotFound when a named version does not exist.
+    """
+    if version is None and get_current_version(session) is None:
+        return []
+    row = get_version_or_raise(session, version=version)
+    return list(
+        session.scalars(
+            select(CatalogDataset)
+            .where(CatalogDataset.catalog_version_id == row.id)
+            .options(*_DATASET_LOADS)
+            .order_by(CatalogDataset.position)
+        )
+    )
+
+
+def get_dataset_or_raise(
+    session: Session, *, code: str, version: str | None = None
+) -> CatalogDataset:
+    """One dataset with its fields and ``catalog_version`` loaded; NotFound when the version or
+    the code does not exist."""
+    row = get_version_or_raise(session, version=version)
+    dataset = session.scalar(
+        select(CatalogDataset)
+        .where(CatalogDataset.catalog_version_id == row.id, CatalogDataset.code == code)
+        .options(*_DATASET_LOADS)
+    )
+    if dataset is None:
+        raise NotFound(f"共享清单（版本 {row.version}）中没有数据项 {code}")
+    return dataset
+
+
+def list_categories(session: Session, *, version: str | None = None) -> list[CategoryView]:
+    """The categories of a version in file order, each with its number of datasets."""
+    row = _version(session, version)
+    if row is None:
+        if version is None:
+            return []
+        raise NotFound(f"没有版本为 {version} 的共享清单")
+    rows = session.execute(
+        select(CatalogDataset.category, func.count())
+        .where(CatalogDataset.catalog_version_id == row.id)
+        .group_by(CatalogDataset.category)
+    )
+    counts: dict[str, int] = dict(rows.all())
+    return [
+        CategoryView(
+            code=item["code"],
+            name_zh=item["zh"],
+            name_en=item["en"],
+            dataset_count=counts.get(item["code"], 0),
+        )
+        for item in row.categories
+    ]
+
+
+def _version(session: Session, version: str | None) -> CatalogVersion | None:
+    if version is None:
+        return get_current_version(session)
+    return session.scalar(select(CatalogVersion).where(CatalogVersion.version == version))
+
+
+def _count_datasets(session: Session, version: CatalogVersion) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(CatalogDataset)
+            .where(CatalogDataset.catalog_version_id == version.id)
+        )
+        or 0
+    )

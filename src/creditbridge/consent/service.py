@@ -1,0 +1,754 @@
+"""Use cases of consent: an institution requests, the enterprise decides, the platform expires;
+reads of non-public data check a consent, count a use, and are logged for the enterprise and
+audited — all in the caller's transaction.
+
+A refused read raises a :class:`~creditbridge.consent.errors.ConsentRefused` after writing its
+audit event and abuse tally; entry points commit before re-raising so the refusal stays on record
+(see :func:`read_records`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from creditbridge.access import service as access_service
+from creditbridge.access.models import Institution
+from creditbridge.audit import service as audit
+from creditbridge.catalog import service as catalog_service
+from creditbridge.catalog.models import CatalogDataset
+from creditbridge.consent import domain
+from creditbridge.consent.domain import ConsentStatus, Move, Purpose, ReadRequest, Refusal, Terms
+from creditbridge.consent.errors import ConsentRefused, refused
+from creditbridge.consent.models import (
+    AccessLogEntry,
+    ConsentGrant,
+    ConsentNotification,
+    ConsentOutbox,
+)
+from creditbridge.core.actors import SYSTEM, Actor, ActorKind, Role
+from creditbridge.core.clock import utc_now
+from creditbridge.core.errors import Forbidden, Issue, NotFound, ValidationFailed
+from creditbridge.protection import service as protection
+from creditbridge.protection.domain import Viewer, mask_record
+from creditbridge.subjects.models import Record, Subject
+
+MAX_VALIDITY_DAYS = 366
+MAX_USES_LIMIT = 1000
+CURRENT = "current"
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def _institution_of(actor: Actor) -> int:
+    if actor.institution_id is None or not (
+        actor.role is Role.INSTITUTION_OFFICER or actor.kind is ActorKind.API_CLIENT
+    ):
+        raise Forbidden("只有接入机构可以申请授权或查询企业信息")
+    return actor.institution_id
+
+
+def get_subject_by_uscc(session: Session, uscc: str) -> Subject:
+    subject = session.scalar(select(Subject).where(Subject.uscc == uscc.strip().upper()))
+    if subject is None:
+        raise NotFound("未找到该统一社会信用代码对应的企业")
+    return subject
+
+
+def access_consent(session: Session, actor: Actor, consent_id: int) -> ConsentGrant:
+    """The consent if ``actor`` is one of its two sides (or the operator); NotFound otherwise,
+    so that guessing ids reveals nothing."""
+    grant = session.get(ConsentGrant, consent_id)
+    if grant is None or not _may_see(actor, grant):
+        raise NotFound("授权不存在")
+    return grant
+
+
+def _may_see(actor: Actor, grant: ConsentGrant) -> bool:
+    if actor.role is Role.ENTERPRISE_USER:
+        return actor.subject_id == grant.subject_id
+    if actor.role is Role.INSTITUTION_OFFICER or actor.kind is ActorKind.API_CLIENT:
+        return actor.institution_id is not None and actor.institution_id == grant.institution_id
+    return actor.role is Role.OPERATOR or actor.kind in (ActorKind.CLI, ActorKind.SYSTEM)
+
+
+def list_for_subject(
+    session: Session, actor: Actor, *, subject_id: int | None = None
+) -> list[ConsentGrant]:
+    """An enterprise's consents, newest first (its own only)."""
+    subject_id = _own_subject(actor, subject_id)
+    return list(
+        session.scalars(
+            select(ConsentGrant)
+            .where(ConsentGrant.subject_id == subject_id)
+            .order_by(ConsentGrant.id.desc())
+        )
+    )
+
+
+def list_for_institution(session: Session, actor: Actor) -> list[ConsentGrant]:
+    institution_id = _institution_of(actor)
+    return list(
+        session.scalars(
+            select(ConsentGrant)
+            .where(ConsentGrant.institution_id == institution_id)
+            .order_by(ConsentGrant.id.desc())
+        )
+    )
+
+
+def _own_subject(actor: Actor, subject_id: int | None) -> int:
+    if actor.role is Role.ENTERPRISE_USER:
+        if actor.subject_id is None or (subject_id is not None and subject_id != actor.subject_id):
+            raise NotFound("企业不存在")
+        return actor.subject_id
+    if actor.role is Role.OPERATOR or actor.kind in (ActorKind.CLI, ActorKind.SYSTEM):
+        if subject_id is None:
+            raise ValidationFailed("须指定企业")
+        return subject_id
+    raise Forbidden("只有企业本身可以查看其授权和查询记录")
+
+
+def institution_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Institution.id, Institution.name).where(Institution.id.in_(wanted))
+    )
+    return {row.id: row.name for row in rows}
+
+
+def subject_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Subject.id, Subject.uscc, Subject.name).where(Subject.id.in_(wanted))
+    )
+    return {row.id: (row.uscc, row.name) for row in rows}
+
+
+# --- the lifecycle --------------------------------------------------------------------------
+
+
+def request_consent(
+    session: Session,
+    actor: Actor,
+    *,
+    uscc: str,
+    purpose: str,
+    categories: Sequence[str],
+    valid_until: datetime,
+    max_uses: int,
+    data_from: date | None = None,
+    data_to: date | None = None,
+    valid_from: datetime | None = None,
+    note: str = "",
+) -> ConsentGrant:
+    """An institution asks an enterprise for a consent; it stays ``requested`` until the
+    enterprise approves or rejects it."""
+    institution_id = _institution_of(actor)
+    subject = get_subject_by_uscc(session, uscc)
+    now = utc_now()
+    valid_from = valid_from or now
+    known = {d.category for d in catalog_service.list_datasets(session)}
+    issues: list[Issue] = []
+    if purpose not in set(Purpose):
+        issues.append(Issue("CB-CONSENT-PURPOSE-UNKNOWN", "未知的授权用途", field="purpose"))
+    scope = sorted(set(categories))
+    if not scope:
+        issues.append(Issue("CB-CONSENT-SCOPE-EMPTY", "至少选择一个信息类别", field="categories"))
+    unknown = [c for c in scope if c not in known]
+    if unknown:
+        issues.append(
+            Issue(
+                "CB-CONSENT-SCOPE-UNKNOWN",
+                "共享清单中没有该信息类别",
+                field="categories",
+                value=",".join(unknown)[:100],
+            )
+        )
+    if valid_until <= valid_from or valid_until <= now:
+        issues.append(
+            Issue(
+                "CB-CONSENT-VALIDITY", "授权截止时间须晚于开始时间和当前时间", field="valid_until"
+            )
+        )
+    elif valid_until - valid_from > timedelta(days=MAX_VALIDITY_DAYS):
+        issues.append(Issue("CB-CONSENT-VALIDITY", "授权有效期不得超过一年", field="valid_until"))
+    if not 1 <= max_uses <= MAX_USES_LIMIT:
+        issues.append(
+            Issue("CB-CONSENT-USES", f"查询次数须在 1 至 {MAX_USES_LIMIT} 之间", field="max_uses")
+        )
+    if data_from and data_to and data_from > data_to:
+        issues.append(Issue("CB-CONSENT-RANGE", "数据起始日期不得晚于截止日期", field="data_from"))
+    if len(note) > 500:
+        issues.append(Issue("CB-CONSENT-NOTE", "说明不得超过500字", field="note"))
+    if issues:
+        raise ValidationFailed("授权申请有误", issues=issues)
+    grant = ConsentGrant(
+        reference="CB" + secrets.token_hex(8).upper(),
+        subject_id=subject.id,
+        institution_id=institution_id,
+        purpose=purpose,
+        categories=scope,
+        data_from=data_from,
+        data_to=data_to,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_uses=max_uses,
+        uses=0,
+        status=ConsentStatus.REQUESTED.value,
+        note=note,
+        requested_by=actor.name,
+        requested_at=now,
+        status_changed_at=now,
+    )
+    session.add(grant)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action="consent.request",
+        object_type="consent_grant",
+        object_id=grant.id,
+        subject_id=subject.id,
+        detail=_terms_detail(grant),
+    )
+    _notify(session, grant, "request", f"{actor.name} 申请查询授权（{Purpose(purpose).label_zh}）")
+    session.flush()
+    return grant
+
+
+def _terms_detail(grant: ConsentGrant) -> dict[str, Any]:
+    return {
+        "reference": grant.reference,
+        "institution_id": grant.institution_id,
+        "purpose": grant.purpose,
+        "categories": list(grant.categories),
+        "data_from": grant.data_from,
+        "data_to": grant.data_to,
+        "valid_from": grant.valid_from,
+        "valid_until": grant.valid_until,
+        "max_uses": grant.max_uses,
+    }
+
+
+def decide(
+    session: Session, actor: Actor, *, consent_id: int, move: Move, reason: str | None = None
+) -> ConsentGrant:
+    """The enterprise approves, rejects, pauses, resumes or revokes one of its consents."""
+    if move not in domain.ENTERPRISE_MOVES:
+        raise Forbidden("该操作只能由平台执行")
+    grant = access_consent(session, actor, consent_id)
+    if actor.role is not Role.ENTERPRISE_USER:
+        raise Forbidden("只有授权企业本身可以决定授权")
+    if move is Move.APPROVE and utc_now() >= grant.valid_until:
+        # Approving a request whose window has passed would create a consent that is born dead.
+        return _move(session, SYSTEM, grant, Move.EXPIRE, reason="申请已超过有效期")
+    return _move(session, actor, grant, move, reason=reason)
+
+
+def approve(session: Session, actor: Actor, *, consent_id: int) -> ConsentGrant:
+    return decide(session, actor, consent_id=consent_id, move=Move.APPROVE)
+
+
+def reject(
+    session: Session, actor: Actor, *, consent_id: int, reason: str | None = None
+) -> ConsentGrant:
+    return decide(session, actor, consent_id=consent_id, move=Move.REJECT, reason=reason)
+
+
+def pause(session: Session, actor: Actor, *, consent_id: int) -> ConsentGrant:
+    return decide(session, actor, consent_id=consent_id, move=Move.PAUSE)
+
+
+def resume(session: Session, actor: Actor, *, consent_id: int) -> ConsentGrant:
+    return decide(session, actor, consent_id=consent_id, move=Move.RESUME)
+
+
+def revoke(
+    session: Session, actor: Actor, *, consent_id: int, reason: str | None = None
+) -> ConsentGrant:
+    return decide(session, actor, consent_id=consent_id, move=Move.REVOKE, reason=reason)
+
+
+def expire_due(session: Session, actor: Actor = SYSTEM) -> int:
+    """Mark every consent past its window expired (a job); reads already refuse them."""
+    due = list(
+        session.scalars(
+            select(ConsentGrant).where(
+                ConsentGrant.valid_until <= utc_now(),
+                ConsentGrant.status.in_(
+                    [
+                        ConsentStatus.REQUESTED.value,
+                        ConsentStatus.ACTIVE.value,
+                        ConsentStatus.PAUSED.value,
+                    ]
+                ),
+            )
+        )
+    )
+    for grant in due:
+        _move(session, actor, grant, Move.EXPIRE)
+    return len(due)
+
+
+def _move(
+    session: Session, actor: Actor, grant: ConsentGrant, move: Move, *, reason: str | None = None
+) -> ConsentGrant:
+    before = grant.status
+    after = domain.transition(before, move)
+    now = utc_now()
+    grant.status = after.value
+    grant.status_changed_at = now
+    grant.status_reason = (reason or "")[:500] or None
+    if move in (Move.APPROVE, Move.REJECT):
+        grant.decided_by = actor.name
+        grant.decided_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action=f"consent.{move.value}",
+        object_type="consent_grant",
+        object_id=grant.id,
+        subject_id=grant.subject_id,
+        detail={"reference": grant.reference, "from": before, "to": after.value, "reason": reason},
+    )
+    _notify(session, grant, move.value, f"授权 {grant.reference} {move.label_zh}：{after.label_zh}")
+    return grant
+
+
+def _notify(session: Session, grant: ConsentGrant, event: str, message: str) -> None:
+    """Both sides hear of every move (as account aggregators notify FIU and FIP): a row each
+    side's pages list, and an outbox message a job sends after commit."""
+    now = utc_now()
+    for kind, recipient in (("subject", grant.subject_id), ("institution", grant.institution_id)):
+        session.add(
+            ConsentNotification(
+                recipient_kind=kind,
+                recipient_id=recipient,
+                consent_id=grant.id,
+                event=event,
+                message=message[:500],
+                created_at=now,
+            )
+        )
+    session.add(
+        ConsentOutbox(
+            topic=f"consent.{event}",
+            payload={
+                "consent_id": grant.id,
+                "reference": grant.reference,
+                "status": grant.status,
+                "subject_id": grant.subject_id,
+                "institution_id": grant.institution_id,
+                "at": now.isoformat(),
+            },
+            created_at=now,
+        )
+    )
+
+
+def list_notifications(
+    session: Session, actor: Actor, *, limit: int = 50
+) -> list[ConsentNotification]:
+    if actor.role is Role.ENTERPRISE_USER and actor.subject_id is not None:
+        kind, recipient = "subject", actor.subject_id
+    elif actor.institution_id is not None:
+        kind, recipient = "institution", actor.institution_id
+    else:
+        return []
+    return list(
+        session.scalars(
+            select(ConsentNotification)
+            .where(
+                ConsentNotification.recipient_kind == kind,
+                ConsentNotification.recipient_id == recipient,
+            )
+            .order_by(ConsentNotification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def pending_outbox(session: Session, *, limit: int = 100) -> list[ConsentOutbox]:
+    return list(
+        session.scalars(
+            select(ConsentOutbox)
+            .where(ConsentOutbox.sent_at.is_(None))
+            .order_by(ConsentOutbox.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_sent(session: Session, message: ConsentOutbox, *, error: str | None = None) -> None:
+    message.attempts += 1
+    if error is None:
+        message.sent_at = utc_now()
+    else:
+        message.last_error = error[:500]
+    session.flush()
+
+
+# --- the read path --------------------------------------------------------------------------
+
+
+def _terms(grant: ConsentGrant) -> Terms:
+    return Terms(
+        institution_id=grant.institution_id,
+        subject_id=grant.subject_id,
+        status=grant.status,
+        purpose=grant.purpose,
+        categories=frozenset(grant.categories),
+        data_from=grant.data_from,
+        data_to=grant.data_to,
+        valid_from=grant.valid_from,
+        valid_until=grant.valid_until,
+        max_uses=grant.max_uses,
+        uses=grant.uses,
+    )
+
+
+def require_valid(
+    session: Session,
+    actor: Actor,
+    *,
+    subject_id: int,
+    purpose: str,
+    categories: Iterable[str],
+    at: datetime | None = None,
+    consent_id: int | None = None,
+    data_from: date | None = None,
+    data_to: date | None = None,
+) -> ConsentGrant:
+    """The consent that lets ``actor``'s institution read ``categories`` of ``subject_id`` for
+    ``purpose`` at ``at`` (now), over the data range asked; raises the ConsentRefused subclass
+    that says why not. With ``consent_id`` only that consent is considered (the one cited)."""
+    institution_id = _institution_of(actor)
+    request = ReadRequest(
+        institution_id=institution_id,
+        subject_id=subject_id,
+        purpose=purpose,
+        categories=frozenset(categories),
+        at=at or utc_now(),
+        data_from=data_from,
+        data_to=data_to,
+    )
+    if consent_id is not None:
+        cited = session.get(ConsentGrant, consent_id)
+        if cited is None:
+            raise refused(Refusal.NONE)
+        reason = domain.refusal(_terms(cited), request)
+        if reason is None:
+            return cited
+        raise refused(
+            reason, consent_id=cited.id if reason is not Refusal.OTHER_INSTITUTION else None
+        )
+    candidates = list(
+        session.scalars(
+            select(ConsentGrant)
+            .where(
+                ConsentGrant.institution_id == institution_id,
+                ConsentGrant.subject_id == subject_id,
+            )
+            .order_by(ConsentGrant.valid_until)
+        )
+    )
+    reasons: list[Refusal] = []
+    for grant in candidates:
+        reason = domain.refusal(_terms(grant), request)
+        if reason is None:
+            return grant
+        reasons.append(reason)
+    raise refused(domain.closest(reasons))
+
+
+@dataclass(frozen=True)
+class RecordView:
+    id: int
+    dataset_code: str
+    dataset_name: str
+    category: str
+    natural_key: str
+    version: int
+    event_date: date | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    subject_id: int
+    subject_uscc: str
+    subject_name: str
+    purpose: str
+    consent: ConsentGrant | None
+    records: list[RecordView]
+    withheld: list[str] = field(default_factory=list)
+    """verification_only datasets in the asked categories: never returned raw (核验 only)."""
+    access_log_id: int | None = None
+
+
+def read_records(
+    session: Session,
+    actor: Actor,
+    *,
+    subject_id: int,
+    purpose: str,
+    categories: Iterable[str],
+    consent_id: int | None = None,
+    data_from: date | None = None,
+    data_to: date | None = None,
+) -> ReadResult:
+    """An institution reads a subject's current records in ``categories``, masked for it.
+
+    Public datasets need no consent; authorized ones need a consent valid for this institution,
+    purpose, scope, data range and moment, and each read counts one of its uses;
+    verification_only datasets are never returned. Every read — granted or refused — writes an
+    audit event and tells abuse detection; a granted one also writes the enterprise's access log.
+    A refusal raises after those writes: the caller commits, then reports the error."""
+    institution_id = _institution_of(actor)
+    access_service.ensure_not_throttled(session, actor)
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise NotFound("企业不存在")
+    wanted = frozenset(categories)
+    datasets = [d for d in catalog_service.list_datasets(session) if d.category in wanted]
+    readable = [d for d in datasets if d.disclosure_class != "verification_only"]
+    withheld = [d.code for d in datasets if d.disclosure_class == "verification_only"]
+    restricted = sorted({d.category for d in readable if d.disclosure_class != "public"})
+    try:
+        if purpose not in set(Purpose):
+            raise refused(Refusal.PURPOSE)
+        grant: ConsentGrant | None = None
+        if restricted:
+            grant = require_valid(
+                session,
+                actor,
+                subject_id=subject_id,
+                purpose=purpose,
+                categories=restricted,
+                consent_id=consent_id,
+                data_from=data_from,
+                data_to=data_to,
+            )
+            _count_use(session, grant)
+    except ConsentRefused as exc:
+        audit.record(
+            session,
+            actor,
+            action="data.read_refused",
+            object_type="subject",
+            object_id=subject_id,
+            subject_id=subject_id,
+            detail={
+                "purpose": purpose,
+                "categories": sorted(wanted),
+                "consent_id": consent_id,
+                "code": exc.code,
+                "reason": exc.reason.value,
+            },
+        )
+        access_service.note_data_read(session, actor, subject_id=subject_id, refused=True)
+        session.flush()
+        raise
+    window_from = data_from or (grant.data_from if grant else None)
+    window_to = data_to or (grant.data_to if grant else None)
+    records = _current_records(session, subject_id, readable, window_from, window_to)
+    views = _views(readable, records, grant)
+    event = audit.record(
+        session,
+        actor,
+        action="data.read",
+        object_type="subject",
+        object_id=subject_id,
+        subject_id=subject_id,
+        detail={
+            "purpose": purpose,
+            "datasets": sorted({v.dataset_code for v in views}),
+            "categories": sorted(wanted),
+            "consent_id": grant.id if grant else None,
+            "consent_reference": grant.reference if grant else None,
+            "records": len(views),
+        },
+    )
+    entry = AccessLogEntry(
+        subject_id=subject_id,
+        institution_id=institution_id,
+        consent_id=grant.id if grant else None,
+        actor_kind=str(actor.kind),
+        actor_id=actor.id,
+        actor_name=actor.name,
+        purpose=purpose,
+        datasets=sorted({d.code for d in readable}),
+        record_count=len(views),
+        audit_sequence=event.sequence,
+        read_at=event.occurred_at,
+    )
+    session.add(entry)
+    access_service.note_data_read(session, actor, subject_id=subject_id, refused=False)
+    session.flush()
+    return ReadResult(
+        subject_id=subject.id,
+        subject_uscc=subject.uscc,
+        subject_name=subject.name,
+        purpose=purpose,
+        consent=grant,
+        records=views,
+        withheld=withheld,
+        access_log_id=entry.id,
+    )
+
+
+def _count_use(session: Session, grant: ConsentGrant) -> None:
+    """One use, counted atomically: two concurrent reads of a consent with one use left cannot
+    both pass (the UPDATE's condition is re-checked under the row lock)."""
+    now = utc_now()
+    result = session.execute(
+        update(ConsentGrant)
+        .where(ConsentGrant.id == grant.id, ConsentGrant.uses < ConsentGrant.max_uses)
+        .values(uses=ConsentGrant.uses + 1, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        raise refused(Refusal.USES_EXHAUSTED, consent_id=grant.id)
+    # Mirror the UPDATE in the loaded object without another round trip.
+    set_committed_value(grant, "uses", grant.uses + 1)
+    set_committed_value(grant, "last_used_at", now)
+
+
+def _current_records(
+    session: Session,
+    subject_id: int,
+    datasets: Sequence[CatalogDataset],
+    data_from: date | None,
+    data_to: date | None,
+) -> list[Record]:
+    """Current records of the datasets; the data range limits only non-public ones (public
+    information is public whatever its date)."""
+    if not datasets:
+        return []
+    public = [d.code for d in datasets if d.disclosure_class == "public"]
+    restricted = [d.code for d in datasets if d.disclosure_class != "public"]
+    in_window: ColumnElement[bool] = Record.dataset_code.in_(restricted)
+    # Undated records (registration, licences in force) describe the present, not a period.
+    if data_from is not None:
+        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date >= data_from)
+    if data_to is not None:
+        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date <= data_to)
+    query = select(Record).where(
+        Record.subject_id == subject_id,
+        Record.status == CURRENT,
+        or_(Record.dataset_code.in_(public), in_window),
+    )
+    return list(session.scalars(query.order_by(Record.dataset_code, Record.event_date, Record.id)))
+
+
+def _views(
+    datasets: Sequence[CatalogDataset], records: Sequence[Record], grant: ConsentGrant | None
+) -> list[RecordView]:
+    by_code = {d.code: d for d in datasets}
+    scope = frozenset(grant.categories) if grant else frozenset()
+    views = []
+    for record in records:
+        dataset = by_code[record.dataset_code]
+        viewer = Viewer.CONSENTED if dataset.category in scope else Viewer.PUBLIC
+        plain = protection.reveal_record(record.dataset_code, record.data)
+        views.append(
+            RecordView(
+                id=record.id,
+                dataset_code=record.dataset_code,
+                dataset_name=dataset.name_zh,
+                category=dataset.category,
+                natural_key=record.natural_key,
+                version=record.version,
+                event_date=record.event_date,
+                data=mask_record(dataset.fields, plain, viewer),
+            )
+        )
+    return views
+
+
+# --- the access log -------------------------------------------------------------------------
+
+
+def list_access_log(
+    session: Session,
+    actor: Actor,
+    *,
+    subject_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AccessLogEntry]:
+    """Who read the enterprise's data, newest first: the enterprise's own view (查询记录)."""
+    own = _own_subject(actor, subject_id)
+    return list(
+        session.scalars(
+            select(AccessLogEntry)
+            .where(AccessLogEntry.subject_id == own)
+            .order_by(AccessLogEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+# --- receipts -------------------------------------------------------------------------------
+
+
+def receipt_artefact(session: Session, grant: ConsentGrant) -> dict[str, Any]:
+    subject = session.get(Subject, grant.subject_id)
+    institution = session.get(Institution, grant.institution_id)
+    assert subject is not None
+    assert institution is not None
+    from creditbridge.core.config import get_settings
+
+    settings = get_settings()
+    return {
+        "reference": grant.reference,
+        "consent_id": grant.id,
+        "node": {"code": settings.node_code, "name": settings.node_name},
+        "subject": {"uscc": subject.uscc, "name": subject.name},
+        "institution": {"code": institution.code, "name": institution.name},
+        "purpose": {"code": grant.purpose, "label": Purpose(grant.purpose).label_zh},
+        "categories": list(grant.categories),
+        "data_range": {"from": grant.data_from, "to": grant.data_to},
+        "validity": {"from": grant.valid_from, "until": grant.valid_until},
+        "max_uses": grant.max_uses,
+        "status": grant.status,
+        "requested_at": grant.requested_at,
+        "decided_at": grant.decided_at,
+        "status_changed_at": grant.status_changed_at,
+        "issued_at": utc_now(),
+    }
+
+
+def receipt(session: Session, actor: Actor, *, consent_id: int) -> bytes:
+    """The consent as an SM2-signed receipt the enterprise can keep and anyone can verify."""
+    grant = access_consent(session, actor, consent_id)
+    if grant.status == ConsentStatus.REQUESTED.value:
+        raise ValidationFailed("授权尚未确认，暂无回执")
+    signed = domain.sign_receipt(receipt_artefact(session, grant), protection.signing_key())
+    audit.record(
+        session,
+        actor,
+        action="consent.receipt",
+        object_type="consent_grant",
+        object_id=grant.id,
+        subject_id=grant.subject_id,
+    )
+    return signed
+
+
+def verify_receipt(raw: bytes, public_key: Any | None = None) -> domain.ReceiptCheck:
+    return domain.check_receipt(raw, public_key or protection.signing_public_key())

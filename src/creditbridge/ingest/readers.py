@@ -1,0 +1,512 @@
+"""Reading a delivered file, whatever the provider saved: CSV (UTF-8, UTF-8 with BOM, GBK, GB18030),
+XLSX and JSON Lines, with columns named by field code or by the list's Chinese label.
+
+Rows are streamed: a reader holds one row at a time, so a file of ten million rows needs no more memory
+than a file of ten. Row numbers are the ones the provider sees — the line in the CSV or JSON Lines file,
+the row in the spreadsheet — so a reject report can be read next to the original.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+import orjson
+from charset_normalizer import from_bytes
+
+from creditbridge.ingest.domain import FieldLike, clean_text, split_unit
+
+SAMPLE_BYTES: Final = 1 << 20
+HEADER_SEARCH_ROWS: Final = 10
+ACTION_COLUMN: Final = "_action"
+"""The pseudo-field of a row's action: empty (deliver) or a withdrawal (撤销), see docs/ingest.md."""
+ACTION_HEADERS: Final = frozenset({"_action", "action", "操作", "操作类型", "撤销标志"})
+# A column header may carry its unit: 注册资本（万元）, 实缴税额(元).
+_HEADER_UNIT: Final = re.compile(r"^(?P<label>.+?)\s*[（(]\s*(?P<unit>[^）)]+?)\s*[）)]$")
+
+
+class DeliveryUnreadable(ValueError):
+    """The file as a whole cannot be read: empty, undecodable, no recognisable header."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One delivered row keyed by field code, with the problems found while reading it."""
+
+    row: int
+    values: dict[str, Any]
+    read_problems: tuple[tuple[str, str, str], ...] = ()
+    """(field or "", code, Chinese message) for problems that belong to the row, not one value."""
+
+
+@dataclass
+class ColumnMap:
+    """How the file's columns map onto the dataset's fields."""
+
+    positions: dict[int, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+    def row(self, cells: Sequence[Any]) -> dict[str, Any]:
+        return {code: cells[i] for i, code in self.positions.items() if i < len(cells)}
+
+
+@dataclass
+class Delivery:
+    """An opened delivery: what was detected, and the stream of its rows."""
+
+    format: str
+    encoding: str | None
+    columns: ColumnMap
+    rows: Iterator[RawRow]
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- headers
+
+
+def _normalise_header(text: str) -> str:
+    return re.sub(r"\s+", "", clean_text(text)).lower()
+
+
+def _names(fields: Sequence[FieldLike]) -> dict[str, str]:
+    by_name: dict[str, str] = {_normalise_header(name): ACTION_COLUMN for name in ACTION_HEADERS}
+    for spec in fields:
+        by_name[_normalise_header(spec.code)] = spec.code
+        by_name[_normalise_header(spec.label_zh)] = spec.code
+    return by_name
+
+
+def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap:
+    """Match each header cell to a field by code, Chinese label, or label with a unit suffix."""
+    by_name = _names(fields)
+    mapping = ColumnMap()
+    for position, cell in enumerate(header):
+        text = clean_text(cell)
+        if not text:
+            continue
+        code = by_name.get(_normalise_header(text))
+        unit = None
+        if code is None:
+            match = _HEADER_UNIT.match(text)
+            if match:
+                code = by_name.get(_normalise_header(match["label"]))
+                unit = match["unit"]
+        if code is None:
+            mapping.ignored.append(text)
+            continue
+        if code in mapping.positions.values():
+            raise DeliveryUnreadable(
+                "INGEST-HEADER-DUPLICATE",
+                f"表头第{position + 1}列“{text}”与前面的列对应同一字段 {code}",
+            )
+        mapping.positions[position] = code
+        if unit:
+            mapping.units[code] = unit
+    return mapping
+
+
+def check_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> None:
+    if not set(mapping.positions.values()) - {ACTION_COLUMN}:
+        raise DeliveryUnreadable(
+            "INGEST-HEADER-UNKNOWN",
+            "表头无法识别：列名须为清单中的字段代码或中文名称，例如 "
+            + "、".join(f"{spec.label_zh}({spec.code})" for spec in list(fields)[:4]),
+        )
+    present = set(mapping.positions.values())
+    if ACTION_COLUMN in present:
+        # A file with an action column may hold only withdrawals, which name just the record's
+        # key: required fields are then checked row by row, for the rows that deliver data.
+        return
+    missing = [spec for spec in fields if spec.required and spec.code not in present]
+    if missing:
+        raise DeliveryUnreadable(
+            "INGEST-HEADER-MISSING",
+            "缺少必填列：" + "、".join(f"{spec.label_zh}({spec.code})" for spec in missing),
+        )
+
+
+def _header_score(cells: Sequence[Any], fields: Sequence[FieldLike]) -> int:
+    try:
+        return len(set(map_columns(cells, fields).positions.values()) - {ACTION_COLUMN})
+    except DeliveryUnreadable:
+        return 0
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def _looks_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The encoding most of the file is in: UTF-8 (with or without BOM), else GB18030 (a superset
+    of GBK), else charset-normalizer's best guess; an undecodable sample is refused.
+
+    Decided line by line over the sample, by majority of the lines that are not plain ASCII: one
+    GBK line pasted into a UTF-8 file must not make the whole file read as GBK (every UTF-8
+    Chinese character would then turn into two wrong ones), and the reverse."""
+    if not sample.strip():
+        raise DeliveryUnreadable("INGEST-EMPTY", "文件为空")
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    lines = sample.split(b"\n")
+    if len(sample) >= SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the sample may end mid-line, even mid-character
+    wide = [line for line in lines if not line.isascii()]
+    if not wide:
+        return "utf-8"
+    utf8 = sum(1 for line in wide if _looks_utf8(line))
+    if utf8 * 2 >= len(wide):
+        return "utf-8"
+    gb = 0
+    for line in wide:
+        try:
+            line.decode("gb18030")
+            gb += 1
+        except UnicodeDecodeError:
+            pass
+    if gb * 2 >= len(wide):
+        return "gb18030"
+    best = from_bytes(sample).best()
+    if best is None:
+        raise DeliveryUnreadable(
+            "INGEST-ENCODING", "无法识别文件编码：请保存为 UTF-8 或 GBK 编码的 CSV"
+        )
+    return str(best.encoding)
+
+
+_ENCODING_NAMES: Final = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "gb18030": "GBK/GB18030"}
+
+
+def encoding_label(encoding: str) -> str:
+    return _ENCODING_NAMES.get(encoding, encoding.upper())
+
+
+class _DecodedLines:
+    """Physical lines decoded one by one; a line in another encoding than the file's is kept
+    (decoded with replacement characters) and remembered, so its row is rejected instead of the
+    whole file.
+
+    In a GB18030 file, a non-ASCII line that is valid UTF-8 is such a line too: GB18030 decodes
+    almost any byte pair, so UTF-8 text would otherwise pass as nonsense characters, while GBK
+    Chinese text is practically never valid UTF-8."""
+
+    def __init__(self, stream: IO[bytes], encoding: str) -> None:
+        self.stream = stream
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.strip_bom = encoding == "utf-8-sig"
+        self.check_utf8 = self.encoding == "gb18030"
+        self.bad_lines = 0
+        self.line_no = 0
+
+    def __iter__(self) -> Iterator[str]:
+        encoding = self.encoding
+        check_utf8 = self.check_utf8
+        for raw in self.stream:
+            self.line_no += 1
+            if self.line_no == 1 and self.strip_bom and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            if raw.isascii():
+                yield raw.decode("ascii")
+                continue
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                self.bad_lines += 1
+                yield raw.decode(encoding, errors="replace")
+                continue
+            if check_utf8 and _looks_utf8(raw):
+                self.bad_lines += 1
+            yield text
+
+
+# ---------------------------------------------------------------- formats
+
+
+def open_delivery(
+    source: Path | bytes,
+    *,
+    fields: Sequence[FieldLike],
+    filename: str | None = None,
+    sheet: str | None = None,
+) -> Delivery:
+    """Open a delivery by its file name's extension (``.csv``, ``.xlsx``, ``.jsonl``/``.ndjson``)."""
+    name = (filename or (source.name if isinstance(source, Path) else "")).lower()
+    if name.endswith((".xlsx", ".xlsm")):
+        return _open_xlsx(source, fields=fields, sheet=sheet)
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return _open_jsonl(_binary(source), fields=fields)
+    if name.endswith((".csv", ".txt")) or not name:
+        return _open_csv(_binary(source), fields=fields)
+    raise DeliveryUnreadable(
+        "INGEST-FORMAT",
+        f"不支持的文件类型 {Path(name).suffix or name}：请提交 CSV、XLSX 或 JSON Lines 文件",
+    )
+
+
+def open_rows(rows: Iterable[Mapping[str, Any]], *, fields: Sequence[FieldLike]) -> Delivery:
+    """Rows given as objects (the JSON API, a pull connector), keyed by field code or label;
+    numbered from 1 in the order given."""
+    by_name = _names(fields)
+
+    def stream() -> Iterator[RawRow]:
+        for number, obj in enumerate(rows, start=1):
+            if not isinstance(obj, Mapping):
+                yield RawRow(number, {}, (("", "INGEST-JSON", "每行须为一个 JSON 对象"),))
+                continue
+            yield RawRow(number, _keyed(obj, by_name, amounts))
+
+    amounts = frozenset(spec.code for spec in fields if spec.type == "amount")
+    return Delivery("rows", None, ColumnMap(), stream())
+
+
+def _keyed(
+    obj: Mapping[str, Any], by_name: Mapping[str, str], amounts: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in obj.items():
+        code = by_name.get(_normalise_header(str(key)))
+        if code is None:
+            match = _HEADER_UNIT.match(str(key))
+            code = by_name.get(_normalise_header(match["label"])) if match else None
+            # A key with a unit (实缴税额合计（万元）) says what the amount is in, for this
+            # value alone: objects need not share keys the way a file's rows share a header.
+            if code in amounts and match and value is not None and not isinstance(value, bool):
+                text = clean_text(value)
+                if text and split_unit(text)[1] is None:
+                    value = text + match["unit"]
+        if code is not None:
+            values[code] = value
+    return values
+
+
+def _binary(source: Path | bytes) -> IO[bytes]:
+    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+
+
+def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
+    try:
+        sample = stream.read(SAMPLE_BYTES)
+        encoding = detect_encoding(sample)
+        stream.seek(0)
+        lines = _DecodedLines(stream, encoding)
+        reader = csv.reader(iter(lines))
+        header: list[str] | None = None
+        for cells in _csv_rows(reader):
+            if any(clean_text(cell) for cell in cells):
+                header = cells
+                break
+        if header is None:
+            raise DeliveryUnreadable("INGEST-EMPTY", "文件为空：没有表头和数据行")
+        columns = map_columns(header, fields)
+        check_columns(columns, fields)
+    except BaseException:
+        stream.close()
+        raise
+    header_width = len(header)
+    # A badly encoded header line is the file's problem, not the first data row's.
+    bad_before = lines.bad_lines
+    positions = list(columns.positions.items())
+    label = encoding_label(encoding)
+
+    def rows() -> Iterator[RawRow]:
+        seen_bad = bad_before
+        try:
+            for cells in _csv_rows(reader):
+                row_no = reader.line_num
+                width = len(cells)
+                values = {code: cells[i] for i, code in positions if i < width}
+                if lines.bad_lines == seen_bad and width <= header_width:
+                    if any(values.values()) or any(c.strip() for c in cells):
+                        yield RawRow(row_no, values)
+                    continue
+                if not any(clean_text(cell) for cell in cells):
+                    seen_bad = lines.bad_lines
+                    continue
+                problems: list[tuple[str, str, str]] = []
+                if lines.bad_lines > seen_bad:
+                    seen_bad = lines.bad_lines
+                    problems.append(
+                        ("", "INGEST-ENCODING", f"本行无法按 {label} 解码：文件中混有其他编码")
+                    )
+                if width > header_width:
+                    problems.append(
+                        (
+                            "",
+                            "INGEST-ROW-WIDTH",
+                            f"本行有 {width} 列，表头只有 {header_width} 列",
+                        )
+                    )
+                yield RawRow(row_no, values, tuple(problems))
+        finally:
+            stream.close()
+
+    return Delivery("csv", encoding, columns, rows(), _column_notes(columns))
+
+
+def _csv_rows(reader: Any) -> Iterator[list[str]]:
+    """The csv module's rows; its own refusals (a NUL byte, a field over the size limit, an
+    unclosed quote) make the file unreadable from that line on."""
+    while True:
+        try:
+            cells: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DeliveryUnreadable(
+                "INGEST-CSV", f"第{reader.line_num}行起无法按 CSV 读取：{exc}"
+            ) from exc
+        yield cells
+
+
+def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
+    by_name = _names(fields)
+    amounts = frozenset(spec.code for spec in fields if spec.type == "amount")
+    columns = ColumnMap()
+    peek = stream.read(SAMPLE_BYTES)
+    stream.seek(0)
+    if not peek.strip():
+        stream.close()
+        raise DeliveryUnreadable("INGEST-EMPTY", "文件为空")
+
+    def rows() -> Iterator[RawRow]:
+        try:
+            for line_no, raw in enumerate(stream, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    yield RawRow(line_no, {}, (("", "INGEST-JSON", f"不是合法的 JSON：{exc}"),))
+                    continue
+                if not isinstance(obj, dict):
+                    yield RawRow(line_no, {}, (("", "INGEST-JSON", "每行须为一个 JSON 对象"),))
+                    continue
+                yield RawRow(line_no, _keyed(obj, by_name, amounts))
+        finally:
+            stream.close()
+
+    return Delivery("jsonl", "utf-8", columns, rows())
+
+
+FORMULA_CODE: Final = "INGEST-FORMULA"
+
+
+def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str | None) -> Delivery:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    def load(data_only: bool) -> Any:
+        try:
+            return load_workbook(
+                io.BytesIO(source) if isinstance(source, bytes) else source,
+                read_only=True,
+                data_only=data_only,
+            )
+        except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DeliveryUnreadable("INGEST-XLSX", f"无法打开 Excel 文件：{exc}") from exc
+
+    # data_only: a formula cell gives the value Excel last calculated, not the formula text.
+    workbook = load(True)
+    if sheet is not None:
+        if sheet not in workbook.sheetnames:
+            workbook.close()
+            raise DeliveryUnreadable(
+                "INGEST-SHEET", f"工作表“{sheet}”不存在，文件中有：{'、'.join(workbook.sheetnames)}"
+            )
+        title = sheet
+    else:
+        title = workbook.sheetnames[0]
+    worksheet = workbook[title]
+    if not hasattr(worksheet, "iter_rows"):
+        workbook.close()
+        raise DeliveryUnreadable("INGEST-SHEET", f"“{title}”是图表页，不是工作表")
+    iterator = worksheet.iter_rows(values_only=True)
+    # Title rows and merged banner cells often sit above the real header: take the first of the
+    # top rows that names the most fields.
+    top: list[tuple[int, tuple[Any, ...]]] = []
+    for number, cells in enumerate(iterator, start=1):
+        top.append((number, cells))
+        if len(top) >= HEADER_SEARCH_ROWS:
+            break
+    if not any(any(clean_text(c) for c in cells) for _, cells in top):
+        workbook.close()
+        raise DeliveryUnreadable("INGEST-EMPTY", f"工作表“{worksheet.title}”为空")
+    scores = [(_header_score(cells, fields), number) for number, cells in top]
+    best_score, header_row = max(scores, key=lambda pair: (pair[0], -pair[1]))
+    try:
+        header = next(cells for number, cells in top if number == header_row)
+        columns = map_columns(header if best_score else top[0][1], fields)
+        check_columns(columns, fields)
+    except DeliveryUnreadable:
+        workbook.close()
+        raise
+    notes = _column_notes(columns)
+    if header_row > 1:
+        notes.append(f"表头位于第{header_row}行，上方{header_row - 1}行（标题）已跳过")
+    positions = list(columns.positions.items())
+
+    def cells_after_header() -> Iterator[tuple[int, tuple[Any, ...]]]:
+        yield from ((n, c) for n, c in top if n > header_row)
+        yield from enumerate(iterator, start=len(top) + 1)
+
+    def rows() -> Iterator[RawRow]:
+        # A cell that holds a formula Excel never calculated (a file written by a program, not
+        # saved by Excel) reads as empty with data_only; the same sheet read a second time, in
+        # step, without data_only tells such a cell from a really empty one.
+        formulas = load(False)
+        # Both reads enumerate the same sheet from its first row (gaps filled with empty rows),
+        # so they stay in step by count.
+        formula_rows = formulas[title].iter_rows(values_only=True)
+        for _ in range(header_row):
+            next(formula_rows, ())
+        try:
+            for number, cells in cells_after_header():
+                formula_cells: tuple[Any, ...] = next(formula_rows, ())
+                width = len(cells)
+                values = {code: cells[i] for i, code in positions if i < width}
+                problems = tuple(
+                    (
+                        code,
+                        FORMULA_CODE,
+                        f"单元格是公式 {formula_cells[i]}，文件中没有保存计算结果："
+                        "请在 Excel 中打开并保存，或粘贴为数值后重新提交",
+                    )
+                    for i, code in positions
+                    if (i >= width or cells[i] is None)
+                    and i < len(formula_cells)
+                    and isinstance(formula_cells[i], str)
+                    and formula_cells[i].startswith("=")
+                )
+                if not problems and not any(clean_text(c) for c in cells):
+                    continue
+                yield RawRow(number, values, problems)
+        finally:
+            workbook.close()
+            formulas.close()
+
+    return Delivery("xlsx", None, columns, rows(), notes)
+
+
+def _column_notes(columns: ColumnMap) -> list[str]:
+    if not columns.ignored:
+        return []
+    return ["未识别的列已忽略：" + "、".join(columns.ignored)]

@@ -1,0 +1,241 @@
+"""Queries and bulk writes of a batch, one chunk of rows at a time.
+
+A batch writes up to millions of record versions; one ORM object per row would cost more than the
+whole validation. Rows go straight to the driver inside the caller's transaction (and savepoint):
+``executemany`` of one prepared statement on SQLite, ``COPY … FROM STDIN`` on PostgreSQL. The
+record's ``data`` is the canonical JSON text its digest was taken over, written as is, so what is
+stored is byte for byte what was digested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, NamedTuple
+
+import orjson
+from sqlalchemy import insert, text, update
+from sqlalchemy.orm import Session
+
+from creditbridge.ingest.models import Reject
+from creditbridge.subjects.models import Record, Subject
+
+RECORD_COLUMNS: Final = (
+    "subject_id",
+    "dataset_code",
+    "natural_key",
+    "version",
+    "status",
+    "event_date",
+    "data",
+    "digest",
+    "provider_id",
+    "batch_id",
+    "source_row",
+    "received_at",
+    "superseded_at",
+)
+REJECT_COLUMNS: Final = ("batch_id", "row", "field", "label", "value", "code", "message", "warning")
+
+
+class Latest(NamedTuple):
+    """The newest non-superseded version of a natural key."""
+
+    id: int
+    version: int
+    status: str
+    digest: str
+    batch_id: int
+    source_row: int
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    subject_id: int
+    natural_key: str
+    version: int
+    event_date: str | None
+    data: str
+    digest: str
+    source_row: int
+
+
+def _dbapi(session: Session) -> Any:
+    return session.connection().connection.driver_connection
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _keys_clause(session: Session, column: str) -> str:
+    # One bound parameter for the whole chunk's keys: an IN list of 5,000 placeholders costs more
+    # to compile in SQLAlchemy than the query costs to run.
+    if is_postgres(session):
+        return f"{column} = ANY(CAST(:keys AS text[]))"
+    return f"{column} IN (SELECT value FROM json_each(:keys))"
+
+
+def _keys_param(session: Session, keys: Sequence[str]) -> Any:
+    return list(keys) if is_postgres(session) else orjson.dumps(list(keys)).decode()
+
+
+def latest_versions(
+    session: Session, *, dataset_code: str, keys: Sequence[str]
+) -> dict[str, Latest]:
+    """The newest current or withdrawn version of each key that has one, in one query."""
+    if not keys:
+        return {}
+    # Straight to the driver: SQLAlchemy's row objects cost more than the query on a chunk.
+    postgres = is_postgres(session)
+    cursor = _dbapi(session).cursor()
+    try:
+        if postgres:
+            sql = (
+                "SELECT natural_key, id, version, status, digest, batch_id, source_row "
+                "FROM subject_record WHERE dataset_code = %s AND status != 'superseded' AND "
+                "natural_key = ANY(%s::text[])"
+            )
+        else:
+            sql = (
+                "SELECT natural_key, id, version, status, digest, batch_id, source_row "
+                "FROM subject_record WHERE dataset_code = ? AND status != 'superseded' AND "
+                "natural_key IN (SELECT value FROM json_each(?))"
+            )
+        cursor.execute(sql, (dataset_code, _keys_param(session, keys)))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    found: dict[str, Latest] = {}
+    for key, id_, version, status, digest, batch_id, source_row in rows:
+        latest = Latest(id_, version, status, digest, batch_id, source_row)
+        held = found.get(key)
+        if held is None or latest.version > held.version:
+            found[key] = latest
+    return found
+
+
+def subject_ids(session: Session, usccs: Iterable[str]) -> dict[str, int]:
+    codes = list(set(usccs))
+    if not codes:
+        return {}
+    rows = session.execute(
+        text("SELECT uscc, id FROM subject WHERE " + _keys_clause(session, "uscc")),
+        {"keys": _keys_param(session, codes)},
+    )
+    return {str(uscc): int(subject_id) for uscc, subject_id in rows}
+
+
+def create_subjects(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert subjects (each a dict of Subject columns) and return their ids by uscc."""
+    if not rows:
+        return {}
+    session.execute(insert(Subject), list(rows))
+    return subject_ids(session, (row["uscc"] for row in rows))
+
+
+def insert_records(
+    session: Session,
+    records: Sequence[tuple[NewRecord, str]],
+    *,
+    dataset_code: str,
+    provider_id: int,
+    batch_id: int,
+    received_at: datetime,
+) -> None:
+    """Append versions, each with its status: ``current``, or — for a row that a later row of the
+    same chunk replaced — already ``superseded``/``withdrawn`` as of ``received_at``."""
+    if not records:
+        return
+    if is_postgres(session):
+        with (
+            _dbapi(session).cursor() as cursor,
+            cursor.copy(f"COPY subject_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            write = copy.write_row
+            for r, status in records:
+                write(
+                    (
+                        r.subject_id,
+                        dataset_code,
+                        r.natural_key,
+                        r.version,
+                        status,
+                        r.event_date,
+                        r.data,
+                        r.digest,
+                        provider_id,
+                        batch_id,
+                        r.source_row,
+                        received_at,
+                        None if status == "current" else received_at,
+                    )
+                )
+        return
+    stamp = sqlite_timestamp(received_at)
+    cursor = _dbapi(session).cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO subject_record ({', '.join(RECORD_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.subject_id,
+                    dataset_code,
+                    r.natural_key,
+                    r.version,
+                    status,
+                    r.event_date,
+                    r.data,
+                    r.digest,
+                    provider_id,
+                    batch_id,
+                    r.source_row,
+                    stamp,
+                    None if status == "current" else stamp,
+                )
+                for r, status in records
+            ],
+        )
+    finally:
+        cursor.close()
+
+
+def sqlite_timestamp(moment: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime writes and reads back (UTC, no offset)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def set_status(session: Session, ids: Sequence[int], *, status: str, at: datetime) -> None:
+    """Mark earlier versions superseded or withdrawn (never deleted, never rewritten)."""
+    if not ids:
+        return
+    session.execute(
+        update(Record)
+        .where(Record.id.in_(list(ids)))
+        .values(status=status, superseded_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def insert_rejects(session: Session, batch_id: int, issues: Sequence[tuple[Any, ...]]) -> None:
+    """``issues``: tuples of (row, field, label, value, code, message, warning)."""
+    if not issues:
+        return
+    session.execute(
+        insert(Reject),
+        [
+            {
+                "batch_id": batch_id,
+                "row": row,
+                "field": field,
+                "label": label,
+                "value": value[:2000],
+                "code": code,
+                "message": message[:1000],
+                "warning": warning,
+            }
+            for row, field, label, value, code, message, warning in issues
+        ],
+    )

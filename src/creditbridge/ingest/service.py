@@ -1,0 +1,877 @@
+"""Use cases over providers and their deliveries (batches).
+
+:func:`ingest_batch` is the one use case behind the upload page, the CLI, the JSON API and the
+pull connector. Its rules (docs/ingest.md has them for providers):
+
+* **Idempotency.** (provider, batch id) is the key. Delivering a key again with the same content
+  (same SM3 content digest) is a replay: the first outcome is returned and nothing changes.
+  The same key with different content is a conflict (:class:`DuplicateDelivery`, 409): a batch,
+  once received, is never silently replaced — the provider sends the correction as a new batch.
+* **Atomicity.** Rows are streamed in chunks into a SAVEPOINT inside the caller's transaction.
+  When the share of rejected rows passes the dataset's threshold (5 % unless configured), the
+  savepoint is rolled back: no record of the batch remains, while the batch row and its reject
+  report (spooled to a temporary file meanwhile) are kept. Otherwise all accepted rows land with
+  the report, in the caller's single commit.
+* **Versions.** A natural key (the dataset's ``natural_key`` values joined by ``|``) names a
+  record. A changed row makes a new version and marks the earlier one superseded; an identical
+  row (same digest) is counted unchanged and not stored; ``_action = 撤销/withdraw`` marks the
+  newest version withdrawn. Nothing is overwritten or deleted.
+* **Duplicates within a batch** are applied in file order like separate deliveries: the later row
+  wins, the earlier stays as a superseded version of the same batch (or is recognised as the same
+  content), and the later row carries the warning ``INGEST-DUPLICATE-KEY`` naming the earlier one.
+* **Unknown enterprises** get a subject flagged ``needs_registration_check``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any, Final, NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from creditbridge.audit import service as audit_service
+from creditbridge.catalog import service as catalog_service
+from creditbridge.catalog.schemas import DatasetSpec
+from creditbridge.core.actors import Actor, ActorKind, Role
+from creditbridge.core.clock import utc_now
+from creditbridge.core.crypto import canonical_json
+from creditbridge.core.crypto.digest import sm3_new
+from creditbridge.core.errors import DuplicateDelivery, NotFound
+from creditbridge.ingest import repository as repo
+from creditbridge.ingest.domain import RowIssue, RowOutcome, RowValidator, clean_text, validate_row
+from creditbridge.ingest.errors import NotYourProvider
+from creditbridge.ingest.models import Batch, Provider, ProviderDataset, Reject
+from creditbridge.ingest.readers import (
+    ACTION_COLUMN,
+    Delivery,
+    DeliveryUnreadable,
+    RawRow,
+    encoding_label,
+    open_delivery,
+    open_rows,
+)
+from creditbridge.ingest.schemas import IngestSettings
+from creditbridge.reference import divisions
+
+APPLIED = "applied"
+REFUSED = "refused"
+
+
+class DatasetRows(NamedTuple):
+    dataset_code: str
+    rows_accepted: int
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One delivery as the operator sees it in a list: who sent what, when, and how it went."""
+
+    id: int
+    received_at: datetime
+    provider_code: str
+    provider_name: str
+    dataset_code: str
+    channel: str
+    status: str
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+
+
+def count_providers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Provider)) or 0
+
+
+def count_batches(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Batch)) or 0
+
+
+def count_accepted_rows(session: Session) -> int:
+    """Rows accepted over every applied delivery: how much the platform has collected."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Batch.rows_accepted), 0)).where(Batch.status == APPLIED)
+    )
+    return int(total or 0)
+
+
+def count_accepted_rows_by_dataset(session: Session) -> list[DatasetRows]:
+    """Rows accepted per dataset over every applied delivery, most first.
+
+    Summed over batches, not counted over records: a province holds hundreds of millions of
+    records, and counting them per dataset scans them all (seconds at 100k enterprises even with
+    an index), while batches number in the thousands. It counts every accepted version, so a
+    record corrected twice counts three times; the current records per dataset are
+    :func:`creditbridge.subjects.service.count_records_by_dataset`.
+    """
+    rows = func.coalesce(func.sum(Batch.rows_accepted), 0).label("rows")
+    result = session.execute(
+        select(Batch.dataset_code, rows)
+        .where(Batch.status == APPLIED)
+        .group_by(Batch.dataset_code)
+        .order_by(rows.desc(), Batch.dataset_code)
+    )
+    return [DatasetRows(code, int(n)) for code, n in result]
+
+
+def list_latest_batches(session: Session, *, limit: int = 10) -> list[BatchSummary]:
+    """The most recently received deliveries, newest first, with their provider's name."""
+    rows = session.execute(
+        select(
+            Batch.id,
+            Batch.received_at,
+            Provider.code.label("provider_code"),
+            Provider.name.label("provider_name"),
+            Batch.dataset_code,
+            Batch.channel,
+            Batch.status,
+            Batch.rows_total,
+            Batch.rows_accepted,
+            Batch.rows_rejected,
+        )
+        .join(Provider, Provider.id == Batch.provider_id)
+        # id breaks ties between batches received in the same instant, newest first.
+        .order_by(Batch.received_at.desc(), Batch.id.desc())
+        .limit(limit)
+    )
+    return [BatchSummary(**row._asdict()) for row in rows]
+
+
+# ============================================================================ delivering a batch
+
+ISSUE_PREVIEW: Final = 20
+_ROW_UNREADABLE: Final = frozenset({"INGEST-ENCODING", "INGEST-JSON"})
+WITHDRAW_WORDS: Final = frozenset({"撤销", "withdraw", "withdrawn", "w", "删除", "delete", "d"})
+DELIVER_WORDS: Final = frozenset({"", "新增", "更新", "upsert", "insert", "update", "deliver"})
+CHANNELS: Final = frozenset({"file", "api", "pull", "cli", "demo"})
+
+Source = Path | bytes | Iterable[Mapping[str, Any]]
+"""A file (path or bytes, read by its file name) or rows already parsed (the API, a connector)."""
+
+
+@dataclass
+class BatchOutcome:
+    """What became of one delivery: counts, status and the first problems in row order."""
+
+    batch_id: int
+    provider_id: int
+    dataset_code: str
+    batch_key: str
+    channel: str
+    status: str
+    replayed: bool
+    received_at: datetime
+    rows_total: int
+    rows_accepted: int
+    rows_warned: int
+    rows_rejected: int
+    rows_new: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_withdrawn: int
+    subjects_created: int
+    reject_threshold: float | None
+    refusal_code: str | None
+    refusal_message: str | None
+    source_format: str | None
+    encoding: str | None
+    notes: list[str]
+    content_digest: str
+    issues: list[RowIssue]
+    issues_total: int
+
+    @property
+    def applied(self) -> bool:
+        return self.status == APPLIED
+
+    @property
+    def encoding_label(self) -> str | None:
+        return encoding_label(self.encoding) if self.encoding else None
+
+    def as_json(self) -> dict[str, Any]:
+        body = {k: v for k, v in self.__dict__.items() if k != "issues"}
+        body["received_at"] = self.received_at.isoformat()
+        body["issues"] = [issue.__dict__ for issue in self.issues]
+        return body
+
+
+def settings() -> IngestSettings:
+    return IngestSettings()
+
+
+# ---------------------------------------------------------------------------- who may deliver
+
+
+def _is_operator(actor: Actor) -> bool:
+    return actor.kind in (ActorKind.CLI, ActorKind.SYSTEM) or actor.has_role(Role.OPERATOR)
+
+
+def check_may_deliver(actor: Actor, provider_id: int) -> None:
+    """Operators deliver for any provider; a provider's users and API clients only for their own."""
+    if _is_operator(actor):
+        return
+    if actor.provider_id is not None and actor.provider_id == provider_id:
+        return
+    raise NotYourProvider("只能为本单位提交数据：所选数据提供单位不是您所在的单位")
+
+
+def get_provider_or_raise(session: Session, ref: int | str) -> Provider:
+    """A provider by id or code."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        provider = session.get(Provider, int(ref))
+    else:
+        provider = session.scalar(select(Provider).where(Provider.code == ref))
+    if provider is None:
+        raise NotFound(f"数据提供单位 {ref} 不存在")
+    return provider
+
+
+def dataset_spec(session: Session, code: str) -> DatasetSpec:
+    """The dataset as the current list defines it (loading the bundled list if none is loaded)."""
+    catalog_service.ensure_default_catalog(session)
+    row = catalog_service.get_dataset_or_raise(session, code=code)
+    return DatasetSpec.model_validate(row.definition)
+
+
+# ---------------------------------------------------------------------------- the use case
+
+
+def content_digest_of(source: Source) -> tuple[str, Source]:
+    """SM3 of what was delivered: the file's bytes, or the canonical JSON of the rows (one line
+    per row), streamed. Rows given as an iterator are materialised into a list first."""
+    h = sm3_new()
+    if isinstance(source, bytes):
+        h.update(source)
+        return h.digest().hex(), source
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                h.update(block)
+        return h.digest().hex(), source
+    rows = source if isinstance(source, list) else list(source)
+    for row in rows:
+        h.update(canonical_json(row) + b"\n")
+    return h.digest().hex(), rows
+
+
+def ingest_batch(
+    session: Session,
+    actor: Actor,
+    *,
+    provider_id: int,
+    dataset_code: str,
+    batch_key: str | None,
+    source: Source,
+    filename: str | None,
+    channel: str,
+    sheet: str | None = None,
+    threshold: float | None = None,
+) -> BatchOutcome:
+    """Validate and apply one delivery (see the module docstring for the rules).
+
+    Without a ``batch_key`` the content digest is the key (``sm3-`` and its first 32 hex
+    digits): sending the same file again is then a replay, and a changed file a new batch.
+
+    Flushes, never commits. Raises NotFound (provider, dataset), NotYourProvider, and
+    DuplicateDelivery for a batch id reused with different content; an unreadable file is not
+    raised but refused, with its reason as the report's one line.
+    """
+    provider = get_provider_or_raise(session, provider_id)
+    check_may_deliver(actor, provider.id)
+    spec = dataset_spec(session, dataset_code)
+    digest, source = content_digest_of(source)
+    batch_key = (batch_key or "").strip() or f"sm3-{digest[:32]}"
+
+    earlier = session.scalar(
+        select(Batch).where(Batch.provider_id == provider.id, Batch.batch_key == batch_key)
+    )
+    if earlier is not None:
+        if earlier.content_digest != digest or earlier.dataset_code != spec.code:
+            raise DuplicateDelivery(
+                f"批次号 {batch_key} 已于 {earlier.received_at:%Y-%m-%d %H:%M} 提交过不同的内容"
+                f"（{earlier.dataset_code}）：批次一经接收不可替换，请以新的批次号提交更正",
+            )
+        return outcome_of(session, earlier, replayed=True)
+
+    config = settings()
+    limit = config.threshold_for(spec.code) if threshold is None else threshold
+    batch = Batch(
+        provider_id=provider.id,
+        batch_key=batch_key,
+        dataset_code=spec.code,
+        channel=channel,
+        status=REFUSED,
+        received_at=utc_now(),
+        content_digest=digest,
+        reject_threshold=limit,
+        filename=filename,
+        submitted_by=actor.name,
+    )
+    session.add(batch)
+    session.flush()
+
+    run = _Run(session, batch, spec, chunk_rows=config.chunk_rows)
+    try:
+        delivery = _open(source, spec, filename=filename, sheet=sheet)
+    except DeliveryUnreadable as unreadable:
+        run.refuse_unreadable(unreadable)
+    else:
+        batch.source_format = delivery.format
+        batch.encoding = delivery.encoding
+        batch.notes = list(delivery.notes)
+        run.apply(delivery, threshold=limit)
+    run.finish()
+    audit_service.record(
+        session,
+        actor,
+        action=f"ingest.batch.{batch.status}",
+        object_type="ingest_batch",
+        object_id=batch.id,
+        detail={
+            "provider_id": provider.id,
+            "dataset": spec.code,
+            "batch_key": batch_key,
+            "channel": channel,
+            "rows_total": batch.rows_total,
+            "rows_accepted": batch.rows_accepted,
+            "rows_rejected": batch.rows_rejected,
+            "content_digest": digest,
+            "refusal_code": batch.refusal_code,
+        },
+    )
+    session.flush()
+    return outcome_of(session, batch, replayed=False)
+
+
+def _open(
+    source: Source, spec: DatasetSpec, *, filename: str | None, sheet: str | None
+) -> Delivery:
+    if isinstance(source, Path | bytes):
+        return open_delivery(source, fields=spec.fields, filename=filename, sheet=sheet)
+    return open_rows(source, fields=spec.fields)
+
+
+class _Pending:
+    """A record version planned in the current chunk, before it is written."""
+
+    __slots__ = ("record", "status", "superseded")
+
+    def __init__(self, record: repo.NewRecord) -> None:
+        self.record = record
+        self.status = "current"
+        self.superseded = False
+
+
+class _Spool:
+    """Report lines kept in a temporary file until the batch's fate is known, so that a refused
+    batch of millions of bad rows still keeps its whole report without holding it in memory."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self.count = 0
+        self.first: list[RowIssue] = []
+
+    def add(self, issues: list[RowIssue]) -> None:
+        if not issues:
+            return
+        if len(self.first) < ISSUE_PREVIEW:
+            self.first.extend(issues[: ISSUE_PREVIEW - len(self.first)])
+        pickle.dump(
+            [(i.row, i.field, i.label, i.value, i.code, i.message, i.warning) for i in issues],
+            self.file,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        self.count += len(issues)
+
+    def drain(self) -> Iterator[list[tuple[Any, ...]]]:
+        self.file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.file)  # noqa: S301 - our own temporary file
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Run:
+    """One batch being applied: counters, the spool, and the chunk loop."""
+
+    def __init__(
+        self, session: Session, batch: Batch, spec: DatasetSpec, *, chunk_rows: int
+    ) -> None:
+        self.session = session
+        self.batch = batch
+        self.spec = spec
+        self.chunk_rows = chunk_rows
+        self.spool = _Spool()
+        self.now = batch.received_at
+        self.key_fields = list(spec.natural_key)
+        self.event_field = spec.event_date_field
+        self.event_is_period = spec.field(spec.event_date_field).type == "period"
+        identity = {spec.subject_key, *spec.natural_key}
+        self.withdraw_fields = [f for f in spec.fields if f.code in identity]
+        self.counts = dict.fromkeys(
+            ("total", "accepted", "warned", "rejected", "new", "updated", "unchanged", "withdrawn"),
+            0,
+        )
+        self.subjects_created = 0
+
+    # --- refusal of the whole file
+
+    def refuse_unreadable(self, unreadable: DeliveryUnreadable) -> None:
+        self.batch.status = REFUSED
+        self.batch.refusal_code = unreadable.code
+        self.batch.refusal_message = unreadable.message
+        self.spool.add([RowIssue(0, "", "", "", unreadable.code, unreadable.message)])
+
+    # --- the chunk loop
+
+    def apply(self, delivery: Delivery, *, threshold: float) -> None:
+        validator = RowValidator(self.spec.fields, delivery.columns.units)
+        savepoint = self.session.begin_nested()
+        try:
+            rows = iter(delivery.rows)
+            while chunk := list(islice(rows, self.chunk_rows)):
+                self._chunk(chunk, validator)
+        except DeliveryUnreadable as unreadable:
+            savepoint.rollback()
+            self.refuse_unreadable(unreadable)
+            return
+        except BaseException:
+            savepoint.rollback()
+            raise
+        total, rejected = self.counts["total"], self.counts["rejected"]
+        if total == 0:
+            savepoint.rollback()
+            self.refuse_unreadable(DeliveryUnreadable("INGEST-EMPTY", "文件只有表头，没有数据行"))
+            return
+        if rejected / total > threshold:
+            savepoint.rollback()
+            self.batch.status = REFUSED
+            self.batch.refusal_code = "INGEST-THRESHOLD"
+            self.batch.refusal_message = (
+                f"拒收 {rejected} 行，占 {total} 行的 {rejected / total:.1%}，超过该数据项的"
+                f"拒收阈值 {threshold:.1%}：整批退回，未保存任何记录。请按拒收报告更正后重新提交"
+            )
+            self.subjects_created = 0
+            for name in ("new", "updated", "unchanged", "withdrawn"):
+                self.counts[name] = 0
+            return
+        savepoint.commit()
+        self.batch.status = APPLIED
+
+    def finish(self) -> None:
+        b, c = self.batch, self.counts
+        b.rows_total, b.rows_accepted, b.rows_rejected = c["total"], c["accepted"], c["rejected"]
+        b.rows_warned, b.rows_new, b.rows_updated = c["warned"], c["new"], c["updated"]
+        b.rows_unchanged, b.rows_withdrawn = c["unchanged"], c["withdrawn"]
+        b.subjects_created = self.subjects_created
+        self.session.flush()
+        try:
+            for block in self.spool.drain():
+                repo.insert_rejects(self.session, b.id, block)
+        finally:
+            self.spool.close()
+
+    def _chunk(self, chunk: list[RawRow], validate: RowValidator) -> None:
+        spec = self.spec
+        outcomes = self._validate_chunk(chunk, validate)
+        issues: list[RowIssue] = []
+        self.counts["total"] += len(chunk)
+
+        accepted = [(o, w) for o, w in outcomes if not o.issues or not _has_errors(o)]
+        key_fields = self.key_fields
+        keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
+        # Canonical JSON and SM3 of every row that delivers data, in one pass each.
+        datas = [None if w else canonical_json(o.values) for o, w in accepted]
+        digests = [None if d is None else _sm3_hex(d) for d in datas]
+        latest = repo.latest_versions(self.session, dataset_code=spec.code, keys=keys)
+        subject_ids = self._subjects([o for o, w in accepted if not w])
+
+        pending: dict[str, _Pending] = {}
+        news: list[_Pending] = []
+        retire: dict[str, list[int]] = {"superseded": [], "withdrawn": []}
+        batch_id = self.batch.id
+        subject_key = spec.subject_key
+        event_field, event_is_period = self.event_field, self.event_is_period
+        for (outcome, withdraw), key, data, digest in zip(
+            accepted, keys, datas, digests, strict=True
+        ):
+            held = pending.get(key)
+            before = latest.get(key)
+            if held is not None:
+                prev_status = held.status
+                prev_digest, prev_version = held.record.digest, held.record.version
+                prev_row: int | None = held.record.source_row
+            elif before is not None:
+                prev_status, prev_digest, prev_version = (
+                    before.status,
+                    before.digest,
+                    before.version,
+                )
+                prev_row = before.source_row if before.batch_id == batch_id else None
+            else:
+                prev_status, prev_digest, prev_version, prev_row = None, None, 0, None
+
+            if withdraw:
+                if prev_status is None:
+                    outcome.issues.append(
+                        RowIssue(
+                            outcome.row,
+                            "",
+                            "",
+                            key,
+                            "INGEST-WITHDRAW-UNKNOWN",
+                            f"要撤销的记录（业务主键 {key}）不存在",
+                        )
+                    )
+                    continue
+                if prev_status == "current":
+                    if held is not None:
+                        held.status = "withdrawn"
+                    elif before is not None:
+                        retire["withdrawn"].append(before.id)
+                    self.counts["withdrawn"] += 1
+                else:
+                    self.counts["unchanged"] += 1
+                continue
+
+            assert data is not None
+            assert digest is not None
+            if prev_row is not None:
+                same = prev_digest == digest and prev_status == "current"
+                outcome.issues.append(
+                    RowIssue(
+                        outcome.row,
+                        "",
+                        "",
+                        key,
+                        "INGEST-DUPLICATE-KEY",
+                        f"与本批第{prev_row}行的业务主键相同："
+                        + (
+                            "内容相同，未重复保存"
+                            if same
+                            else f"以本行为准，第{prev_row}行作为历史版本保留"
+                        ),
+                        warning=True,
+                    )
+                )
+            if prev_status == "current" and prev_digest == digest:
+                self.counts["unchanged"] += 1
+                continue
+            if prev_status == "current":
+                if held is not None:
+                    held.status = "superseded"
+                elif before is not None:
+                    retire["superseded"].append(before.id)
+                self.counts["updated"] += 1
+            else:
+                self.counts["new"] += 1
+            event = outcome.values.get(event_field)
+            if event is not None and event_is_period:
+                event = f"{event}-01"
+            record = _Pending(
+                repo.NewRecord(
+                    subject_id=subject_ids[outcome.values[subject_key]],
+                    natural_key=key,
+                    version=prev_version + 1,
+                    event_date=event,
+                    data=data.decode(),
+                    digest=digest,
+                    source_row=outcome.row,
+                )
+            )
+            pending[key] = record
+            news.append(record)
+
+        for outcome, _ in outcomes:
+            if outcome.issues:
+                issues.extend(outcome.issues)
+                if _has_errors(outcome):
+                    self.counts["rejected"] += 1
+                else:
+                    self.counts["warned"] += 1
+        self.counts["accepted"] = self.counts["total"] - self.counts["rejected"]
+        self.spool.add(issues)
+
+        repo.set_status(self.session, retire["superseded"], status="superseded", at=self.now)
+        repo.set_status(self.session, retire["withdrawn"], status="withdrawn", at=self.now)
+        repo.insert_records(
+            self.session,
+            [(p.record, p.status) for p in news],
+            dataset_code=spec.code,
+            provider_id=self.batch.provider_id,
+            batch_id=batch_id,
+            received_at=self.now,
+        )
+
+    def _validate_chunk(
+        self, chunk: list[RawRow], validate: RowValidator
+    ) -> list[tuple[RowOutcome, bool]]:
+        """:meth:`_validate` of every row; the plain rows (read without problems, no action)
+        column by column through :meth:`RowValidator.many`, with the same outcomes."""
+        plain = [
+            i
+            for i, raw in enumerate(chunk)
+            if not raw.read_problems and ACTION_COLUMN not in raw.values
+        ]
+        if len(plain) == len(chunk):
+            many = validate.many([r.values for r in chunk], [r.row for r in chunk])
+            return [(o, False) for o in many]
+        outcomes: list[tuple[RowOutcome, bool] | None] = [None] * len(chunk)
+        done = validate.many([chunk[i].values for i in plain], [chunk[i].row for i in plain])
+        for i, outcome in zip(plain, done, strict=True):
+            outcomes[i] = (outcome, False)
+        for i, raw in enumerate(chunk):
+            if outcomes[i] is None:
+                outcomes[i] = self._validate(raw, validate)
+        return [o for o in outcomes if o is not None]
+
+    def _validate(self, raw: RawRow, validate: RowValidator) -> tuple[RowOutcome, bool]:
+        values = raw.values
+        action = values.pop(ACTION_COLUMN, None)
+        if raw.read_problems:
+            outcome = RowOutcome(row=raw.row)
+            outcome.issues.extend(
+                RowIssue(raw.row, f, _label(self.spec, f), "", code, message)
+                for f, code, message in raw.read_problems
+            )
+            if any(code in _ROW_UNREADABLE for _, code, _ in raw.read_problems):
+                return outcome, False  # no values, or mojibake: checking them says nothing
+            # The row's values are checked too, so the provider sees every problem at once.
+            checked = validate(values, row=raw.row)
+            outcome.issues.extend(
+                i for i in checked.issues if i.field not in {p[0] for p in raw.read_problems}
+            )
+            return outcome, False
+        verb = clean_text(action).lower() if action is not None else ""
+        if verb in WITHDRAW_WORDS:
+            return validate_row(self.withdraw_fields, values, row=raw.row), True
+        if verb not in DELIVER_WORDS:
+            outcome = validate(values, row=raw.row)
+            outcome.issues.append(
+                RowIssue(
+                    raw.row,
+                    ACTION_COLUMN,
+                    "操作",
+                    clean_text(action),
+                    "INGEST-ACTION",
+                    "操作列只能为空（新增或更新）或“撤销”",
+                )
+            )
+            return outcome, False
+        return validate(values, row=raw.row), False
+
+    def _subjects(self, outcomes: Sequence[RowOutcome]) -> dict[str, int]:
+        """Subject ids by uscc for the chunk's rows; unknown enterprises are created, flagged
+        for a registration check, named from the row when it has a name."""
+        key = self.spec.subject_key
+        wanted: dict[str, RowOutcome] = {}
+        for outcome in outcomes:
+            wanted.setdefault(outcome.values[key], outcome)
+        known = repo.subject_ids(self.session, wanted)
+        missing = [code for code in wanted if code not in known]
+        if missing:
+            rows = []
+            for code in missing:
+                division = code[2:8]
+                named = wanted[code].values.get("name")
+                rows.append(
+                    {
+                        "uscc": code,
+                        "name": str(named) if named else f"待核实主体 {code}",
+                        "entity_type": code[:2],
+                        "division_code": division,
+                        "city_code": divisions.city_of(division) or division[:4] + "00",
+                        "status": "active",
+                        "needs_registration_check": True,
+                        "created_at": self.now,
+                    }
+                )
+            known.update(repo.create_subjects(self.session, rows))
+            self.subjects_created += len(missing)
+        return known
+
+
+def _sm3_hex(data: bytes) -> str:
+    h = sm3_new()
+    h.update(data)
+    return str(h.digest().hex())
+
+
+def _has_errors(outcome: RowOutcome) -> bool:
+    return any(not issue.warning for issue in outcome.issues)
+
+
+def _label(spec: DatasetSpec, code: str) -> str:
+    try:
+        return spec.field(code).label_zh
+    except KeyError:
+        return ""
+
+
+# ---------------------------------------------------------------------------- reading batches
+
+
+def outcome_of(session: Session, batch: Batch, *, replayed: bool) -> BatchOutcome:
+    first = session.scalars(
+        select(Reject)
+        .where(Reject.batch_id == batch.id)
+        .order_by(Reject.row, Reject.id)
+        .limit(ISSUE_PREVIEW)
+    ).all()
+    total = (
+        session.scalar(select(func.count()).select_from(Reject).where(Reject.batch_id == batch.id))
+        or 0
+    )
+    return BatchOutcome(
+        batch_id=batch.id,
+        provider_id=batch.provider_id,
+        dataset_code=batch.dataset_code,
+        batch_key=batch.batch_key,
+        channel=batch.channel,
+        status=batch.status,
+        replayed=replayed,
+        received_at=batch.received_at,
+        rows_total=batch.rows_total,
+        rows_accepted=batch.rows_accepted,
+        rows_warned=batch.rows_warned,
+        rows_rejected=batch.rows_rejected,
+        rows_new=batch.rows_new,
+        rows_updated=batch.rows_updated,
+        rows_unchanged=batch.rows_unchanged,
+        rows_withdrawn=batch.rows_withdrawn,
+        subjects_created=batch.subjects_created,
+        reject_threshold=batch.reject_threshold,
+        refusal_code=batch.refusal_code,
+        refusal_message=batch.refusal_message,
+        source_format=batch.source_format,
+        encoding=batch.encoding,
+        notes=list(batch.notes or []),
+        content_digest=batch.content_digest,
+        issues=[
+            RowIssue(r.row, r.field, r.label, r.value, r.code, r.message, r.warning) for r in first
+        ],
+        issues_total=total,
+    )
+
+
+def access_batch(session: Session, actor: Actor, batch_id: int) -> Batch:
+    """A batch the actor may see: operators see all, a provider only its own; anything else is
+    NotFound, so that another provider's batch ids reveal nothing."""
+    batch = session.get(Batch, batch_id)
+    if batch is None or not (
+        _is_operator(actor)
+        or (actor.provider_id is not None and actor.provider_id == batch.provider_id)
+    ):
+        raise NotFound(f"批次 {batch_id} 不存在")
+    return batch
+
+
+def get_batch_outcome(session: Session, actor: Actor, *, batch_id: int) -> BatchOutcome:
+    return outcome_of(session, access_batch(session, actor, batch_id), replayed=False)
+
+
+def list_rejects(session: Session, actor: Actor, *, batch_id: int) -> Iterator[Reject]:
+    """The batch's report lines in row order, streamed."""
+    access_batch(session, actor, batch_id)
+    yield from session.scalars(
+        select(Reject)
+        .where(Reject.batch_id == batch_id)
+        .order_by(Reject.row, Reject.id)
+        .execution_options(yield_per=5000)
+    )
+
+
+REPORT_HEADER: Final = ("行号", "字段", "字段名称", "原值", "错误代码", "错误说明", "级别")
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    # A value that Excel would run as a formula (CSV injection) is shown as text.
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def reject_report_csv(session: Session, actor: Actor, *, batch_id: int) -> Iterator[bytes]:
+    """The reject report as CSV in UTF-8 with a BOM (so Excel opens it as UTF-8), streamed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(REPORT_HEADER)
+    yield b"\xef\xbb\xbf" + buffer.getvalue().encode()
+    for reject in list_rejects(session, actor, batch_id=batch_id):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(
+            (
+                reject.row,
+                reject.field,
+                reject.label,
+                _cell(reject.value),
+                reject.code,
+                reject.message,
+                "警告" if reject.warning else "错误",
+            )
+        )
+        yield buffer.getvalue().encode()
+
+
+# ---------------------------------------------------------------------------- providers
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    id: int
+    code: str
+    name: str
+    kind: str
+    division_code: str
+    region: str
+    contact_name: str | None
+    contact_phone: str | None
+    datasets: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def list_providers(session: Session) -> list[ProviderView]:
+    """Every provider with the datasets it owes under the list, by code."""
+    owed: dict[int, list[str]] = {}
+    for provider_id, code in session.execute(
+        select(ProviderDataset.provider_id, ProviderDataset.dataset_code).order_by(
+            ProviderDataset.dataset_code
+        )
+    ):
+        owed.setdefault(provider_id, []).append(code)
+    return [
+        ProviderView(
+            id=p.id,
+            code=p.code,
+            name=p.name,
+            kind=p.kind,
+            division_code=p.division_code,
+            region=divisions.name(p.division_code) or p.division_code,
+            contact_name=p.contact_name,
+            contact_phone=p.contact_phone,
+            datasets=owed.get(p.id, []),
+        )
+        for p in session.scalars(select(Provider).order_by(Provider.code))
+    ]
+
+
+def list_providers_for(session: Session, actor: Actor) -> list[ProviderView]:
+    """The providers the actor may deliver for."""
+    everyone = list_providers(session)
+    if _is_operator(actor):
+        return everyone
+    return [p for p in everyone if p.id == actor.provider_id]

@@ -1,0 +1,132 @@
+"""The audit admin's pages: the filtered trail, its export and the chain check; read only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from creditbridge.audit import service
+from creditbridge.audit.models import AuditEvent
+from creditbridge.core.actors import Actor, ActorKind, Role
+from web import conftest as web_fixtures
+from web.conftest import LoggedIn
+from web.helpers import table_rows
+
+app = web_fixtures.app
+client = web_fixtures.client
+login_as = web_fixtures.login_as
+
+Login = Callable[..., LoggedIn]
+CLERK = Actor(kind=ActorKind.USER, id=7, name="测试员", role=Role.OPERATOR, institution_id=None)
+
+
+def _seed(session: Session, n: int = 3) -> list[AuditEvent]:
+    events = []
+    for i in range(n):
+        events.append(
+            service.record(
+                session,
+                CLERK,
+                action="consent.approve" if i % 2 == 0 else "data.read",
+                object_type="consent_grant",
+                object_id=i + 1,
+                subject_id=100 + i,
+                detail={"note": f"<b>第{i}条</b>"},
+            )
+        )
+    return events
+
+
+def test_the_audit_admin_sees_and_filters_the_trail(
+    client: TestClient, session: Session, login_as: Login
+) -> None:
+    _seed(session, 5)
+    login_as(Role.AUDIT_ADMIN)
+
+    page = client.get("/audit")
+
+    assert page.status_code == 200
+    rows = table_rows(page.text, "audit-events")
+    sequences = [int(row[0]) for row in rows]
+    assert sequences == sorted(sequences, reverse=True)  # newest first
+    assert "<b>第0条</b>" not in page.text  # the detail is shown escaped
+    consents = client.get("/audit", params={"action": "consent."})
+    actions = [row[4] for row in table_rows(consents.text, "audit-events")]
+    assert len(actions) == 3
+    assert all(action.startswith("consent.approve") for action in actions)
+    one = client.get("/audit", params={"subject_id": 101, "action": "data.read"})
+    assert [row[6] for row in table_rows(one.text, "audit-events")] == ["101"]
+    assert 'data-testid="audit-total">共 1 条事件<' in one.text
+
+
+def test_the_trail_is_paginated(client: TestClient, session: Session, login_as: Login) -> None:
+    _seed(session, 60)
+    login_as(Role.AUDIT_ADMIN)
+    first = client.get("/audit", params={"action": "consent."})
+    assert len(table_rows(first.text, "audit-events")) == 30
+    everything = client.get("/audit")
+    assert len(table_rows(everything.text, "audit-events")) == 50
+    assert 'data-testid="audit-next"' in everything.text
+    second = client.get("/audit", params={"page": 2})
+    assert len(table_rows(second.text, "audit-events")) >= 10
+
+
+def test_export_is_the_filtered_trail_as_csv(
+    client: TestClient, session: Session, login_as: Login
+) -> None:
+    _seed(session, 4)
+    login_as(Role.AUDIT_ADMIN)
+    export = client.get("/audit/export.csv", params={"action": "data."})
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    lines = export.text.lstrip("\ufeff").strip().splitlines()
+    assert lines[0].startswith("序号,")
+    assert len(lines) == 1 + 2
+    assert all(",data.read," in line for line in lines[1:])
+
+
+def test_verify_reports_an_intact_chain_then_names_the_edited_event(
+    client: TestClient, session: Session, login_as: Login
+) -> None:
+    events = _seed(session, 3)
+    login_as(Role.AUDIT_ADMIN)
+    ok = client.get("/audit/verify")
+    assert ok.status_code == 200
+    assert 'data-ok="true"' in ok.text
+    assert "审计链完整" in ok.text
+
+    victim = events[1]
+    session.execute(
+        update(AuditEvent)
+        .where(AuditEvent.id == victim.id)
+        .values(body=victim.body.replace("第1条", "第9条"))
+    )
+    session.flush()
+    broken = client.get("/audit/verify")
+    assert 'data-ok="false"' in broken.text
+    where = re.search(r'data-testid="verify-broken">(.*?)</dd>', broken.text, re.S)
+    assert where
+    assert f"序号 {victim.sequence}" in where.group(1)
+    assert f"事件ID {victim.id}" in where.group(1)
+
+
+def test_the_audit_page_offers_nothing_that_changes_the_trail(
+    client: TestClient, session: Session, login_as: Login
+) -> None:
+    _seed(session, 2)
+    login_as(Role.AUDIT_ADMIN)
+    for path in ("/audit", "/audit/verify"):
+        main = client.get(path).text.split('<main id="main"', 1)[1]
+        assert 'method="post"' not in main
+    assert client.post("/audit").status_code in (403, 405)
+
+
+def test_other_roles_cannot_read_the_trail(client: TestClient, login_as: Login) -> None:
+    for role in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.OPERATOR):
+        login_as(role)
+        for path in ("/audit", "/audit/export.csv", "/audit/verify"):
+            assert client.get(path).status_code == 403, (role, path)

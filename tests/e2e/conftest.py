@@ -1,0 +1,181 @@
+"""A real server and a real browser: ``creditbridge serve`` on a free port over a migrated, seeded
+SQLite file, driven by Debian's Chromium through Playwright.
+
+Without Chromium these tests skip, saying why; with ``CREDITBRIDGE_REQUIRE_BROWSER=1`` (``make
+test`` sets it) they fail instead, so a machine without a browser cannot pass them silently.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from creditbridge import migrations
+from creditbridge.cli import demo as demo_cli
+from creditbridge.core.db import make_engine, make_sessionmaker, session_scope
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+ENTERPRISES = 500
+SEED = 7
+
+try:
+    from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+except ImportError:  # pragma: no cover - the dev dependencies include playwright
+    sync_playwright = None  # type: ignore[assignment]
+
+
+def _require_browser(reason: str) -> None:
+    if os.environ.get("CREDITBRIDGE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (CREDITBRIDGE_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if sync_playwright is None:
+        _require_browser("the playwright package is not installed")
+    if not CHROMIUM.exists():
+        _require_browser(f"{CHROMIUM} is missing: run `make browser` (scripts/ensure-chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Site:
+    base_url: str
+    engine: Engine
+    seeded_by: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _has_demo_generator() -> bool:
+    return any(command.name == "generate" for command in demo_cli.app.registered_commands)
+
+
+def _seed(engine: Engine, env: dict[str, str]) -> str:
+    """Fill the database the way an operator would, with the demo command; until that command
+    exists, with the page tests' own sample."""
+    if _has_demo_generator():
+        command = [sys.executable, "-m", "creditbridge", "demo", "generate"]
+        command += ["--enterprises", str(ENTERPRISES), "--seed", str(SEED)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.fail(f"creditbridge demo generate failed:\n{done.stdout}\n{done.stderr}")
+        return "creditbridge demo generate"
+    from web.seed import seed_sample
+
+    with session_scope(make_sessionmaker(engine)) as session:
+        seed_sample(session, enterprises=ENTERPRISES)
+    return "tests/web/seed.py"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    database = tmp_path_factory.mktemp("e2e") / "creditbridge.db"
+    url = f"sqlite:///{database}"
+    env = {**os.environ, "CREDITBRIDGE_DATABASE_URL": url}
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    seeded_by = _seed(engine, env)
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "creditbridge", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                output = server.stdout.read().decode() if server.stdout else ""
+                pytest.fail(f"creditbridge serve did not come up:\n{output}")
+            time.sleep(0.2)
+        yield Site(base_url, engine, seeded_by)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        engine.dispose()
+
+
+@dataclass
+class Console:
+    """What the browser complained about: CSP violations, script errors, failed loads."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def on_message(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(message.text)
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+def _open(
+    browser: Browser, console: Console, site: Site, width: int, height: int
+) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, base_url=site.base_url, locale="zh-CN"
+    )
+    page = context.new_page()
+    page.on("console", console.on_message)
+    page.on("pageerror", lambda error: console.problems.append(f"page error: {error}"))
+    yield page
+    context.close()
+    assert console.problems == [], "the browser reported errors"
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console, site: Site) -> Iterator[Page]:
+    """A desktop-sized tab that fails the test if the browser logs any error."""
+    yield from _open(browser, console, site, 1440, 900)
+
+
+@pytest.fixture
+def phone(browser: Browser, console: Console, site: Site) -> Iterator[Page]:
+    yield from _open(browser, console, site, 390, 844)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

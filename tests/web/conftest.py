@@ -1,0 +1,174 @@
+"""Fixtures for page tests: the real application around the test's rolled-back transaction.
+
+The app's sessions are bound to the test's connection and open savepoints inside the test's
+transaction, so the app sees rows the test inserted and nothing survives the test, on SQLite and
+PostgreSQL alike. ``/healthz`` uses the app's engine directly, as in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyotp
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from creditbridge.access import service as access_service
+from creditbridge.access.models import Institution, User
+from creditbridge.core.actors import CONSOLE, Role
+from creditbridge.core.clock import utc_now
+from creditbridge.core.config import Settings
+from creditbridge.ingest.models import Provider
+from creditbridge.subjects.models import Subject
+from creditbridge.web.app import create_app
+
+from .helpers import csrf_from
+from .seed import Sample, seed_sample
+
+
+def settings_for(engine: Engine) -> Settings:
+    return Settings(database_url=engine.url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def app(engine: Engine, session: Session) -> FastAPI:
+    built = create_app(settings_for(engine), engine=engine)
+    built.state.sessionmaker = sessionmaker(
+        bind=session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
+    )
+    return built
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    # Unexpected errors must reach the error handler as they would in production, not the test.
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sample(session: Session) -> Sample:
+    return seed_sample(session)
+
+
+# --- Logging in (access module) --------------------------------------------------------------
+
+LOGIN_PASSWORD = "Correct-Horse-42"
+
+
+@dataclass
+class LoggedIn:
+    """A user the test logged in through the real pages; ``csrf`` is its session's form token."""
+
+    user: User
+    csrf: str
+    totp_secret: str | None
+
+
+def _bind(session: Session, role: Role, institution_id: int | None) -> dict[str, int | None]:
+    if role is Role.INSTITUTION_OFFICER:
+        if institution_id is None:
+            n = session.scalar(select(func.count()).select_from(Institution)) or 0
+            institution = Institution(
+                code=f"login-inst-{n}",
+                name=f"登录测试银行{n}",
+                kind="bank",
+                division_code="340100",
+                status="approved",
+                created_at=utc_now(),
+            )
+            session.add(institution)
+            session.flush()
+            institution_id = institution.id
+        return {"institution_id": institution_id}
+    if role is Role.PROVIDER_USER:
+        n = session.scalar(select(func.count()).select_from(Provider)) or 0
+        provider = Provider(
+            code=f"login-prov-{n}",
+            name=f"登录测试部门{n}",
+            kind="department",
+            division_code="340000",
+            created_at=utc_now(),
+        )
+        session.add(provider)
+        session.flush()
+        return {"provider_id": provider.id}
+    if role is Role.ENTERPRISE_USER:
+        n = session.scalar(select(func.count()).select_from(Subject)) or 0
+        subject = Subject(
+            uscc=f"91340100LG{n:07d}X"[:18],
+            name=f"登录测试企业{n}",
+            entity_type="91",
+            division_code="340102",
+            city_code="340100",
+            created_at=utc_now(),
+        )
+        session.add(subject)
+        session.flush()
+        return {"subject_id": subject.id}
+    return {}
+
+
+@pytest.fixture
+def login_as(client: TestClient, session: Session) -> Callable[..., LoggedIn]:
+    """``login_as(Role.OPERATOR)`` creates a user of that role (bound to a new institution,
+    provider or subject when the role needs one, or to ``institution_id``) and logs the test
+    client in through /login and /login/totp. Each call is a new user; the client holds one
+    session at a time."""
+    counter = itertools.count(1)
+
+    def login(
+        role: Role, *, institution_id: int | None = None, username: str | None = None
+    ) -> LoggedIn:
+        name = username or f"{role.value.replace('_', '')}{next(counter)}"
+        user = access_service.create_user(
+            session,
+            CONSOLE,
+            username=name,
+            display_name=f"测试{role.label_zh}",
+            password=LOGIN_PASSWORD,
+            role=role,
+            **_bind(session, role, institution_id),
+        )
+        client.cookies.clear()
+        form = client.get("/login")
+        response = client.post(
+            "/login",
+            data={
+                "username": name,
+                "password": LOGIN_PASSWORD,
+                "next": "/account",
+                "csrf_token": csrf_from(form.text),
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        secret = None
+        if "/login/totp" in response.headers["location"]:
+            enrol = client.get("/login/totp")
+            secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', enrol.text).group(1)  # type: ignore[union-attr]
+            done = client.post(
+                "/login/totp",
+                data={
+                    "code": pyotp.TOTP(secret).at(utc_now()),
+                    "next": "/account",
+                    "csrf_token": csrf_from(enrol.text),
+                },
+                follow_redirects=False,
+            )
+            assert done.status_code == 303, done.text
+        account = client.get("/account")
+        assert account.status_code == 200
+        session.refresh(user)
+        return LoggedIn(user, csrf_from(account.text), secret)
+
+    return login
