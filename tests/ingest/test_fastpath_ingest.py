@@ -72,7 +72,7 @@ def one_by_one(self: RowValidator, raws: Sequence[Any], rows: Sequence[int]) -> 
 
 
 def counts(outcome: Any) -> dict[str, Any]:
-    body = outcome.as_json()
+    body: dict[str, Any] = outcome.as_json()
     for volatile in ("batch_id", "batch_key", "received_at", "replayed", "content_digest"):
         body.pop(volatile)
     return body
@@ -101,4 +101,5 @@ def test_first_delivery_by_either_path_is_identical(
     # Subject ids of subjects created in the rolled-back delivery differ; compare the rest.
     assert [r[:7] for r in slow_state[0]] == [r[:7] for r in fast_state[0]]
     assert slow_state[1] == fast_state[1]
-    assert fast_state[0] and fast_state[1]
+    assert fast_state[0]
+    assert fast_state[1]

@@ -79,7 +79,8 @@ def generate_delivery_history(
                 )
                 received = moved
                 late += 1
-        if draw[i, 1] < PARTIAL_SHARE and total >= 5:
+        # A partial delivery stays under the refusal threshold: at least one reject needs 20 rows.
+        if draw[i, 1] < PARTIAL_SHARE and total * REJECT_THRESHOLD >= 1:
             rejected = max(1, int(total * REJECT_THRESHOLD * draw[i, 1] / PARTIAL_SHARE * 0.9))
             connection.execute(
                 update(Batch)

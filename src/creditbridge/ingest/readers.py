@@ -15,6 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -326,6 +327,10 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
     bad_before = lines.bad_lines
     positions = list(columns.positions.items())
     label = encoding_label(encoding)
+    # A row as wide as the columns it maps is keyed by one C call instead of a dict loop.
+    codes = [code for _, code in positions]
+    reach = max(i for i, _ in positions) + 1
+    pick = itemgetter(*[i for i, _ in positions]) if len(positions) > 1 else None
 
     def rows() -> Iterator[RawRow]:
         seen_bad = bad_before
@@ -333,7 +338,10 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
             for cells in _csv_rows(reader):
                 row_no = reader.line_num
                 width = len(cells)
-                values = {code: cells[i] for i, code in positions if i < width}
+                if pick is not None and width >= reach:
+                    values = dict(zip(codes, pick(cells), strict=True))
+                else:
+                    values = {code: cells[i] for i, code in positions if i < width}
                 if lines.bad_lines == seen_bad and width <= header_width:
                     if any(values.values()) or any(c.strip() for c in cells):
                         yield RawRow(row_no, values)
