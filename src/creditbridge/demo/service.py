@@ -192,7 +192,9 @@ def generate(
     clock.lap("batch digests")
     # Real providers deliver late, partially or not at all; the collection dashboard should show it.
     history = generate_delivery_history(connection, seed=seed, as_of=as_of)
-    writer.after_explicit_ids(_table(Batch))  # the refused deliveries were written with explicit ids
+    writer.after_explicit_ids(
+        _table(Batch)
+    )  # the refused deliveries were written with explicit ids
     clock.lap("delivery history")
 
     reference_rows = (
