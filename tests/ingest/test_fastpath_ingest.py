@@ -103,3 +103,34 @@ def test_first_delivery_by_either_path_is_identical(
     assert slow_state[1] == fast_state[1]
     assert fast_state[0]
     assert fast_state[1]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_a_forked_reader_gives_the_same_batch(
+    session: Session, provider: Provider, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """Big files are read and validated in a forked process, a few rows per chunk here."""
+    rows = mixed_rows() * 3
+    lines = [",".join(HEADER_WAN)] + [",".join(r) for r in rows]
+    data = ("\n".join(lines) + "\n").encode(encoding)
+    monkeypatch.setenv("CREDITBRIDGE_INGEST_CHUNK_ROWS", "4")
+    savepoint = session.begin_nested()
+    serial = deliver(session, provider, data, "k")
+    serial_counts, serial_state = counts(serial), state(session, serial.batch_id)
+    savepoint.rollback()
+    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    forked = deliver(session, provider, data, "k")
+    assert counts(forked) == serial_counts
+    forked_state = state(session, forked.batch_id)
+    assert [r[:7] for r in forked_state[0]] == [r[:7] for r in serial_state[0]]
+    assert forked_state[1] == serial_state[1]
+
+
+def test_an_unreadable_line_found_by_the_forked_reader_refuses_the_file(
+    session: Session, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [",".join(TAX_HEADER_ZH)] + [",".join(r) for r in mixed_rows()[:4]]
+    data = ("\n".join(lines) + '\n"unclosed,' + "x" * 200_000 + "\n").encode()
+    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    outcome = deliver(session, provider, data, "k")
+    assert outcome.status == "refused"

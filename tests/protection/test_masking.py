@@ -101,7 +101,10 @@ def test_mask_record_for_each_viewer() -> None:
     assert "extra" not in staff  # a field the catalog does not describe is not shown
 
 
-@given(st.text(min_size=1, max_size=40))
+# "*" is the mask character: a value already containing it could come back equal to itself with
+# nothing revealed, so the property is stated for values without it.
+@given(st.text(alphabet=st.characters(blacklist_characters="*"), min_size=1, max_size=40))
 def test_masked_values_never_contain_the_whole_value(value: str) -> None:
     masked = mask_record([F("v", 4, "partial")], {"v": value}, Viewer.CONSENTED)["v"]
-    assert masked != value or (len(value) <= 1 and masked == "*") or set(value) == {"*"}
+    assert masked != value
+    assert "*" in masked

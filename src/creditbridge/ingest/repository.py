@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
 import orjson
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from creditbridge.ingest.models import Reject
@@ -121,10 +121,17 @@ def subject_ids(session: Session, usccs: Iterable[str]) -> dict[str, int]:
     codes = list(set(usccs))
     if not codes:
         return {}
-    rows = session.execute(
-        text("SELECT uscc, id FROM subject WHERE " + _keys_clause(session, "uscc")),
-        {"keys": _keys_param(session, codes)},
+    sql = (
+        "SELECT uscc, id FROM subject WHERE uscc = ANY(%s::text[])"
+        if is_postgres(session)
+        else "SELECT uscc, id FROM subject WHERE uscc IN (SELECT value FROM json_each(?))"
     )
+    cursor = _dbapi(session).cursor()
+    try:
+        cursor.execute(sql, (_keys_param(session, codes),))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return {str(uscc): int(subject_id) for uscc, subject_id in rows}
 
 

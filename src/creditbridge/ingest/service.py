@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import os
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -318,7 +320,7 @@ def ingest_batch(
     session.add(batch)
     session.flush()
 
-    run = _Run(session, batch, spec, chunk_rows=config.chunk_rows)
+    run = _Run(session, batch, spec, chunk_rows=config.chunk_rows, parallel=_parallel(source))
     try:
         delivery = _open(source, spec, filename=filename, sheet=sheet)
     except DeliveryUnreadable as unreadable:
@@ -349,6 +351,16 @@ def ingest_batch(
     )
     session.flush()
     return outcome_of(session, batch, replayed=False)
+
+
+def _parallel(source: Source) -> bool:
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if isinstance(source, bytes):
+        return len(source) >= PARALLEL_BYTES
+    if isinstance(source, Path):
+        return source.stat().st_size >= PARALLEL_BYTES
+    return False
 
 
 def _open(
@@ -403,12 +415,82 @@ class _Spool:
         self.file.close()
 
 
+class _Prepared(NamedTuple):
+    """A chunk validated and digested, ready for the lookups and writes."""
+
+    rows: int
+    outcomes: list[tuple[RowOutcome, bool]]
+    accepted: list[tuple[RowOutcome, bool]]
+    keys: list[str]
+    datas: list[bytes | None]
+    digests: list[str | None]
+
+
+def _pack(prepared: _Prepared) -> tuple[Any, ...]:
+    """A prepared chunk as plain tuples and dicts: unpickling a dataclass per row would cost
+    the parent more than preparing the row did."""
+    index = {id(o): i for i, (o, _) in enumerate(prepared.outcomes)}
+    return (
+        prepared.rows,
+        [
+            (o.row, o.values, [astuple(i) for i in o.issues] if o.issues else None, w)
+            for o, w in prepared.outcomes
+        ],
+        [index[id(o)] for o, _ in prepared.accepted],
+        prepared.keys,
+        prepared.datas,
+        prepared.digests,
+    )
+
+
+def _unpack(packed: tuple[Any, ...]) -> _Prepared:
+    rows, plain, accepted, keys, datas, digests = packed
+    outcomes = [
+        (RowOutcome(row, values, [RowIssue(*i) for i in issues] if issues else []), w)
+        for row, values, issues, w in plain
+    ]
+    return _Prepared(rows, outcomes, [outcomes[i] for i in accepted], keys, datas, digests)
+
+
+PARALLEL_BYTES: Final = 8 << 20
+"""From this file size a forked process reads and validates while the batch writes."""
+
+
+def _produce(send: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator) -> None:
+    """The forked reader: prepared chunks down the pipe, then ``end`` (or what went wrong).
+    It never touches the session it inherited, and leaves with ``os._exit``."""
+    code = 0
+    try:
+        try:
+            while chunk := list(islice(rows, run.chunk_rows)):
+                message: tuple[str, Any] = ("chunk", _pack(run._prepare(chunk, validate)))
+                send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            message = ("end", None)
+        except DeliveryUnreadable as unreadable:
+            message = ("unreadable", (unreadable.code, unreadable.message))
+        except Exception as exc:
+            message = ("error", f"{type(exc).__name__}: {exc}")
+        send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        send.close()
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
 class _Run:
     """One batch being applied: counters, the spool, and the chunk loop."""
 
     def __init__(
-        self, session: Session, batch: Batch, spec: DatasetSpec, *, chunk_rows: int
+        self,
+        session: Session,
+        batch: Batch,
+        spec: DatasetSpec,
+        *,
+        chunk_rows: int,
+        parallel: bool = False,
     ) -> None:
+        self.parallel = parallel
         self.session = session
         self.batch = batch
         self.spec = spec
@@ -439,10 +521,10 @@ class _Run:
     def apply(self, delivery: Delivery, *, threshold: float) -> None:
         validator = RowValidator(self.spec.fields, delivery.columns.units)
         savepoint = self.session.begin_nested()
+        prepared = self._prepared(iter(delivery.rows), validator)
         try:
-            rows = iter(delivery.rows)
-            while chunk := list(islice(rows, self.chunk_rows)):
-                self._chunk(chunk, validator)
+            for chunk in prepared:
+                self._store(chunk)
         except DeliveryUnreadable as unreadable:
             savepoint.rollback()
             self.refuse_unreadable(unreadable)
@@ -450,6 +532,8 @@ class _Run:
         except BaseException:
             savepoint.rollback()
             raise
+        finally:
+            prepared.close()
         total, rejected = self.counts["total"], self.counts["rejected"]
         if total == 0:
             savepoint.rollback()
@@ -483,18 +567,61 @@ class _Run:
         finally:
             self.spool.close()
 
-    def _chunk(self, chunk: list[RawRow], validate: RowValidator) -> None:
-        spec = self.spec
+    def _prepare(self, chunk: list[RawRow], validate: RowValidator) -> _Prepared:
+        """The pure half of a chunk (no session): validation, keys, canonical JSON, digests."""
         outcomes = self._validate_chunk(chunk, validate)
-        issues: list[RowIssue] = []
-        self.counts["total"] += len(chunk)
-
         accepted = [(o, w) for o, w in outcomes if not o.issues or not _has_errors(o)]
         key_fields = self.key_fields
         keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
         # Canonical JSON and SM3 of every row that delivers data, in one pass each.
         datas = [None if w else canonical_json(o.values) for o, w in accepted]
         digests = [None if d is None else _sm3_hex(d) for d in datas]
+        return _Prepared(len(chunk), outcomes, accepted, keys, datas, digests)
+
+    def _prepared(
+        self, rows: Iterator[RawRow], validate: RowValidator
+    ) -> Generator[_Prepared, None, None]:
+        """Prepared chunks in file order: here, or — for a big file on more than one core — in a
+        forked process that reads and prepares the next chunks while this one writes."""
+        if not self.parallel:
+            while chunk := list(islice(rows, self.chunk_rows)):
+                yield self._prepare(chunk, validate)
+            return
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        worker = context.Process(target=_produce, args=(send, self, rows, validate), daemon=True)
+        worker.start()
+        send.close()
+        try:
+            while True:
+                try:
+                    message = receive.recv_bytes()
+                except EOFError:
+                    raise RuntimeError("归集子进程意外退出") from None
+                kind, body = pickle.loads(message)  # noqa: S301 - our own child
+                if kind == "chunk":
+                    yield _unpack(body)
+                elif kind == "unreadable":
+                    raise DeliveryUnreadable(*body)
+                elif kind == "error":
+                    raise RuntimeError(f"归集子进程出错：{body}")
+                else:
+                    return
+        finally:
+            receive.close()
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+
+    def _chunk(self, chunk: list[RawRow], validate: RowValidator) -> None:
+        self._store(self._prepare(chunk, validate))
+
+    def _store(self, prepared: _Prepared) -> None:
+        spec = self.spec
+        outcomes, accepted, keys = prepared.outcomes, prepared.accepted, prepared.keys
+        datas, digests = prepared.datas, prepared.digests
+        issues: list[RowIssue] = []
+        self.counts["total"] += prepared.rows
         latest = repo.latest_versions(self.session, dataset_code=spec.code, keys=keys)
         subject_ids = self._subjects([o for o, w in accepted if not w])
 
