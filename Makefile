@@ -14,6 +14,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ENTERPRISES ?= 20000
 DEMO_SEED ?= 20260101
+# The synthetic province is dated as of this day; collection metrics are computed for the months before.
+DEMO_AS_OF ?= 2026-10-31
+DEMO_METRICS_MONTH ?= 2026-09
 
 .PHONY: install demo serve test test-fast check format lint typecheck bench assets browser clean
 
@@ -38,7 +41,8 @@ browser:
 
 demo: install
 	$(BIN)/creditbridge db upgrade
-	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED)
+	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED) --as-of $(DEMO_AS_OF)
+	$(BIN)/creditbridge collection compute --month $(DEMO_METRICS_MONTH) --last 3 --as-of $(DEMO_AS_OF)
 	$(BIN)/creditbridge access demo-logins
 	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
 
