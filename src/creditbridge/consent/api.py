@@ -15,7 +15,7 @@ from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import Actor
 from creditbridge.protection import service as protection
 from creditbridge.web.auth import CurrentActor, SignedClient
-from creditbridge.web.deps import ReadSession, WriteSession
+from creditbridge.web.deps import ReadSession, WriteSession, commit_on
 
 router = APIRouter(tags=["consent 授权"])
 
@@ -49,12 +49,9 @@ def keys() -> dict[str, Any]:
 
 
 def _read(session: Session, actor: Actor, **kwargs: Any) -> dict[str, Any]:
-    try:
+    # The refusal's audit event and abuse tally must stand although the read fails.
+    with commit_on(session, ConsentRefused):
         result = service.read_records(session, actor, **kwargs)
-    except ConsentRefused:
-        # The refusal's audit event and abuse tally must stand although the read fails.
-        session.commit()
-        raise
     return {
         "subject": {
             "id": result.subject_id,
