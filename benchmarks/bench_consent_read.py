@@ -32,6 +32,7 @@ from creditbridge.core.crypto import content_digest
 from creditbridge.core.db import make_engine
 from creditbridge.ingest.models import Batch, Provider
 from creditbridge.protection.service import protect_record
+from creditbridge.subjects import service as subjects_service
 from creditbridge.subjects.models import Record, Subject
 
 
@@ -146,7 +147,12 @@ def run(label: str, engine: Engine, reads: int) -> None:
             for d in catalog_service.list_datasets(session)
             if d.category == "tax" and d.disclosure_class != "verification_only"
         ]
-        records = service._current_records(session, subject_id, datasets, None, None)
+        records = subjects_service.list_current_records(
+            session,
+            subject_id=subject_id,
+            public_datasets=[d.code for d in datasets if d.disclosure_class == "public"],
+            restricted_datasets=[d.code for d in datasets if d.disclosure_class != "public"],
+        )
         views = service._views(datasets, records, None)
         assert len(views) == 24
 

@@ -451,17 +451,16 @@ def verify_legal_representative(
     Reads the subject and its ``legal_rep_identity`` record directly: registration happens before
     the enterprise has any actor that subjects' consent-filtered reads would accept.
     """
-    from creditbridge.subjects.models import Record, Subject
+    from creditbridge.subjects import service as subjects_service
 
-    subject = session.scalar(select(Subject).where(Subject.uscc == uscc.strip().upper()))
+    subject = subjects_service.find_subject_by_uscc(session, uscc)
     if subject is None or not name.strip() or len(id_tail.strip()) != 6:
         return None
-    records = session.scalars(
-        select(Record).where(
-            Record.subject_id == subject.id,
-            Record.dataset_code == "legal_rep_identity",
-            Record.status == "current",
-        )
+    records = subjects_service.list_current_records(
+        session,
+        subject_id=subject.id,
+        public_datasets=(),
+        restricted_datasets=["legal_rep_identity"],
     )
     for record in records:
         data = record.data or {}
@@ -1303,7 +1302,7 @@ def ensure_demo_logins(session: Session, actor: Actor) -> list[DemoLogin]:
     created once, then reported as they are. TOTP secrets are made at creation and kept
     (encrypted) in the database, so they differ between databases and stay put in one."""
     from creditbridge.ingest.models import Provider
-    from creditbridge.subjects.models import Subject
+    from creditbridge.subjects import service as subjects_service
 
     if _settings().env == "production":
         raise Forbidden("生产环境不能创建演示账户 (demo logins are refused in production)")
@@ -1314,7 +1313,7 @@ def ensure_demo_logins(session: Session, actor: Actor) -> list[DemoLogin]:
         .limit(1)
     )
     provider = session.scalar(select(Provider).order_by(Provider.id).limit(1))
-    subject = session.scalar(select(Subject).order_by(Subject.id).limit(1))
+    subject = subjects_service.first_subject(session)
     logins = []
     for role, username, display_name in DEMO_USERS:
         binding: dict[str, int | None] = {}

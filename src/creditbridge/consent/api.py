@@ -14,6 +14,7 @@ from creditbridge.consent import service
 from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import Actor
 from creditbridge.protection import service as protection
+from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import CurrentActor, SignedClient
 from creditbridge.web.deps import ReadSession, WriteSession, commit_on
 
@@ -96,7 +97,7 @@ def read_subject_records(
 ) -> dict[str, Any]:
     """Refused with 403 `CB-CONSENT-*` (problem+json, with `reason`) when no consent covers the
     read; every read is logged for the enterprise and audited."""
-    subject = service.get_subject_by_uscc(session, uscc)
+    subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
     return _read(
         session,
         client,

@@ -21,6 +21,7 @@ from creditbridge.consent.models import ConsentGrant
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI, to_local, utc_now
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
+from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession, commit_on
 from creditbridge.web.templating import render
@@ -106,7 +107,7 @@ def consent_detail(
         institution=service.institution_names(session, [grant.institution_id]).get(
             grant.institution_id, ""
         ),
-        subject=service.subject_names(session, [grant.subject_id]).get(grant.subject_id),
+        subject=subjects_service.subject_names(session, [grant.subject_id]).get(grant.subject_id),
         categories={c.code: c for c in _category_choices(session)},
     )
 
@@ -296,7 +297,7 @@ def institution_consents(request: Request, session: ReadSession, actor: Officer)
         request,
         "consent/institution_list.html",
         grants=grants,
-        subjects=service.subject_names(session, {g.subject_id for g in grants}),
+        subjects=subjects_service.subject_names(session, {g.subject_id for g in grants}),
         categories={c.code: c for c in _category_choices(session)},
     )
 
@@ -316,7 +317,7 @@ def _read_form_for(session: Session, actor: Actor, consent_id: int | None) -> Re
     if consent_id is None:
         return ReadForm(categories=public)
     grant: ConsentGrant = service.access_consent(session, actor, consent_id)
-    uscc = service.subject_names(session, [grant.subject_id])[grant.subject_id][0]
+    uscc = subjects_service.subject_names(session, [grant.subject_id])[grant.subject_id][0]
     return ReadForm(uscc, grant.purpose, (*public, *grant.categories), grant.id)
 
 
@@ -355,7 +356,7 @@ def read_submit(
             "至少选择一个信息类别",
             issues=[Issue("CB-CONSENT-SCOPE-EMPTY", "至少选择一个信息类别", field="categories")],
         )
-    subject = service.get_subject_by_uscc(session, uscc)
+    subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
     # A refused read raises after writing its audit event and abuse tally; they must stand.
     with commit_on(session, ConsentRefused):
         result = service.read_records(

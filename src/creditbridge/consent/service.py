@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,7 +38,8 @@ from creditbridge.core.clock import utc_now
 from creditbridge.core.errors import Forbidden, Issue, NotFound, ValidationFailed
 from creditbridge.protection import service as protection
 from creditbridge.protection.domain import Viewer, mask_record
-from creditbridge.subjects.models import Record, Subject
+from creditbridge.subjects import service as subjects_service
+from creditbridge.subjects.models import Record
 
 MAX_VALIDITY_DAYS = 366
 MAX_USES_LIMIT = 1000
@@ -53,13 +54,6 @@ def _institution_of(actor: Actor) -> int:
     ):
         raise Forbidden("只有接入机构可以申请授权或查询企业信息")
     return actor.institution_id
-
-
-def get_subject_by_uscc(session: Session, uscc: str) -> Subject:
-    subject = session.scalar(select(Subject).where(Subject.uscc == uscc.strip().upper()))
-    if subject is None:
-        raise NotFound("未找到该统一社会信用代码对应的企业")
-    return subject
 
 
 def access_consent(session: Session, actor: Actor, consent_id: int) -> ConsentGrant:
@@ -126,16 +120,6 @@ def institution_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return {row.id: row.name for row in rows}
 
 
-def subject_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Subject.id, Subject.uscc, Subject.name).where(Subject.id.in_(wanted))
-    )
-    return {row.id: (row.uscc, row.name) for row in rows}
-
-
 # --- the lifecycle --------------------------------------------------------------------------
 
 
@@ -156,7 +140,7 @@ def request_consent(
     """An institution asks an enterprise for a consent; it stays ``requested`` until the
     enterprise approves or rejects it."""
     institution_id = _institution_of(actor)
-    subject = get_subject_by_uscc(session, uscc)
+    subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
     now = utc_now()
     valid_from = valid_from or now
     known = {d.category for d in catalog_service.list_datasets(session)}
@@ -519,9 +503,7 @@ def read_records(
     A refusal raises after those writes: the caller commits, then reports the error."""
     institution_id = _institution_of(actor)
     access_service.ensure_not_throttled(session, actor)
-    subject = session.get(Subject, subject_id)
-    if subject is None:
-        raise NotFound("企业不存在")
+    subject = subjects_service.get_subject_or_raise(session, subject_id)
     wanted = frozenset(categories)
     datasets = [d for d in catalog_service.list_datasets(session) if d.category in wanted]
     readable = [d for d in datasets if d.disclosure_class != "verification_only"]
@@ -564,7 +546,14 @@ def read_records(
         raise
     window_from = data_from or (grant.data_from if grant else None)
     window_to = data_to or (grant.data_to if grant else None)
-    records = _current_records(session, subject_id, readable, window_from, window_to)
+    records = subjects_service.list_current_records(
+        session,
+        subject_id=subject_id,
+        public_datasets=[d.code for d in readable if d.disclosure_class == "public"],
+        restricted_datasets=[d.code for d in readable if d.disclosure_class != "public"],
+        data_from=window_from,
+        data_to=window_to,
+    )
     views = _views(readable, records, grant)
     event = audit.record(
         session,
@@ -627,33 +616,6 @@ def _count_use(session: Session, grant: ConsentGrant) -> None:
     set_committed_value(grant, "last_used_at", now)
 
 
-def _current_records(
-    session: Session,
-    subject_id: int,
-    datasets: Sequence[CatalogDataset],
-    data_from: date | None,
-    data_to: date | None,
-) -> list[Record]:
-    """Current records of the datasets; the data range limits only non-public ones (public
-    information is public whatever its date)."""
-    if not datasets:
-        return []
-    public = [d.code for d in datasets if d.disclosure_class == "public"]
-    restricted = [d.code for d in datasets if d.disclosure_class != "public"]
-    in_window: ColumnElement[bool] = Record.dataset_code.in_(restricted)
-    # Undated records (registration, licences in force) describe the present, not a period.
-    if data_from is not None:
-        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date >= data_from)
-    if data_to is not None:
-        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date <= data_to)
-    query = select(Record).where(
-        Record.subject_id == subject_id,
-        Record.status == CURRENT,
-        or_(Record.dataset_code.in_(public), in_window),
-    )
-    return list(session.scalars(query.order_by(Record.dataset_code, Record.event_date, Record.id)))
-
-
 def _views(
     datasets: Sequence[CatalogDataset], records: Sequence[Record], grant: ConsentGrant | None
 ) -> list[RecordView]:
@@ -707,7 +669,7 @@ def list_access_log(
 
 
 def receipt_artefact(session: Session, grant: ConsentGrant) -> dict[str, Any]:
-    subject = session.get(Subject, grant.subject_id)
+    subject = subjects_service.get_subject_or_raise(session, grant.subject_id)
     institution = session.get(Institution, grant.institution_id)
     assert subject is not None
     assert institution is not None

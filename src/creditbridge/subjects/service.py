@@ -7,11 +7,14 @@ and are kept out of the pages (see ``count_records``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from creditbridge.core.errors import NotFound
 from creditbridge.subjects.models import Record, Subject
 
 # Only the newest version of a record is what the platform holds about a subject today;
@@ -80,3 +83,68 @@ def count_records_by_dataset(session: Session) -> list[DatasetCount]:
         .order_by(n.desc(), Record.dataset_code)
     )
     return [DatasetCount(code, count) for code, count in rows]
+
+
+# --- lookups for other modules ---------------------------------------------------------------
+# Consent, access and the pages find subjects and their current records through these, so the
+# subject tables are read in one module only.
+
+
+def find_subject_by_uscc(session: Session, uscc: str) -> Subject | None:
+    return session.scalar(select(Subject).where(Subject.uscc == uscc.strip().upper()))
+
+
+def get_subject_by_uscc_or_raise(session: Session, uscc: str) -> Subject:
+    subject = find_subject_by_uscc(session, uscc)
+    if subject is None:
+        raise NotFound("未找到该统一社会信用代码对应的企业")
+    return subject
+
+
+def get_subject_or_raise(session: Session, subject_id: int) -> Subject:
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise NotFound("企业不存在")
+    return subject
+
+
+def first_subject(session: Session) -> Subject | None:
+    return session.scalar(select(Subject).order_by(Subject.id).limit(1))
+
+
+def subject_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """(uscc, name) of each subject id, in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Subject.id, Subject.uscc, Subject.name).where(Subject.id.in_(wanted))
+    )
+    return {row.id: (row.uscc, row.name) for row in rows}
+
+
+def list_current_records(
+    session: Session,
+    *,
+    subject_id: int,
+    public_datasets: Sequence[str],
+    restricted_datasets: Sequence[str] = (),
+    data_from: date | None = None,
+    data_to: date | None = None,
+) -> list[Record]:
+    """Current records of the given datasets; the data range limits only the restricted ones
+    (public information is public whatever its date)."""
+    if not public_datasets and not restricted_datasets:
+        return []
+    in_window: ColumnElement[bool] = Record.dataset_code.in_(restricted_datasets)
+    # Undated records (registration, licences in force) describe the present, not a period.
+    if data_from is not None:
+        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date >= data_from)
+    if data_to is not None:
+        in_window = in_window & or_(Record.event_date.is_(None), Record.event_date <= data_to)
+    query = select(Record).where(
+        Record.subject_id == subject_id,
+        Record.status == CURRENT,
+        or_(Record.dataset_code.in_(public_datasets), in_window),
+    )
+    return list(session.scalars(query.order_by(Record.dataset_code, Record.event_date, Record.id)))
