@@ -8,6 +8,8 @@ from creditbridge.core.db import Base
 from creditbridge.demo import models as demo_models
 from creditbridge.ingest import models as ingest_models
 from creditbridge.marketplace import models as marketplace_models
+from creditbridge.reports import models as reports_models
+from creditbridge.scoring import models as scoring_models
 from creditbridge.subjects import models as subjects_models
 
 __all__ = [
@@ -19,5 +21,7 @@ __all__ = [
     "demo_models",
     "ingest_models",
     "marketplace_models",
+    "reports_models",
+    "scoring_models",
     "subjects_models",
 ]

@@ -13,8 +13,11 @@ from creditbridge.cli import (
     db,
     demo,
     ingest,
+    market,
     providers,
     reference,
+    reports,
+    scoring,
     serve,
 )
 
@@ -36,6 +39,9 @@ app.add_typer(consent.app, name="consent")
 app.add_typer(consent.keys_app, name="keys")
 app.add_typer(providers.app, name="providers")
 app.add_typer(collection.app, name="collection")
+app.add_typer(reports.app, name="report")
+app.add_typer(scoring.app, name="scoring")
+app.add_typer(market.app, name="market")
 app.command("ingest")(ingest.ingest)
 app.command("serve")(serve.serve)
 

@@ -29,6 +29,12 @@ from creditbridge.core.errors import PlatformError
 from creditbridge.ingest import api as ingest_api
 from creditbridge.ingest import collection_pages
 from creditbridge.ingest import pages as ingest_pages
+from creditbridge.marketplace import api as marketplace_api
+from creditbridge.marketplace import pages as marketplace_pages
+from creditbridge.reports import api as reports_api
+from creditbridge.reports import pages as reports_pages
+from creditbridge.scoring import api as scoring_api
+from creditbridge.scoring import pages as scoring_pages
 from creditbridge.web import api_docs, auth, health, pages
 from creditbridge.web.errors import install_error_handlers
 from creditbridge.web.i18n import LanguageMiddleware
@@ -128,4 +134,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(ingest_pages.router)
     app.include_router(ingest_api.router)
     app.include_router(collection_pages.router)
+    app.include_router(reports_pages.router)
+    app.include_router(reports_api.router)
+    app.include_router(scoring_pages.router)
+    app.include_router(scoring_api.router)
+    app.include_router(marketplace_pages.router)
+    app.include_router(marketplace_api.router)
     return app

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditbridge.core.clock import to_local
+from creditbridge.web import messages
 
 Language = Literal["zh", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("zh", "en")
@@ -808,6 +809,18 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "audit_action.data.read": ("查询数据", "Data read"),
     "audit_action.data.read_refused": ("查询被拒绝", "Read refused"),
 }
+
+
+def _merge(*tables: dict[str, tuple[str, str]]) -> None:
+    """Add the message tables of later modules; a key defined twice is a bug, caught at import."""
+    for table in tables:
+        clash = MESSAGES.keys() & table.keys()
+        if clash:
+            raise RuntimeError(f"message keys defined twice: {sorted(clash)[:5]}")
+        MESSAGES.update(table)
+
+
+_merge(messages.REPORTS, messages.SCORING, messages.MARKETPLACE)
 
 _MONTHS_EN: Final = (
     "Jan",

@@ -1,0 +1,7 @@
+"""JSON API of marketplace (/api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1")

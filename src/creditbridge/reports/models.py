@@ -1,0 +1,5 @@
+"""Tables of reports."""
+
+from __future__ import annotations
+
+from creditbridge.core.db import Base  # noqa: F401
