@@ -18,7 +18,7 @@ DEMO_SEED ?= 20260101
 DEMO_AS_OF ?= 2026-10-31
 DEMO_METRICS_MONTH ?= 2026-09
 
-.PHONY: install demo serve test test-fast check format lint typecheck bench assets browser clean
+.PHONY: install demo serve test test-fast check format lint typecheck bench assets browser fonts clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -39,18 +39,22 @@ assets:
 browser:
 	bash scripts/ensure-chromium
 
-demo: install
+# PDF reports embed a CJK font (Debian's fonts-noto-cjk) subset by HarfBuzz.
+fonts:
+	bash scripts/ensure-fonts
+
+demo: install fonts
 	$(BIN)/creditbridge db upgrade
 	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED) --as-of $(DEMO_AS_OF)
 	$(BIN)/creditbridge collection compute --month $(DEMO_METRICS_MONTH) --last 3 --as-of $(DEMO_AS_OF)
 	$(BIN)/creditbridge access demo-logins
 	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
 
-serve: install
+serve: install fonts
 	$(BIN)/creditbridge db upgrade
 	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
 
-test: install browser
+test: install browser fonts
 	CREDITBRIDGE_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 format: install
@@ -66,7 +70,7 @@ typecheck: install
 
 check: lint typecheck test
 
-bench: install
+bench: install fonts
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
