@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import orjson
 import pyotp
 import pytest
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from creditbridge.access.models import Institution, User
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.ingest.models import Provider
+from creditbridge.protection import service as protection
 from creditbridge.subjects.models import Record, Subject
 
 PASSWORD = "Correct-Horse-42"
@@ -83,12 +85,17 @@ def make_subject(
     )
     session.add(batch)
     session.flush()
+    sealer = protection.sealer("legal_rep_identity", ["id_number"])
+    assert sealer is not None
     session.add(
         Record(
             subject_id=subject.id,
             dataset_code="legal_rep_identity",
             natural_key=uscc,
-            data={"uscc": uscc, "person_name": legal_rep, "id_number": id_number},
+            # As ingest stores it: the level-4 identity number SM4-GCM encrypted.
+            data=orjson.loads(
+                sealer.seal({"uscc": uscc, "person_name": legal_rep, "id_number": id_number})
+            ),
             digest="0" * 64,
             provider_id=provider.id,
             batch_id=batch.id,

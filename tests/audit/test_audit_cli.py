@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -51,7 +51,11 @@ def test_audit_verify_passes_then_names_an_edited_event(cli: Callable[..., Resul
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["checked"] == 5
     with context.engine().begin() as connection:
-        connection.execute(update(AuditEvent).where(AuditEvent.sequence == 3).values(body="{}"))
+        connection.execute(
+            update(AuditEvent)
+            .where(AuditEvent.sequence == 3)
+            .values(chained=func.replace(AuditEvent.chained, '"act":"data.read"', '"act":"x"'))
+        )
     broken = cli("audit", "verify")
     assert broken.exit_code == 1
     assert "序号 sequence 3" in broken.stdout

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, update
 from sqlalchemy.orm import Session
 
 from creditbridge import migrations
@@ -52,7 +52,9 @@ def test_parallel_verify_names_the_same_edited_row(
     engine, url = committed
     with engine.begin() as connection:
         connection.execute(
-            update(AuditEvent).where(AuditEvent.sequence == sequence).values(body='{"forged":1}')
+            update(AuditEvent)
+            .where(AuditEvent.sequence == sequence)
+            .values(chained=func.replace(AuditEvent.chained, '"v":3', '"v":3,"forged":1'))
         )
     serial, parallel = _both(engine, url)
     assert serial.broken is not None

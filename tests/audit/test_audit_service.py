@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service
-from creditbridge.audit.domain import GENESIS_HASH, chain_hash, event_line
+from creditbridge.audit.domain import GENESIS_HASH, chain_hash
 from creditbridge.audit.models import AuditChainHead, AuditEvent
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import FrozenClock
@@ -27,24 +29,14 @@ OFFICER = Actor(
 )
 
 
-def _line(event: AuditEvent, **changes: object) -> str:
-    columns: dict[str, object] = {
-        key: getattr(event, key)
-        for key in (
-            "sequence",
-            "occurred_at",
-            "actor_kind",
-            "actor_id",
-            "actor_role",
-            "actor_institution_id",
-            "action",
-            "object_type",
-            "object_id",
-            "subject_id",
-            "body",
-        )
-    }
-    return event_line(**{**columns, **changes})  # type: ignore[arg-type]
+def _forge(session: Session, event: AuditEvent, old: str, new: str) -> None:
+    """Edit the stored event text in place, as someone with write access to the table could."""
+    session.execute(
+        update(AuditEvent)
+        .where(AuditEvent.id == event.id)
+        .values(chained=func.replace(AuditEvent.chained, old, new))
+    )
+    session.expire_all()
 
 
 def _append(session: Session, n: int, **kwargs: object) -> list[AuditEvent]:
@@ -66,7 +58,8 @@ def test_record_chains_events_with_sm3(session: Session, frozen_clock: FrozenClo
     first, second = _append(session, 2)
     assert (first.sequence, second.sequence) == (1, 2)
     assert first.prev_hash == GENESIS_HASH
-    assert first.hash == chain_hash(GENESIS_HASH, _line(first))
+    assert first.hash == chain_hash(GENESIS_HASH, first.line)
+    assert first.chained == GENESIS_HASH + first.line
     assert second.prev_hash == first.hash
     assert first.content["actor"] == {
         "kind": "user",
@@ -82,11 +75,48 @@ def test_record_chains_events_with_sm3(session: Session, frozen_clock: FrozenClo
     assert (head.last_sequence, head.last_hash) == (2, second.hash)
 
 
-def test_body_is_the_canonical_json_of_what_no_column_holds(session: Session) -> None:
+def test_the_stored_text_is_what_was_hashed_and_the_columns_come_from_it(
+    session: Session,
+) -> None:
     (event,) = _append(session, 1)
     rest = {k: event.content[k] for k in ("ip", "detail")} | {"actor_name": "李四"}
     assert canonical_json(rest).decode() == event.body
-    assert event.hash == chain_hash(event.prev_hash, _line(event))
+    session.expire_all()
+    stored = session.get(AuditEvent, event.id)
+    assert stored is not None
+    assert stored.hash == chain_hash(stored.prev_hash, stored.line)
+    assert stored.line == canonical_json(orjson.loads(stored.line)).decode()
+    # The generated columns say what the hashed text says.
+    assert (stored.actor_kind, stored.actor_id, stored.actor_role) == (
+        "user",
+        7,
+        "institution_officer",
+    )
+    assert (stored.actor_institution_id, stored.action, stored.object_type) == (
+        3,
+        "data.read",
+        "consent_grant",
+    )
+    assert (stored.object_id, stored.subject_id, stored.prev_hash) == ("0", 100, GENESIS_HASH)
+    assert stored.content == event.content
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("subject_id", 999), ("action", "x"), ("prev_hash", "0" * 64), ("object_id", "-")],
+)
+def test_filter_columns_cannot_be_written_on_their_own(
+    session: Session, column: str, value: object
+) -> None:
+    (event,) = _append(session, 1)
+    savepoint = session.begin_nested()
+    with pytest.raises(DBAPIError):
+        session.execute(
+            text(f"UPDATE audit_event SET {column} = :value WHERE id = :id"),
+            {"value": value, "id": event.id},
+        )
+    savepoint.rollback()
+    assert service.verify(session).ok
 
 
 def test_verify_accepts_events_with_null_columns(session: Session) -> None:
@@ -114,8 +144,7 @@ def test_verify_of_an_empty_trail_is_ok(session: Session) -> None:
 def test_verify_names_an_edited_row(session: Session) -> None:
     events = _append(session, 10)
     victim = events[4]
-    forged = victim.body.replace("授权查询", "无")
-    session.execute(update(AuditEvent).where(AuditEvent.id == victim.id).values(body=forged))
+    _forge(session, victim, "授权查询", "无")
     report = service.verify(session)
     assert not report.ok
     assert report.broken is not None
@@ -129,11 +158,11 @@ def test_verify_names_an_edited_row(session: Session) -> None:
 def test_verify_names_an_edited_row_whose_hash_was_recomputed(session: Session) -> None:
     events = _append(session, 6)
     victim = events[2]
-    forged = victim.body.replace("授权查询", "无")
+    forged = victim.chained.replace("授权查询", "无")
     session.execute(
         update(AuditEvent)
         .where(AuditEvent.id == victim.id)
-        .values(body=forged, hash=chain_hash(victim.prev_hash, _line(victim, body=forged)))
+        .values(chained=forged, hash=chain_hash(forged[:64], forged[64:]))
     )
     report = service.verify(session)
     assert not report.ok
@@ -169,34 +198,29 @@ def test_verify_detects_a_deleted_first_row(session: Session) -> None:
     assert report.broken.kind == "start"
 
 
-def test_verify_detects_an_edited_filter_column(session: Session) -> None:
+def test_verify_detects_an_edited_subject(session: Session) -> None:
     events = _append(session, 5)
-    session.execute(update(AuditEvent).where(AuditEvent.id == events[3].id).values(subject_id=999))
+    _forge(session, events[3], '"subj":100', '"subj":999')
+    assert session.get(AuditEvent, events[3].id).subject_id == 999  # type: ignore[union-attr]
     report = service.verify(session)
     assert report.broken is not None
-    # Every stored column is hashed: an edited filter column breaks the chain at its row.
     assert report.broken.kind == "hash"
     assert report.broken.sequence == 4
     assert report.broken_event_id == events[3].id
 
 
-def test_verify_detects_text_moved_between_adjacent_columns(session: Session) -> None:
+def test_verify_detects_an_edited_action(session: Session) -> None:
     events = _append(session, 3)
-    # Lengths prefix every text, so "data.read|13:consent_grant" cannot be re-split elsewhere.
-    session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.id == events[1].id)
-        .values(action="data.read|13:consent_gran", object_type="t")
-    )
+    _forge(session, events[1], '"act":"data.read"', '"act":"consent.pause"')
     report = service.verify(session)
     assert report.broken is not None
     assert (report.broken.kind, report.broken.sequence) == ("hash", 2)
 
 
-def test_verify_detects_a_null_column_set_to_text(session: Session) -> None:
+def test_verify_detects_a_null_set_to_text(session: Session) -> None:
     system = Actor(kind=ActorKind.SYSTEM, id=None, name="定时任务")
     event = service.record(session, system, action="consent.expire", object_type="consent_grant")
-    session.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(object_id="-"))
+    _forge(session, event, '"obj":null', '"obj":"-"')
     report = service.verify(session)
     assert report.broken is not None
     assert report.broken.kind == "hash"
@@ -204,11 +228,13 @@ def test_verify_detects_a_null_column_set_to_text(session: Session) -> None:
 
 def test_verify_detects_a_moved_timestamp(session: Session) -> None:
     events = _append(session, 3)
-    session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.id == events[1].id)
-        .values(occurred_at=events[1].occurred_at - timedelta(days=1))
-    )
+    original = events[1].occurred_at
+    stamp = original.strftime("%Y-%m-%d")
+    earlier = (original - timedelta(days=1)).strftime("%Y-%m-%d")
+    _forge(session, events[1], f'"at":"{stamp}', f'"at":"{earlier}')
+    moved = session.get(AuditEvent, events[1].id)
+    assert moved is not None
+    assert moved.occurred_at == original - timedelta(days=1)
     report = service.verify(session)
     assert report.broken is not None
     assert (report.broken.kind, report.broken.sequence) == ("hash", 2)
@@ -307,3 +333,28 @@ def test_occurred_at_round_trips_as_utc(session: Session, frozen_clock: FrozenCl
     assert stored is not None
     assert stored.occurred_at == frozen_clock.current
     assert service.verify(session).ok
+
+
+@pytest.mark.parametrize(("deleted", "kind", "at"), [((9, 10, 11, 12), "gap", 9), ((4,), "gap", 4)])
+def test_verify_reads_in_slices_and_still_names_a_gap(
+    session: Session, monkeypatch: pytest.MonkeyPatch, deleted: tuple[int, ...], kind: str, at: int
+) -> None:
+    monkeypatch.setattr(service, "_FETCH_CHUNK", 4)
+    _append(session, 20)
+    assert service.verify(session).ok
+    session.execute(delete(AuditEvent).where(AuditEvent.sequence.in_(deleted)))
+    report = service.verify(session)
+    assert report.broken is not None
+    assert (report.broken.kind, report.broken.sequence) == (kind, at)
+
+
+def test_verify_reads_in_slices_and_names_an_edited_row(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "_FETCH_CHUNK", 4)
+    events = _append(session, 20)
+    _forge(session, events[13], "授权查询", "无")
+    report = service.verify(session)
+    assert report.broken is not None
+    assert (report.broken.kind, report.broken.sequence, report.broken.position) == ("hash", 14, 13)
+    assert report.broken_event_id == events[13].id

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service
@@ -103,7 +103,7 @@ def test_verify_reports_an_intact_chain_then_names_the_edited_event(
     session.execute(
         update(AuditEvent)
         .where(AuditEvent.id == victim.id)
-        .values(body=victim.body.replace("第1条", "第9条"))
+        .values(chained=func.replace(AuditEvent.chained, "第1条", "第9条"))
     )
     session.flush()
     broken = client.get("/audit/verify")
@@ -130,3 +130,28 @@ def test_other_roles_cannot_read_the_trail(client: TestClient, login_as: Login) 
         login_as(role)
         for path in ("/audit", "/audit/export.csv", "/audit/verify"):
             assert client.get(path).status_code == 403, (role, path)
+
+
+def test_viewing_exporting_and_verifying_the_trail_are_themselves_recorded(
+    client: TestClient, session: Session, login_as: Login
+) -> None:
+    _seed(session, 2)
+    admin = login_as(Role.AUDIT_ADMIN)
+    client.get("/audit", params={"action": "data.", "subject_id": 101})
+    client.get("/audit/export.csv", params={"action": "consent."})
+    client.get("/audit/verify")
+    watched = service.list_events(session, flt=service.EventFilter(object_type="audit_trail"))
+    assert [e.action for e in reversed(watched)] == ["audit.view", "audit.export", "audit.verify"]
+    assert {e.actor_role for e in watched} == {"audit_admin"}
+    assert {e.actor_id for e in watched} == {admin.user.id}
+    view, export, verify = reversed(watched)
+    assert view.content["detail"] == {
+        "filter_action": "data.",
+        "filter_subject_id": 101,
+        "page": 1,
+    }
+    assert export.content["detail"] == {"filter_action": "consent."}
+    assert verify.content["detail"]["ok"] is True
+    # The next look at the trail shows the earlier ones.
+    page = client.get("/audit", params={"action": "audit."})
+    assert len(table_rows(page.text, "audit-events")) == 3

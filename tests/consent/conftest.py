@@ -15,9 +15,8 @@ from creditbridge.consent import service
 from creditbridge.consent.models import ConsentGrant
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import FrozenClock
-from creditbridge.core.crypto import content_digest
 from creditbridge.ingest.models import Batch, Provider
-from creditbridge.protection.service import protect_record
+from creditbridge.protection.service import protect_record, record_digest
 from creditbridge.subjects.models import Record, Subject
 
 
@@ -53,7 +52,7 @@ def _record(
         status="current",
         event_date=event_date,
         data=protect_record(spec, data),
-        digest=content_digest(data),
+        digest=record_digest(spec, data),
         provider_id=batch.provider_id,
         batch_id=batch.id,
         source_row=1,

@@ -15,7 +15,6 @@ from creditbridge.access.models import Institution
 from creditbridge.catalog import service as catalog_service
 from creditbridge.catalog.schemas import DatasetSpec
 from creditbridge.core.actors import SYSTEM
-from creditbridge.core.crypto import content_digest
 from creditbridge.core.crypto.digest import sm3_new
 from creditbridge.core.errors import Conflict
 from creditbridge.demo import service
@@ -23,6 +22,7 @@ from creditbridge.demo.models import DemoTruth
 from creditbridge.ingest.domain import validate_row
 from creditbridge.ingest.models import Batch, Provider, ProviderDataset
 from creditbridge.marketplace.models import Loan, Product
+from creditbridge.protection import service as protection
 from creditbridge.reference import divisions, industries, uscc
 from creditbridge.subjects.models import Record, Subject
 from demo.province import AS_OF, ENTERPRISES, Province
@@ -75,7 +75,7 @@ def test_every_record_conforms_to_its_catalog_dataset(province: Province) -> Non
     problems: list[str] = []
     for row in _records(province.session):
         spec = specs[row.dataset_code]
-        data = row.data
+        data = protection.reveal_record(row.dataset_code, row.data)  # level-4 fields encrypted
         outcome = validate_row(spec.fields, data, row=row.id)
         errors = [i for i in outcome.issues if not i.warning]
         if errors:
@@ -97,7 +97,7 @@ def test_every_record_conforms_to_its_catalog_dataset(province: Province) -> Non
         expected_day = date.fromisoformat(event if len(event) == 10 else f"{event}-01")
         if row.event_date != expected_day:
             problems.append(f"{row.dataset_code} {row.natural_key}: event date {row.event_date}")
-        if row.digest != content_digest(data):
+        if row.digest != protection.record_digest(spec, data):
             problems.append(f"{row.dataset_code} {row.natural_key}: digest")
         if (row.version, row.status) != (1, "current"):
             problems.append(f"{row.dataset_code} {row.natural_key}: version/status")
@@ -106,14 +106,20 @@ def test_every_record_conforms_to_its_catalog_dataset(province: Province) -> Non
 
 def test_stored_json_is_the_canonical_json_of_the_data(province: Province) -> None:
     raw = province.connection.execute(
-        text("SELECT data, digest FROM subject_record ORDER BY id")
+        text("SELECT data, digest, dataset_code FROM subject_record ORDER BY id")
     ).all()
-    for data, digest in raw:
+    specs = _specs(province.session)
+    for data, digest, code in raw:
         value = data if isinstance(data, dict) else orjson.loads(data)
         canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        h = sm3_new()
-        h.update(canonical)
-        assert h.digest().hex() == digest
+        if protection.encrypted_fields(specs[code]):
+            # Level-4 fields are stored encrypted; the digest is over the plaintext.
+            plain = protection.reveal_record(code, value)
+            assert protection.record_digest(specs[code], plain) == digest
+        else:
+            h = sm3_new()
+            h.update(canonical)
+            assert h.digest().hex() == digest
         if isinstance(data, str):  # SQLite keeps the text as written; JSONB re-encodes it
             assert data == canonical.decode()
 
@@ -349,3 +355,18 @@ def test_the_run_is_in_the_audit_trail(province: Province) -> None:
     assert len(events) == 1
     assert events[0].object_id == str(province.summary.seed)
     assert orjson.loads(events[0].body)["detail"]["enterprises"] == ENTERPRISES
+
+
+def test_level_4_fields_are_stored_encrypted(province: Province) -> None:
+    specs = _specs(province.session)
+    encrypted = {code: protection.encrypted_fields(s) for code, s in specs.items()}
+    assert encrypted["legal_rep_identity"] == ["id_number"]
+    rows = province.connection.execute(
+        text("SELECT data FROM subject_record WHERE dataset_code = 'legal_rep_identity'")
+    ).all()
+    assert rows
+    for (data,) in rows:
+        stored = data if isinstance(data, dict) else orjson.loads(data)
+        plain = protection.reveal_record("legal_rep_identity", stored)
+        assert isinstance(stored["id_number"], dict)
+        assert plain["id_number"] not in str(data)

@@ -25,7 +25,7 @@ from creditbridge.web.auth import (
     queue_cookie,
     require_roles,
 )
-from creditbridge.web.deps import ReadSession, WriteSession
+from creditbridge.web.deps import ReadSession, WriteSession, commit_on
 from creditbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -170,8 +170,27 @@ def logout(request: Request, session: WriteSession) -> Response:
 
 
 @router.get("/account", name="auth:account")
-def account(request: Request, actor: CurrentActor) -> HTMLResponse:
-    return render(request, "access/account.html", actor=actor)
+def account(
+    request: Request,
+    actor: CurrentActor,
+    changed: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> HTMLResponse:
+    return render(request, "access/account.html", actor=actor, changed=bool(changed))
+
+
+@router.post("/account/password", name="auth:password_change")
+def password_change(
+    request: Request,
+    session: WriteSession,
+    actor: CurrentActor,
+    current_password: Annotated[str, Form(max_length=256)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    # A wrong current password counts towards the lockout: committed although the request fails.
+    with commit_on(session, ValidationFailed):
+        access_service.change_password(session, actor, current=current_password, new=password)
+    clear_cookie(request, SESSION_COOKIE)
+    return _redirect(request.url_for("auth:login").path + "?password_changed=1")
 
 
 # --- Enterprise registration -----------------------------------------------------------------

@@ -13,12 +13,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, Integer, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +56,7 @@ from creditbridge.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from creditbridge.protection import service as protection
 
 # --- Keys and audit --------------------------------------------------------------------------
 
@@ -463,7 +465,8 @@ def verify_legal_representative(
         restricted_datasets=["legal_rep_identity"],
     )
     for record in records:
-        data = record.data or {}
+        # The identity number is stored SM4-GCM encrypted (level 4): compare the plaintext.
+        data = protection.reveal_record(record.dataset_code, record.data or {})
         number = str(data.get("id_number") or "")
         if (
             str(data.get("person_name") or "") == name.strip()
@@ -789,6 +792,46 @@ def end_session(session: Session, *, token: str, ip: str | None = None) -> None:
             object_type="user",
             object_id=user.id,
         )
+
+
+def change_password(session: Session, actor: Actor, *, current: str, new: str) -> User:
+    """A signed-in user replaces its own password: the current one is checked (a wrong one
+    counts towards the lockout like a failed login, and is audited), the new one must meet the
+    policy and differ from it. Every session of the user then ends, so a stolen session does not
+    outlive the change; the user logs in again. Raises ValidationFailed; the caller commits the
+    failure count before reporting it."""
+    if actor.kind is not ActorKind.USER or actor.id is None:
+        raise Forbidden("只有登录用户可以修改自己的密码")
+    user = session.get(User, actor.id)
+    if user is None or user.status != "active":
+        raise Forbidden("账户不可用")
+    if _is_locked(user) or not _password_matches(user.password_hash, current):
+        if not _is_locked(user):
+            _note_failure(user)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            action="password.change_refused",
+            object_type="user",
+            object_id=user.id,
+            detail={"reason": "locked" if _is_locked(user) else "wrong_password"},
+        )
+        raise ValidationFailed(
+            "当前密码不正确",
+            issues=[Issue("wrong_password", "当前密码不正确", field="current_password")],
+        )
+    issues = domain.password_issues(new, username=user.username)
+    if new == current:
+        issues.append(Issue("unchanged", "新密码不能与当前密码相同", field="password"))
+    if issues:
+        raise ValidationFailed("新密码不符合要求", issues=issues)
+    user.password_hash = hash_password(new)
+    user.failed_logins = 0
+    _end_sessions_of(session, user.id)
+    session.flush()
+    _audit(session, actor, action="password.change", object_type="user", object_id=user.id)
+    return user
 
 
 def _end_sessions_of(session: Session, user_id: int) -> None:
@@ -1141,24 +1184,56 @@ def note_data_read(session: Session, actor: Actor, *, subject_id: int, refused: 
 
     Counters are per institution and hour (one row upserted), never per read: the audit trail
     already holds every read; this only needs the rates. The tally row is written with core SQL,
-    so an ORM-loaded ReadTally in the same session is not refreshed by it.
+    so an ORM-loaded ReadTally in the same session is not refreshed by it. A caller that wants
+    the upsert in the same round trip as its own writes uses :func:`tally_statement` and
+    :func:`check_tally` instead.
     """
+    tally = tally_statement(session, actor, refused=refused)
+    if tally is None:
+        return
+    statement, values = tally
+    reads, refusals = session.connection().execute(statement, values).one()
+    check_tally(session, actor, reads=reads, refusals=refusals)
+
+
+@lru_cache(maxsize=2)
+def _tally_upsert(dialect: str) -> Insert:
+    """The atomic UPSERT of an hour's counters, built once per store (bound parameters)."""
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    refusal = bindparam("tally_refusal", type_=Integer())
+    upsert = build(ReadTally).values(
+        institution_id=bindparam("tally_institution"),
+        hour_start=bindparam("tally_hour"),
+        reads=1,
+        refusals=refusal,
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[ReadTally.institution_id, ReadTally.hour_start],
+        set_={"reads": ReadTally.reads + 1, "refusals": ReadTally.refusals + refusal},
+    ).returning(ReadTally.reads, ReadTally.refusals)
+
+
+def tally_statement(
+    session: Session, actor: Actor, *, refused: bool
+) -> tuple[Insert, dict[str, Any]] | None:
+    """The atomic UPSERT of this hour's counters, returning ``(reads, refusals)`` after it, and
+    its parameters; None for an actor of no institution. Concurrent reads cannot lose an
+    increment."""
+    if actor.institution_id is None:
+        return None
+    return _tally_upsert(session.get_bind().dialect.name), {
+        "tally_institution": actor.institution_id,
+        "tally_hour": utc_now().replace(minute=0, second=0, microsecond=0),
+        "tally_refusal": 1 if refused else 0,
+    }
+
+
+def check_tally(session: Session, actor: Actor, *, reads: int, refusals: int) -> None:
+    """Flag and throttle on this hour's counters (see :func:`note_data_read`)."""
     if actor.institution_id is None:
         return
     settings = _settings()
-    now = utc_now()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    refusal = 1 if refused else 0
-    # One UPSERT, one round trip, and atomic: concurrent reads cannot lose an increment.
-    dialect = session.get_bind().dialect.name
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(ReadTally).values(
-        institution_id=actor.institution_id, hour_start=hour, reads=1, refusals=refusal
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[ReadTally.institution_id, ReadTally.hour_start],
-        set_={"reads": ReadTally.reads + 1, "refusals": ReadTally.refusals + refusal},
-    )
-    reads, refusals = session.execute(upsert.returning(ReadTally.reads, ReadTally.refusals)).one()
+    hour = utc_now().replace(minute=0, second=0, microsecond=0)
     if refusals >= settings.abuse_refusals_per_hour:
         _flag(
             session,

@@ -1,25 +1,19 @@
 """The hash chain's rules, without I/O.
 
-The hash covers exactly the stored columns, so an edit to any of them — including the ones the
-audit admin filters on — breaks the chain; no separate "columns agree with the body" pass is
-needed. ``hash = SM3(prev_hash ‖ line)`` in lower-case hex, ``prev_hash`` being the previous
-event's hash as 64 ASCII hex characters (:data:`GENESIS_HASH` for the first event), and ``line``
-the UTF-8 of (version 2)::
+``hash = SM3(chained)`` in lower-case hex, where ``chained = prev_hash ‖ line``: ``prev_hash`` the
+previous event's hash as 64 ASCII hex characters (:data:`GENESIS_HASH` for the first event) and
+``line`` the canonical JSON (:func:`creditbridge.core.crypto.canonical_json`: sorted keys, no
+spaces, UTF-8) of the whole event (version 3)::
 
-    2|sequence|occurred_at|actor_kind|actor_id|actor_role|actor_institution_id|action
-     |object_type|object_id|subject_id|body
+    {"act": action, "at": "YYYY-MM-DD HH:MM:SS.ffffff" (UTC), "detail": {…}, "inst":
+     actor_institution_id, "ip": …, "kind": actor_kind, "name": actor_name, "obj": object_id,
+     "otype": object_type, "role": actor_role, "seq": sequence, "subj": subject_id,
+     "uid": actor_id, "v": 3}
 
-on one line, where ``occurred_at`` is ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, an integer is written
-in decimal (empty when NULL), a text as ``<length in characters>:<text>`` (``-`` when NULL) so no
-value can borrow a separator from its neighbour, and ``body`` — last, running to the end — is the
-canonical JSON (:func:`creditbridge.core.crypto.canonical_json`) of the rest of the event:
-``{"actor_name", "detail", "ip"}``. Anyone with the rows can recompute the chain with any SM3
-implementation; the verifier has the database render ``prev_hash ‖ line`` from the columns
-(:data:`creditbridge.audit.service` holds that SQL for SQLite and PostgreSQL).
-
-Why this form rather than JSON: ``audit verify`` must reach 500 000 events/s and SM3 costs in
-proportion to the bytes (~260 MB/s per core), so the hashed text is about half the size of the
-version 1 JSON, and the database can render it without parsing anything.
+every key present (``null`` when empty). The store keeps ``chained`` itself — byte for byte what
+was hashed — and generates its filter columns from it (:mod:`creditbridge.audit.models`), so
+anyone with the rows can recompute the chain with any SM3 implementation, and ``audit verify``
+(≥ 500 000 events/s) reads one text column per event and renders nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +27,7 @@ from creditbridge.core.crypto import canonical_json
 from creditbridge.core.crypto.digest import HASHLIB_SM3, sm3_new
 
 GENESIS_HASH = "0" * 64
-LINE_VERSION = 2
+LINE_VERSION = 3
 
 # 征信业管理条例 第十六条 and 等保 level 3 (GB/T 22239-2019 8.1.4.3) ask that access records be
 # kept; the platform keeps the trail at least this long and refuses to purge anything younger.
@@ -58,63 +52,41 @@ class EventFacts:
     detail: dict[str, Any]
 
 
-def event_body(facts: EventFacts) -> str:
-    """The part of the event that no column of its own holds, as canonical JSON."""
-    return canonical_json(
-        {"actor_name": facts.actor_name, "ip": facts.ip, "detail": facts.detail}
-    ).decode()
-
-
-def _text(value: str | None) -> str:
-    return "-" if value is None else f"{len(value)}:{value}"
-
-
-def _int(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
 def stamp(moment: datetime) -> str:
     """``occurred_at`` as the line writes it (and as SQLite stores it): UTC, microseconds."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def event_line(
-    *,
-    sequence: int,
-    occurred_at: datetime,
-    actor_kind: str,
-    actor_id: int | None,
-    actor_role: str | None,
-    actor_institution_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: str | None,
-    subject_id: int | None,
-    body: str,
-) -> str:
-    """The stored columns of an event as the chain hashes them (see the module docstring)."""
-    return "|".join(
-        (
-            str(LINE_VERSION),
-            str(sequence),
-            stamp(occurred_at),
-            _text(actor_kind),
-            _int(actor_id),
-            _text(actor_role),
-            _int(actor_institution_id),
-            _text(action),
-            _text(object_type),
-            _text(object_id),
-            _int(subject_id),
-            body,
-        )
-    )
+def event_line(sequence: int, facts: EventFacts) -> str:
+    """The event as the chain hashes it (see the module docstring)."""
+    return canonical_json(
+        {
+            "v": LINE_VERSION,
+            "seq": sequence,
+            "at": stamp(facts.occurred_at),
+            "kind": facts.actor_kind,
+            "uid": facts.actor_id,
+            "name": facts.actor_name,
+            "role": facts.actor_role,
+            "inst": facts.actor_institution_id,
+            "ip": facts.ip,
+            "act": facts.action,
+            "otype": facts.object_type,
+            "obj": facts.object_id,
+            "subj": facts.subject_id,
+            "detail": facts.detail,
+        }
+    ).decode()
 
 
 def chain_hash(prev_hash: str, line: str) -> str:
+    return sm3_hex_of(prev_hash + line)
+
+
+def sm3_hex_of(chained: str) -> str:
+    """``hash`` of an event whose stored ``chained`` text is given."""
     digest = sm3_new()
-    digest.update(prev_hash.encode("ascii"))
-    digest.update(line.encode("utf-8"))
+    digest.update(chained.encode("utf-8"))
     return str(digest.digest().hex())
 
 
@@ -153,10 +125,11 @@ class Break:
 
 
 class ChainVerifier:
-    """Feeds chunks of ``(sequence, hash, prev_hash ‖ line)`` rows — the last rendered by the
-    database — in sequence order and stops at the first break. Kept to one tight
-    loop because ``audit verify`` must reach 500 000 events/s: per event one comparison of the
-    sequence, one prefix test for the link, one SM3 and one string comparison."""
+    """Feeds chunks of ``(sequence, hash, chained)`` rows — ``chained`` as stored, as UTF-8
+    bytes — in sequence order and stops at the first break. Kept to one tight loop because
+    ``audit verify`` must reach 500 000 events/s: per event one comparison of the sequence, one
+    prefix test for the link, one SM3 and one string comparison; the text arrives as the bytes
+    that are hashed, so nothing is decoded or encoded on the way."""
 
     def __init__(self, *, first_sequence: int, first_prev_hash: str) -> None:
         self.expected_sequence = first_sequence
@@ -164,12 +137,13 @@ class ChainVerifier:
         self.position = 0
         self.broken: Break | None = None
 
-    def feed(self, rows: Iterable[tuple[int, str, str]]) -> Break | None:
+    def feed(self, rows: Iterable[tuple[int, str, bytes]]) -> Break | None:
         if self.broken is not None:
             return self.broken
         new = _hex_sm3_new
         expected = self.expected_sequence
         prev = self.prev
+        link = prev.encode()
         position = self.position
         for sequence, stored, chained in rows:
             if sequence != expected:
@@ -178,18 +152,23 @@ class ChainVerifier:
                     kind, expected, position, expected=str(expected), found=str(sequence)
                 )
                 break
-            if not chained.startswith(prev):
+            if not chained.startswith(link):
                 self.broken = Break(
-                    "prev_hash", sequence, position, expected=prev, found=chained[:64]
+                    "prev_hash",
+                    sequence,
+                    position,
+                    expected=prev,
+                    found=bytes(chained[:64]).decode(errors="replace"),
                 )
                 break
             digest = new()
-            digest.update(chained.encode())
+            digest.update(chained)
             computed = digest.hexdigest()
             if computed != stored:
                 self.broken = Break("hash", sequence, position, expected=computed, found=stored)
                 break
             prev = stored
+            link = stored.encode()
             expected += 1
             position += 1
         self.expected_sequence, self.prev, self.position = expected, prev, position

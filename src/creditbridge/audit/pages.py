@@ -1,5 +1,7 @@
 """The audit admin's desk: the trail with filters, its CSV export and the chain check. The audit
-admin reads and verifies; nothing here changes the trail (三员分立)."""
+admin reads and verifies; nothing here changes the trail (三员分立) — but each look at it is itself
+appended to it (``audit.view``, ``audit.export``, ``audit.verify``), so the trail also shows who
+watched the watchers."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from creditbridge.audit import service
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI
 from creditbridge.web.auth import require_roles
-from creditbridge.web.deps import ReadSession
+from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +81,7 @@ FilterForm = Annotated[Filters, Depends()]
 @router.get("/audit", name="audit:events")
 def events(
     request: Request,
-    session: ReadSession,
+    session: WriteSession,
     actor: AuditAdmin,
     filters: FilterForm,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -87,6 +89,7 @@ def events(
     flt = filters.event_filter()
     total = service.count_events(session, flt=flt)
     rows = service.list_events(session, flt=flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    service.note_trail_access(session, actor, action="audit.view", flt=flt, page=page)
     return render(
         request,
         "audit/events.html",
@@ -100,14 +103,30 @@ def events(
 
 
 @router.get("/audit/export.csv", name="audit:export")
-def export(session: ReadSession, actor: AuditAdmin, filters: FilterForm) -> StreamingResponse:
+def export(
+    session: ReadSession, recording: WriteSession, actor: AuditAdmin, filters: FilterForm
+) -> StreamingResponse:
+    flt = filters.event_filter()
+    # Recorded (and committed) before the first byte leaves: the stream reads afterwards.
+    service.note_trail_access(recording, actor, action="audit.export", flt=flt)
     return StreamingResponse(
-        service.export_csv(session, flt=filters.event_filter()),
+        service.export_csv(session, flt=flt),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
     )
 
 
 @router.get("/audit/verify", name="audit:verify")
-def verify(request: Request, session: ReadSession, actor: AuditAdmin) -> HTMLResponse:
-    return render(request, "audit/verify.html", report=service.verify(session))
+def verify(request: Request, session: WriteSession, actor: AuditAdmin) -> HTMLResponse:
+    report = service.verify(session)
+    service.note_trail_access(
+        session,
+        actor,
+        action="audit.verify",
+        result={
+            "ok": report.ok,
+            "checked": report.checked,
+            "broken_sequence": report.broken.sequence if report.broken else None,
+        },
+    )
+    return render(request, "audit/verify.html", report=report)

@@ -58,6 +58,59 @@ def expire() -> None:
     typer.echo(f"已到期 expired: {count}")
 
 
+@app.command("send-notifications")
+@friendly_errors
+def send_notifications(
+    to: Annotated[
+        Path,
+        typer.Option(
+            "--to",
+            help="JSON-lines file the messages are appended to (read by the SMS/mail gateway)",
+            dir_okay=False,
+        ),
+    ] = Path("var/outbox/consent-notifications.jsonl"),
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", help="POST each message as JSON to this https:// URL instead"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 500,
+) -> None:
+    """Send the consent notifications waiting in the outbox (run from cron), marking each sent.
+    发送授权变更通知（发件箱）。"""
+    import urllib.request
+
+    import orjson
+
+    if webhook is not None and not webhook.startswith("https://"):
+        typer.echo("--webhook 须为 https:// 地址 must be an https:// URL", err=True)
+        raise typer.Exit(2)
+
+    def to_file(topic: str, payload: dict[str, object]) -> None:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        with to.open("ab") as handle:
+            handle.write(orjson.dumps({"topic": topic, **payload}) + b"\n")
+
+    def to_webhook(topic: str, payload: dict[str, object]) -> None:
+        assert webhook is not None
+        request = urllib.request.Request(  # noqa: S310 - https only, checked above
+            webhook,
+            data=orjson.dumps({"topic": topic, **payload}),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            if response.status >= 300:
+                raise RuntimeError(f"HTTP {response.status}")
+
+    with transaction() as session:
+        outcome = service.send_notifications(
+            session, to_webhook if webhook else to_file, limit=limit
+        )
+    typer.echo(f"已发送 sent: {outcome.sent}; 失败 failed: {outcome.failed}")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
 @keys_app.command("rotate")
 @friendly_errors
 def rotate(

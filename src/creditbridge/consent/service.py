@@ -10,18 +10,21 @@ audit event and abuse tally; entry points commit before re-raising so the refusa
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, Final
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import Date, Insert, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from creditbridge.access import service as access_service
 from creditbridge.access.models import Institution
 from creditbridge.audit import service as audit
+from creditbridge.audit.models import AuditEvent
 from creditbridge.catalog import service as catalog_service
 from creditbridge.catalog.models import CatalogDataset
 from creditbridge.consent import domain
@@ -35,6 +38,7 @@ from creditbridge.consent.models import (
 )
 from creditbridge.core.actors import SYSTEM, Actor, ActorKind, Role
 from creditbridge.core.clock import utc_now
+from creditbridge.core.db import UTCDateTime
 from creditbridge.core.errors import Forbidden, Issue, NotFound, ValidationFailed
 from creditbridge.protection import service as protection
 from creditbridge.protection.domain import Viewer, mask_record
@@ -212,6 +216,76 @@ def request_consent(
     return grant
 
 
+def grant(
+    session: Session,
+    actor: Actor,
+    *,
+    subject_id: int,
+    institution_id: int,
+    purpose: str,
+    categories: Sequence[str],
+    valid_until: datetime,
+    max_uses: int,
+    note: str = "",
+) -> ConsentGrant:
+    """The enterprise itself authorizes an institution (it applies for the institution's product,
+    or posted a demand agreeing that the institution taking it may read): the consent is born
+    active. ``actor`` is the enterprise, or the platform acting on that recorded agreement."""
+    if actor.role is Role.ENTERPRISE_USER:
+        if actor.subject_id != subject_id:
+            raise NotFound("企业不存在")
+    elif actor.kind not in (ActorKind.SYSTEM, ActorKind.CLI):
+        raise Forbidden("只有企业本身可以主动授权")
+    now = utc_now()
+    known = {d.category for d in catalog_service.list_datasets(session)}
+    scope = sorted(set(categories))
+    issues: list[Issue] = []
+    if purpose not in set(Purpose):
+        issues.append(Issue("CB-CONSENT-PURPOSE-UNKNOWN", "未知的授权用途", field="purpose"))
+    if not scope or any(c not in known for c in scope):
+        issues.append(Issue("CB-CONSENT-SCOPE-UNKNOWN", "信息类别有误", field="categories"))
+    if not now < valid_until <= now + timedelta(days=MAX_VALIDITY_DAYS):
+        issues.append(Issue("CB-CONSENT-VALIDITY", "授权有效期须在一年以内", field="valid_until"))
+    if not 1 <= max_uses <= MAX_USES_LIMIT:
+        issues.append(Issue("CB-CONSENT-USES", "查询次数超出范围", field="max_uses"))
+    if issues:
+        raise ValidationFailed("授权有误", issues=issues)
+    row = ConsentGrant(
+        reference="CB" + secrets.token_hex(8).upper(),
+        subject_id=subject_id,
+        institution_id=institution_id,
+        purpose=purpose,
+        categories=scope,
+        data_from=None,
+        data_to=None,
+        valid_from=now,
+        valid_until=valid_until,
+        max_uses=max_uses,
+        uses=0,
+        status=ConsentStatus.ACTIVE.value,
+        note=note[:500],
+        requested_by=actor.name,
+        requested_at=now,
+        decided_by=actor.name,
+        decided_at=now,
+        status_changed_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action="consent.grant",
+        object_type="consent_grant",
+        object_id=row.id,
+        subject_id=subject_id,
+        detail=_terms_detail(row),
+    )
+    _notify(session, row, "grant", f"企业主动授权（{Purpose(purpose).label_zh}）：{row.reference}")
+    session.flush()
+    return row
+
+
 def _terms_detail(grant: ConsentGrant) -> dict[str, Any]:
     return {
         "reference": grant.reference,
@@ -380,9 +454,49 @@ def mark_sent(session: Session, message: ConsentOutbox, *, error: str | None = N
     message.attempts += 1
     if error is None:
         message.sent_at = utc_now()
+        message.last_error = None
     else:
         message.last_error = error[:500]
     session.flush()
+
+
+MAX_SEND_ATTEMPTS = 10
+"""A message that failed this many times is left unsent (and visible) for an operator."""
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    sent: int
+    failed: int
+
+
+def send_notifications(
+    session: Session, send: Callable[[str, dict[str, Any]], None], *, limit: int = 100
+) -> SendOutcome:
+    """Hand up to ``limit`` unsent outbox messages, oldest first, to ``send(topic, payload)``
+    and mark each sent, or note its error when ``send`` raises (retried on the next run, up to
+    :data:`MAX_SEND_ATTEMPTS`). The payload carries ``outbox_id``: delivery is at least once
+    (a crash between sending and committing sends again), so receivers drop repeats by it.
+    Rows are locked with SKIP LOCKED on PostgreSQL, so two senders never take the same one."""
+    query = (
+        select(ConsentOutbox)
+        .where(ConsentOutbox.sent_at.is_(None), ConsentOutbox.attempts < MAX_SEND_ATTEMPTS)
+        .order_by(ConsentOutbox.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    sent = failed = 0
+    for message in session.scalars(query).all():
+        try:
+            send(message.topic, {**message.payload, "outbox_id": message.id})
+        except Exception as exc:  # any transport failure is noted and retried
+            mark_sent(session, message, error=f"{type(exc).__name__}: {exc}")
+            failed += 1
+        else:
+            mark_sent(session, message)
+            sent += 1
+    return SendOutcome(sent=sent, failed=failed)
 
 
 # --- the read path --------------------------------------------------------------------------
@@ -502,7 +616,6 @@ def read_records(
     audit event and tells abuse detection; a granted one also writes the enterprise's access log.
     A refusal raises after those writes: the caller commits, then reports the error."""
     institution_id = _institution_of(actor)
-    access_service.ensure_not_throttled(session, actor)
     subject = subjects_service.get_subject_or_raise(session, subject_id)
     wanted = frozenset(categories)
     datasets = [d for d in catalog_service.list_datasets(session) if d.category in wanted]
@@ -510,21 +623,37 @@ def read_records(
     withheld = [d.code for d in datasets if d.disclosure_class == "verification_only"]
     restricted = sorted({d.category for d in readable if d.disclosure_class != "public"})
     try:
-        if purpose not in set(Purpose):
-            raise refused(Refusal.PURPOSE)
         grant: ConsentGrant | None = None
-        if restricted:
-            grant = require_valid(
+        if restricted and consent_id is not None and purpose in set(Purpose):
+            # The usual case in one statement: throttle check, consent check and use count.
+            grant = _claim_use(
                 session,
-                actor,
+                consent_id=consent_id,
+                institution_id=institution_id,
                 subject_id=subject_id,
                 purpose=purpose,
                 categories=restricted,
-                consent_id=consent_id,
                 data_from=data_from,
                 data_to=data_to,
             )
-            _count_use(session, grant)
+        if grant is None:
+            # Throttled (raised, not audited, as before any consent is looked at), or no
+            # valid consent: find out which, and why.
+            access_service.ensure_not_throttled(session, actor)
+            if purpose not in set(Purpose):
+                raise refused(Refusal.PURPOSE)
+            if restricted:
+                grant = require_valid(
+                    session,
+                    actor,
+                    subject_id=subject_id,
+                    purpose=purpose,
+                    categories=restricted,
+                    consent_id=consent_id,
+                    data_from=data_from,
+                    data_to=data_to,
+                )
+                _count_use(session, grant)
     except ConsentRefused as exc:
         audit.record(
             session,
@@ -555,7 +684,27 @@ def read_records(
         data_to=window_to,
     )
     views = _views(readable, records, grant)
-    event = audit.record(
+
+    def writes_of_the_read(event: AuditEvent) -> list[tuple[Insert, dict[str, Any]]]:
+        log = {
+            "log_subject_id": subject_id,
+            "log_institution_id": institution_id,
+            "log_consent_id": grant.id if grant else None,
+            "log_actor_kind": str(actor.kind),
+            "log_actor_id": actor.id,
+            "log_actor_name": actor.name,
+            "log_purpose": purpose,
+            "log_datasets": sorted({d.code for d in readable}),
+            "log_record_count": len(views),
+            "log_audit_sequence": event.sequence,
+            "log_read_at": event.occurred_at,
+        }
+        tally = access_service.tally_statement(session, actor, refused=False)
+        return [(_LOG_READ, log)] if tally is None else [(_LOG_READ, log), tally]
+
+    # The audit event, the enterprise's access-log row and the abuse tally: one round trip on
+    # PostgreSQL after the chain head is locked.
+    _, written = audit.record_along(
         session,
         actor,
         action="data.read",
@@ -570,23 +719,11 @@ def read_records(
             "consent_reference": grant.reference if grant else None,
             "records": len(views),
         },
+        along=writes_of_the_read,
     )
-    entry = AccessLogEntry(
-        subject_id=subject_id,
-        institution_id=institution_id,
-        consent_id=grant.id if grant else None,
-        actor_kind=str(actor.kind),
-        actor_id=actor.id,
-        actor_name=actor.name,
-        purpose=purpose,
-        datasets=sorted({d.code for d in readable}),
-        record_count=len(views),
-        audit_sequence=event.sequence,
-        read_at=event.occurred_at,
-    )
-    session.add(entry)
-    access_service.note_data_read(session, actor, subject_id=subject_id, refused=False)
-    session.flush()
+    entry_id = int(written[0][0])
+    if len(written) > 1:
+        access_service.check_tally(session, actor, reads=written[1][0], refusals=written[1][1])
     return ReadResult(
         subject_id=subject.id,
         subject_uscc=subject.uscc,
@@ -595,8 +732,109 @@ def read_records(
         consent=grant,
         records=views,
         withheld=withheld,
-        access_log_id=entry.id,
+        access_log_id=entry_id,
     )
+
+
+_LOG_READ: Final = (
+    insert(AccessLogEntry)
+    .values(
+        {
+            column: bindparam(f"log_{column}")
+            for column in (
+                "subject_id",
+                "institution_id",
+                "consent_id",
+                "actor_kind",
+                "actor_id",
+                "actor_name",
+                "purpose",
+                "datasets",
+                "record_count",
+                "audit_sequence",
+                "read_at",
+            )
+        }
+    )
+    .returning(AccessLogEntry.id)
+)
+"""The enterprise's access-log row of a read, built once (see ``audit.record_along``)."""
+
+
+def _claim_use(
+    session: Session,
+    *,
+    consent_id: int,
+    institution_id: int,
+    subject_id: int,
+    purpose: str,
+    categories: Sequence[str],
+    data_from: date | None,
+    data_to: date | None,
+) -> ConsentGrant | None:
+    """Count one use of the cited consent if it covers the read — this institution's, for this
+    subject and purpose, active, inside its window, its scope and data range covering the read,
+    a use left — and the institution is not throttled; all in one ``UPDATE … RETURNING`` whose
+    conditions are re-checked under the row lock, so concurrent reads never exceed the maximum.
+    None when any condition fails: the caller then finds the reason (:func:`require_valid`)."""
+    if data_from is not None and data_to is not None and data_from > data_to:
+        return None
+    statement = _claim_statement(
+        session.get_bind().dialect.name == "postgresql", data_from is not None, data_to is not None
+    )
+    params: dict[str, Any] = {
+        "now": utc_now(),
+        "consent_id": consent_id,
+        "institution_id": institution_id,
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "wanted": orjson.dumps(sorted(categories)).decode(),
+    }
+    if data_from is not None:
+        params["data_from"] = data_from
+    if data_to is not None:
+        params["data_to"] = data_to
+    claimed: ConsentGrant | None = session.scalars(statement, params).one_or_none()
+    return claimed
+
+
+@lru_cache(maxsize=8)
+def _claim_statement(postgres: bool, with_from: bool, with_to: bool) -> Any:
+    """The claim of :func:`_claim_use` as SQL written once per store and data-range shape: a
+    statement built and keyed anew per read costs more than the database spends on it."""
+    table = ConsentGrant.__table__
+    covers = (
+        "consent_grant.categories @> CAST(:wanted AS jsonb)"
+        if postgres
+        else "NOT EXISTS (SELECT 1 FROM json_each(:wanted) AS w WHERE w.value NOT IN "
+        "(SELECT value FROM json_each(consent_grant.categories)))"
+    )
+    active = ConsentStatus.ACTIVE.value
+    lines = [
+        "UPDATE consent_grant SET uses = consent_grant.uses + 1, last_used_at = :now",
+        "FROM access_institution",
+        "WHERE consent_grant.id = :consent_id AND consent_grant.institution_id = :institution_id",
+        "AND access_institution.id = consent_grant.institution_id",
+        "AND (access_institution.throttled_until IS NULL",
+        "     OR access_institution.throttled_until <= :now)",
+        f"AND consent_grant.subject_id = :subject_id AND consent_grant.status = '{active}'",
+        "AND consent_grant.purpose = :purpose",
+        "AND consent_grant.valid_from <= :now AND consent_grant.valid_until > :now",
+        "AND consent_grant.uses < consent_grant.max_uses",
+        f"AND {covers}",
+    ]
+    binds: list[Any] = [bindparam("now", type_=UTCDateTime())]
+    if with_from:
+        lines.append(
+            "AND (consent_grant.data_from IS NULL OR consent_grant.data_from <= :data_from)"
+        )
+        binds.append(bindparam("data_from", type_=Date()))
+    if with_to:
+        lines.append("AND (consent_grant.data_to IS NULL OR consent_grant.data_to >= :data_to)")
+        binds.append(bindparam("data_to", type_=Date()))
+    lines.append("RETURNING " + ", ".join(f"consent_grant.{column.name}" for column in table.c))
+    claim = text("\n".join(lines)).bindparams(*binds).columns(*table.c)
+    return select(ConsentGrant).from_statement(claim).execution_options(populate_existing=True)
 
 
 def _count_use(session: Session, grant: ConsentGrant) -> None:

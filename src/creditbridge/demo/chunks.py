@@ -28,7 +28,7 @@ from creditbridge.demo import providers as prov
 from creditbridge.demo.lending import Lenders, LoanDraft, generate_loans
 from creditbridge.demo.model import stream
 from creditbridge.demo.population import Population
-from creditbridge.demo.records import GENERATORS, Chunk, Draft, _k_of
+from creditbridge.demo.records import GENERATORS, Chunk, Draft, _k_of, seal_at_rest
 from creditbridge.demo.timeline import Window, iso, months_of, period_text, uniform_days
 
 CHUNK_SUBJECTS: Final = 2_000
@@ -52,6 +52,8 @@ class DatasetDef:
     event_date_field: str
     event_date_is_period: bool
     fields: tuple[FieldDef, ...]
+    encrypted: tuple[str, ...] = ()
+    """Level-4+ fields, stored SM4-GCM encrypted (:func:`records.seal_at_rest`)."""
 
     @classmethod
     def of(cls, spec: DatasetSpec) -> DatasetDef:
@@ -66,6 +68,7 @@ class DatasetDef:
             event_date_field=spec.event_date_field,
             event_date_is_period=event.type == "period",
             fields=fields,
+            encrypted=tuple(f.code for f in spec.fields if f.classification_level >= 4),
         )
 
 
@@ -202,6 +205,8 @@ def serialise(chunk: Chunk, dataset: DatasetDef, draft: Draft) -> RecordBlock:
 
     template = _template(dataset, columns)
     data, digests = _to_json_fast(template, columns) if template else _to_json(columns)
+    if dataset.encrypted:
+        data, digests = seal_at_rest(dataset.code, dataset.encrypted, data)
     return RecordBlock(
         dataset=dataset.code,
         subject_ids=subject_ids,

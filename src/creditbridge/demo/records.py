@@ -56,6 +56,7 @@ from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from creditbridge.demo import model
@@ -73,6 +74,7 @@ from creditbridge.demo.timeline import (
     to_days,
     uniform_days,
 )
+from creditbridge.protection import service as protection
 from creditbridge.reference import divisions
 
 Column = list[Any] | NDArray[Any]
@@ -534,6 +536,19 @@ def legal_rep_identity(c: Chunk) -> Draft:
         },
         c.constant("samr", c.n),
     )
+
+
+def seal_at_rest(
+    dataset_code: str, fields: tuple[str, ...], data: list[str]
+) -> tuple[list[str], list[str]]:
+    """Serialised records of a dataset with level-4+ ``fields`` (e.g. ``id_number``) as the
+    store keeps them — those fields SM4-GCM encrypted — and their digests over the plaintext,
+    exactly as ingest writes them (:class:`creditbridge.protection.service.Sealer`)."""
+    sealer = protection.sealer(dataset_code, fields)
+    assert sealer is not None
+    digests = [sealer.digest(text.encode()) for text in data]
+    sealed = [sealer.seal(orjson.loads(text)).decode() for text in data]
+    return sealed, digests
 
 
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -3,8 +3,9 @@
 A batch writes up to millions of record versions; one ORM object per row would cost more than the
 whole validation. Rows go straight to the driver inside the caller's transaction (and savepoint):
 ``executemany`` of one prepared statement on SQLite, ``COPY … FROM STDIN`` on PostgreSQL. The
-record's ``data`` is the canonical JSON text its digest was taken over, written as is, so what is
-stored is byte for byte what was digested.
+record's ``data`` is canonical JSON text written as is: byte for byte what was digested, except
+in datasets with level-4+ fields, whose values are SM4-GCM envelopes while the digest is over the
+plaintext (``protection.service.Sealer``).
 """
 
 from __future__ import annotations

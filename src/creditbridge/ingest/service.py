@@ -62,6 +62,7 @@ from creditbridge.ingest.readers import (
     open_rows,
 )
 from creditbridge.ingest.schemas import IngestSettings
+from creditbridge.protection import service as protection
 from creditbridge.reference import divisions
 
 APPLIED = "applied"
@@ -502,6 +503,7 @@ class _Run:
         self.event_is_period = spec.field(spec.event_date_field).type == "period"
         identity = {spec.subject_key, *spec.natural_key}
         self.withdraw_fields = [f for f in spec.fields if f.code in identity]
+        self.sealer = protection.sealer_for(spec)
         self.counts = dict.fromkeys(
             ("total", "accepted", "warned", "rejected", "new", "updated", "unchanged", "withdrawn"),
             0,
@@ -575,7 +577,14 @@ class _Run:
         keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
         # Canonical JSON and SM3 of every row that delivers data, in one pass each.
         datas = [None if w else canonical_json(o.values) for o, w in accepted]
-        digests = [None if d is None else _sm3_hex(d) for d in datas]
+        sealer = self.sealer
+        if sealer is None:
+            digests = [None if d is None else _sm3_hex(d) for d in datas]
+        else:
+            # Level-4+ fields are stored SM4-GCM encrypted; the digest stays over the plaintext
+            # (keyed), so an unchanged re-delivery is still recognised whatever the nonces.
+            digests = [None if d is None else sealer.digest(d) for d in datas]
+            datas = [None if w else sealer.seal(o.values) for o, w in accepted]
         return _Prepared(len(chunk), outcomes, accepted, keys, datas, digests)
 
     def _prepared(

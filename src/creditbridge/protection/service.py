@@ -28,6 +28,7 @@ from creditbridge.core.crypto import (
     Sm2PrivateKey,
     Sm2PublicKey,
     canonical_json,
+    hmac_sm3,
     sm3_digest,
     sm4_gcm_decrypt,
     sm4_gcm_encrypt,
@@ -151,6 +152,75 @@ def protect_record(
     return out
 
 
+@dataclass(frozen=True)
+class Sealer:
+    """What the write paths (ingest, demo generation) need for one dataset with level-4+ fields:
+    the stored form of a record and its digest.
+
+    The digest is taken over the record's **plaintext** canonical JSON, so a re-delivery of the
+    same content is recognised as unchanged although every encryption draws a fresh nonce, and it
+    survives key rotation. It is keyed — HMAC-SM3 under :func:`digest_key` rather than plain SM3 —
+    because a plain hash of a record whose other fields are readable would let anyone holding the
+    table recover an identity number by trying the few million numbers that fit the rest."""
+
+    dataset_code: str
+    fields: tuple[str, ...]
+    ring: KeyRing
+    mac_key: bytes
+
+    def digest(self, plain: bytes) -> str:
+        """Hex digest of a record's plaintext canonical JSON."""
+        return hmac_sm3(self.mac_key, plain).hex()
+
+    def seal(self, values: Mapping[str, Any]) -> bytes:
+        """Canonical JSON of ``values`` with every level-4+ field in an SM4-GCM envelope."""
+        out = dict(values)
+        key, current = self.ring.key(self.ring.current), self.ring.current
+        for code in self.fields:
+            value = out.get(code)
+            if value is None or is_envelope(value):
+                continue
+            token = sm4_gcm_encrypt(
+                key, canonical_json(value), aad=field_aad(self.dataset_code, code)
+            )
+            out[code] = make_envelope(current, token)
+        return canonical_json(out)
+
+
+def digest_key(ring: KeyRing) -> bytes:
+    """The key of record digests: derived from the ring's first (oldest) key, which therefore
+    stays in the ring after rotation (rotation moves encryption to the newest key only). If it is
+    ever removed, re-deliveries of encrypted datasets count once as updated, nothing worse."""
+    first = next(iter(ring.keys.values()))
+    return hmac_sm3(first, b"creditbridge:record-digest:v1")
+
+
+def sealer(
+    dataset_code: str, fields: Iterable[str], *, ring: KeyRing | None = None
+) -> Sealer | None:
+    """A :class:`Sealer` for ``dataset_code`` whose level-4+ field codes are ``fields``; None
+    when there are none (such records are stored as they are, digested with plain SM3)."""
+    codes = tuple(fields)
+    if not codes:
+        return None
+    ring = ring or key_ring()
+    return Sealer(dataset_code, codes, ring, digest_key(ring))
+
+
+def sealer_for(dataset: DatasetLike, *, ring: KeyRing | None = None) -> Sealer | None:
+    return sealer(dataset.code, encrypted_fields(dataset), ring=ring)
+
+
+def record_digest(
+    dataset: DatasetLike, data: Mapping[str, Any], *, ring: KeyRing | None = None
+) -> str:
+    """The digest stored with a record of ``dataset`` whose plaintext is ``data``: SM3 of its
+    canonical JSON, or HMAC-SM3 (see :class:`Sealer`) for a dataset with level-4+ fields."""
+    plain = canonical_json(dict(data))
+    found = sealer_for(dataset, ring=ring)
+    return found.digest(plain) if found is not None else sm3_digest(plain).hex()
+
+
 def reveal_record(
     dataset_code: str, data: Mapping[str, Any], *, ring: KeyRing | None = None
 ) -> dict[str, Any]:
@@ -185,12 +255,14 @@ def rotate(
     ring: KeyRing | None = None,
     batch_size: int = 500,
 ) -> RotationOutcome:
-    """Re-encrypt every envelope not under the current key, ``batch_size`` records at a time
-    (keyset pagination, flushed per batch; the CLI commits per call). Audited."""
+    """Re-encrypt every envelope not under the current key, and encrypt any level-4+ value
+    still stored in plaintext (written before encryption at rest), ``batch_size`` records at a
+    time (keyset pagination, flushed per batch; the CLI commits per call). Audited."""
     from creditbridge.subjects.models import Record
 
     ring = ring or key_ring()
-    codes = [d.code for d in datasets if encrypted_fields(d)]
+    sealed = {d.code: frozenset(encrypted_fields(d)) for d in datasets if encrypted_fields(d)}
+    codes = list(sealed)
     examined = reencrypted = 0
     last_id = 0
     while codes:
@@ -206,16 +278,27 @@ def rotate(
             break
         for record in batch:
             examined += 1
-            if needs_rotation(record.data, ring):
+            fields = sealed[record.dataset_code]
+            plaintext = [
+                code
+                for code in fields
+                if record.data.get(code) is not None and not is_envelope(record.data[code])
+            ]
+            if plaintext or needs_rotation(record.data, ring):
                 fresh: dict[str, Any] = {}
                 for code, value in record.data.items():
+                    aad = field_aad(record.dataset_code, code)
                     if is_envelope(value) and open_envelope(value)[0] != ring.current:
                         key_id, token = open_envelope(value)
-                        aad = field_aad(record.dataset_code, code)
                         plain = sm4_gcm_decrypt(ring.key(key_id), token, aad=aad)
                         value = make_envelope(
                             ring.current, sm4_gcm_encrypt(ring.key(ring.current), plain, aad=aad)
                         )
+                    elif code in plaintext:
+                        token = sm4_gcm_encrypt(
+                            ring.key(ring.current), canonical_json(value), aad=aad
+                        )
+                        value = make_envelope(ring.current, token)
                     fresh[code] = value
                 record.data = fresh
                 reencrypted += 1
@@ -267,13 +350,18 @@ __all__ = [
     "DecryptionFailed",
     "KeyRing",
     "RotationOutcome",
+    "Sealer",
     "UnknownDataKey",
+    "digest_key",
     "encrypted_fields",
     "key_ring",
     "parse_key_ring",
     "protect_record",
+    "record_digest",
     "reveal_record",
     "rotate",
+    "sealer",
+    "sealer_for",
     "signing_key",
     "signing_public_key",
 ]

@@ -447,6 +447,17 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "Registration confirms the legal representative: give the credit code, the representative's name and the last six characters of their identity number.",
     ),
     "auth.registered": ("注册成功，请登录。", "Registered. Please log in."),
+    "auth.password_change": ("修改密码", "Change password"),
+    "auth.password_current": ("当前密码", "Current password"),
+    "auth.password_new": ("新密码", "New password"),
+    "auth.password_change_note": (
+        "修改后所有已登录的会话都将退出，请用新密码重新登录。",
+        "Every open session ends after the change; log in again with the new password.",
+    ),
+    "auth.password_changed": (
+        "密码已修改，请用新密码登录。",
+        "Password changed. Please log in with it.",
+    ),
     "auth.uscc": ("统一社会信用代码", "Unified social credit code"),
     "auth.legal_rep_name": ("法定代表人姓名", "Legal representative"),
     "auth.id_tail": ("证件号码后六位", "Last six characters of the ID number"),
@@ -808,6 +819,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "audit_action.consent.receipt": ("下载回执", "Receipt issued"),
     "audit_action.data.read": ("查询数据", "Data read"),
     "audit_action.data.read_refused": ("查询被拒绝", "Read refused"),
+    "audit_action.audit.view": ("查看审计日志", "Audit trail viewed"),
+    "audit_action.audit.export": ("导出审计日志", "Audit trail exported"),
+    "audit_action.audit.verify": ("校验审计链", "Audit chain verified"),
 }
 
 
