@@ -136,7 +136,7 @@ def test_area_pages_are_honest_about_what_is_coming(page: Page) -> None:
     page.get_by_role("link", name="企业服务 · 首页").click()
 
     expect(page.locator("h1")).to_have_text("企业服务")
-    expect(page.locator("#enterprise_search")).to_contain_text("建设中")
+    expect(page.locator("#repair")).to_contain_text("建设中")
     screenshot(page, "e2e-area-enterprise")
 
 
