@@ -89,6 +89,24 @@ def _seed(engine: Engine, env: dict[str, str]) -> str:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             pytest.fail(f"creditbridge demo generate failed:\n{done.stdout}\n{done.stderr}")
+        # Score every enterprise the way `make demo` does (the public expert card: 500
+        # enterprises hold too few defaults to train the statistical scorecard).
+        lab = str(Path(str(engine.url.database)).parent / "scoring")
+        for step in (
+            ["snapshot", "--dir", lab, "--as-of", "2026-10-31"],
+            ["train", "--kind", "expert", "--dir", lab],
+            ["validate", "--dir", lab, "--no-report"],
+            ["approve", "--kind", "expert"],
+            ["run", "--dir", lab],
+        ):
+            scored = subprocess.run(
+                [sys.executable, "-m", "creditbridge", "scoring", *step],
+                env=env, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            if scored.returncode != 0:
+                pytest.fail(
+                    f"creditbridge scoring {step[0]} failed:\n{scored.stdout}\n{scored.stderr}"
+                )
         return "creditbridge demo generate"
     from web.seed import seed_sample
 

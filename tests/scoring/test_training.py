@@ -1,0 +1,108 @@
+"""The statistical scorecard fit (arrays in, card out): monotone integer points, IV and stepwise
+selection, and the binning granularity chosen on the training data only."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from creditbridge.scoring import domain, training
+from creditbridge.scoring.errors import TrainingRefused
+from creditbridge.scoring.schemas import Scaling, TrainingRules
+
+RULES = TrainingRules(min_rows=100, min_bad=10, min_iv=0.02, max_features=5, test_share=0, seed=3)
+SCALING = Scaling(base_score=600, base_odds=50, pdo=20)
+CODES = ["arrears", "revenue", "age", "noise"]
+
+
+def sample(n: int = 1500, seed: int = 11) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Risk rises with arrears, falls with revenue; age has a valley; noise is noise; a few
+    revenue values are missing."""
+    rng = np.random.default_rng(seed)
+    arrears = rng.poisson(1.0, n).astype(float)
+    revenue = rng.lognormal(3, 1, n)
+    age = rng.uniform(1, 30, n)
+    noise = rng.normal(size=n)
+    logit = -1.5 + 0.8 * arrears - 0.6 * np.log(revenue) + 0.002 * (age - 15) ** 2
+    bad = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    revenue[rng.uniform(size=n) < 0.05] = np.nan
+    return np.column_stack([arrears, revenue, age, noise]), bad
+
+
+def test_points_are_integers_and_move_one_way_across_bins() -> None:
+    values, bad = sample()
+    fitted = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
+    assert {"arrears", "revenue"} <= set(fitted.selected)
+    assert "noise" not in fitted.selected
+    for bins in fitted.card.bins:
+        points = list(bins.points)
+        assert all(isinstance(p, int) for p in [*points, bins.missing])
+        steps = np.diff(points)
+        assert (steps <= 0).all() or (steps >= 0).all(), (bins.code, points)
+    by_code = {b.code: b.points for b in fitted.card.bins}
+    assert by_code["arrears"][0] > by_code["arrears"][-1]  # more arrears, fewer points
+    assert by_code["revenue"][0] < by_code["revenue"][-1]  # more revenue, more points
+
+
+def test_card_scores_rank_like_the_logistic_fit() -> None:
+    values, bad = sample()
+    fitted = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
+    columns = [CODES.index(c) for c in fitted.card.codes]
+    scores = domain.score_matrix(fitted.card, values[:, columns]).score.astype(float)
+    assert domain.auc(bad, -scores) > 0.7
+    factor = SCALING.pdo / math.log(2)
+    expected_base = SCALING.base_score - factor * math.log(SCALING.base_odds)
+    assert fitted.card.base == round(expected_base - factor * fitted.intercept)
+
+
+def test_binning_granularity_is_chosen_by_inner_cross_validation() -> None:
+    values, bad = sample()
+    fitted = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
+    names = {b.name for b in training.BINNING_GRID}
+    assert set(fitted.binning_auc) == names
+    assert fitted.binning in names
+    assert fitted.binning_auc[fitted.binning] == max(fitted.binning_auc.values())
+    again = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
+    assert again.card == fitted.card
+    assert again.binning_auc == fitted.binning_auc
+
+
+def test_a_single_granularity_is_used_without_inner_folds() -> None:
+    values, bad = sample()
+    fitted = training.fit_scorecard(
+        values, bad, CODES, rules=RULES, scaling=SCALING, grid=(training.COARSE,)
+    )
+    assert fitted.binning == "coarse"
+    assert fitted.binning_auc == {}
+    assert all(len(b.points) <= 6 for b in fitted.card.bins)  # COARSE: at most 6 bins
+
+
+def test_fine_binning_allows_more_bins_than_coarse() -> None:
+    values, bad = sample(n=4000)
+    x = values[:, 2]  # the valley-shaped indicator is cut the monotone way either way
+    coarse = training.fit_splits(x, bad, binning=training.COARSE)
+    fine = training.fit_splits(x, bad, binning=training.FINE)
+    assert len(coarse) + 1 <= 6
+    assert len(fine) >= len(coarse)
+
+
+def test_too_few_defaults_for_inner_folds_keeps_the_first_granularity() -> None:
+    values, bad = sample(n=300)
+    bad = np.zeros_like(bad)
+    bad[:3] = 1
+    chosen, scores = training.choose_binning(values, bad, CODES, RULES, training.BINNING_GRID)
+    assert chosen is training.COARSE
+    assert scores == {}
+
+
+def test_nothing_informative_is_refused_with_a_reason() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(600, 2))
+    bad = (rng.uniform(size=600) < 0.2).astype(np.int64)
+    with pytest.raises(TrainingRefused, match="没有指标通过"):
+        training.fit_scorecard(
+            values, bad, ["a", "b"], rules=RULES.model_copy(update={"min_iv": 0.5}), scaling=SCALING
+        )
