@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="id of the key new values are encrypted with (the last one if empty)",
     )
 
+    market_response_days: int = Field(
+        default=2,
+        ge=1,
+        le=30,
+        description="working days an institution has to answer a dispatched demand (融资对接响应时限)",
+    )
+
     def secret_key_bytes(self) -> bytes:
         """The master secret; refused in production while it is still the development default."""
         if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:

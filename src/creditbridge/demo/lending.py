@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from creditbridge.demo.model import logistic, stream
 from creditbridge.demo.population import Population
 from creditbridge.demo.timeline import Window, add_months_days, iso, to_days, uniform_days
+from creditbridge.marketplace.domain import is_inclusive_micro
 from creditbridge.reference import uscc
 
 WAN_FEN: Final = 1_000_000  # 1 万元 in fen
@@ -205,6 +206,7 @@ class LoanDraft:
     maturity: NDArray[np.datetime64]
     status: NDArray[np.str_]
     via_platform: NDArray[np.bool_]
+    size: NDArray[np.str_]  # the borrower's size class, for the inclusive-micro flag
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -348,6 +350,7 @@ def generate_loans(
         maturity=maturity[keep_idx],
         status=status[keep_idx],
         via_platform=via_platform[keep_idx],
+        size=sizes[keep_idx],
     )
 
 
@@ -366,24 +369,193 @@ def loan_rows(
         timestamp(datetime(d.year, d.month, d.day, 2, 30, tzinfo=UTC) + timedelta(days=1 + i % 3))
         for i, d in enumerate(date.fromisoformat(x) for x in disbursed)
     ]
+    first_any, first_here = first_loan_flags(draft.rows, draft.institution, draft.disbursed)
+    inclusive = [
+        is_inclusive_micro(int(line), str(size))
+        for line, size in zip(draft.credit_line_fen.tolist(), draft.size.tolist(), strict=True)
+    ]
     return [
         (
             int(subject_ids[r]),
             institution_ids[i],
             product_ids[p] if p >= 0 else None,
             a, line, rate, term, sec, disb, mat, status, boolean(via), created,
+            boolean(f_any), boolean(f_here), boolean(inc),
         )
-        for r, i, p, a, line, rate, term, sec, disb, mat, status, via, created in zip(
+        for r, i, p, a, line, rate, term, sec, disb, mat, status, via, created, f_any, f_here, inc
+        in zip(
             draft.rows.tolist(), draft.institution.tolist(), draft.product.tolist(),
             draft.amount_fen.tolist(), draft.credit_line_fen.tolist(), draft.rate_bp.tolist(),
             draft.term_months.tolist(), draft.security.tolist(), disbursed, maturity,
-            draft.status.tolist(), draft.via_platform.tolist(), reported, strict=True,
+            draft.status.tolist(), draft.via_platform.tolist(), reported, first_any, first_here,
+            inclusive, strict=True,
         )
     ]  # fmt: skip
+
+
+def first_loan_flags(
+    rows: NDArray[np.int64], institution: NDArray[np.int64], disbursed: NDArray[np.datetime64]
+) -> tuple[list[bool], list[bool]]:
+    """首贷户 flags from each subject's loans in date order: its first loan of all, and its first
+    from each lender (the demo's history is all the banking system there is)."""
+    first_any = [False] * len(rows)
+    first_here = [False] * len(rows)
+    current = -1
+    seen: set[int] = set()
+    for index in np.lexsort((disbursed, rows)).tolist():
+        row, lender = int(rows[index]), int(institution[index])
+        if row != current:
+            current, seen = row, set()
+        first_any[index] = not seen
+        first_here[index] = lender not in seen
+        seen.add(lender)
+    return first_any, first_here
 
 
 LOAN_COLUMNS: Final = (
     "subject_id", "institution_id", "product_id", "amount_fen", "credit_line_fen", "rate_bp",
     "term_months", "security_type", "disbursement_date", "maturity_date", "status",
-    "via_platform", "created_at",
+    "via_platform", "created_at", "first_loan_any_bank", "first_loan_this_bank", "inclusive_micro",
 )  # fmt: skip
+
+
+# --- marketplace eligibility and activity ----------------------------------------------------
+
+_PRODUCT_RULES: Final[dict[str, dict[str, Any]]] = {
+    "inclusive_credit": {"size_classes": ["micro", "small"]},
+    "tax_finance": {"min_years": 2, "consent_categories": ["tax"]},
+    "tech_loan": {"required_tags": ["high_tech"], "min_grade": "BBB"},
+    "tech_guarantee": {"required_tags": ["high_tech"]},
+    "power_credit": {"consent_categories": ["tax", "utilities"]},
+    "engineering_credit": {"industry_sections": ["E"]},
+    "green_loan": {"industry_sections": ["C", "D", "N"]},
+    "mortgage_loan": {"consent_categories": ["real_estate", "tax"]},
+    "ip_pledge_loan": {"consent_categories": ["intellectual_property", "tax"]},
+}
+_DEFAULT_SCOPE: Final = ["housing_fund", "social_insurance", "tax", "utilities"]
+
+
+def product_rules(lenders: Lenders, spec: ProductSpec) -> dict[str, Any]:
+    """Eligibility columns of a demo product: rural and village banks lend only at home, the
+    policy products carry the rules their names promise (科技贷 wants 高新技术企业, …)."""
+    inst = lenders.institutions[spec.institution]
+    rules = _PRODUCT_RULES.get(spec.template.product_type, {})
+    return {
+        "regions": [inst.division_code] if inst.tier in {"rural", "village"} else [],
+        "industry_sections": rules.get("industry_sections", []),
+        "size_classes": rules.get("size_classes", []),
+        "min_years": rules.get("min_years", 0),
+        "min_grade": rules.get("min_grade"),
+        "required_tags": rules.get("required_tags", []),
+        "consent_categories": rules.get("consent_categories", _DEFAULT_SCOPE),
+        "description": "",
+    }
+
+
+_DEMAND_STATES: Final = ("new", "pool", "dispatched", "claimed", "escalated")
+_DEMAND_WEIGHTS: Final = (0.3, 0.25, 0.2, 0.15, 0.1)
+_PURPOSES: Final = ("采购原材料", "支付工资", "设备更新", "订单备货", "研发投入", "扩大产能")
+_WHITELIST_STATES: Final = ("proposed", "county_passed", "city_passed", "listed")
+
+
+def seed_marketplace(
+    connection: Any,
+    lenders: Lenders,
+    subject_ids: NDArray[np.int64],
+    sections: NDArray[np.str_],
+    institution_ids: list[int],
+    product_ids: list[int],
+    *,
+    seed: int,
+    as_of: date,
+) -> int:
+    """Demands in every state, their applications, and whitelist candidates at every level, so
+    the marketplace pages show a working province. The first subject (the demo enterprise
+    login) is left without demands: its journey starts from nothing."""
+    from sqlalchemy import insert
+
+    from creditbridge.marketplace.models import Application, Demand, WhitelistEntry
+
+    rng = np.random.default_rng(stream(seed, "market-activity"))
+    n = len(subject_ids)
+    count = min(80, max(0, (n - 1) // 6))
+    if count == 0:
+        return 0
+    chosen = np.sort(rng.choice(np.arange(1, n), size=count, replace=False))
+    states = rng.choice(len(_DEMAND_STATES), size=count, p=list(_DEMAND_WEIGHTS))
+    banks = set(lenders.bank_indexes())
+    lendable = [i for i, p in enumerate(lenders.products) if p.institution in banks]
+    end = datetime(as_of.year, as_of.month, as_of.day, 2, 0, tzinfo=UTC)
+    respond_by = as_of + timedelta(days=2)
+    for k, position in enumerate(chosen.tolist()):
+        pidx = lendable[int(rng.integers(len(lendable)))]
+        spec = lenders.products[pidx]
+        low, high = spec.template.amount_wan
+        amount = int(rng.integers(low, high + 1)) * WAN_FEN
+        term = int(rng.integers(spec.template.term_months[0], spec.template.term_months[1] + 1))
+        created = end - timedelta(days=int(rng.integers(1, 60)), hours=int(rng.integers(0, 8)))
+        state = _DEMAND_STATES[int(states[k])]
+        institution_id = institution_ids[spec.institution]
+        has_app = state in ("dispatched", "claimed")
+        row = {
+            "subject_id": int(subject_ids[position]),
+            "amount_fen": amount,
+            "term_months": term,
+            "purpose": _PURPOSES[int(rng.integers(len(_PURPOSES)))],
+            "security_types": ["credit", spec.template.security_type]
+            if spec.template.security_type != "credit"
+            else ["credit"],
+            "urgency": "urgent" if rng.random() < 0.2 else "normal",
+            "max_rate_bp": None,
+            "status": state,
+            "assigned_institution_id": institution_id if has_app else None,
+            "claimed_institution_id": institution_id if state == "claimed" else None,
+            "tried_institutions": [institution_id] if has_app else [],
+            "respond_by": respond_by if state in ("dispatched", "pool") else None,
+            "reassignments": 0,
+            "created_at": created,
+            "status_changed_at": created + timedelta(hours=2),
+            "claimed_at": created + timedelta(hours=20) if state == "claimed" else None,
+        }
+        demand_id = connection.execute(insert(Demand).values(**row)).inserted_primary_key[0]
+        if has_app:
+            app_status = (
+                "submitted"
+                if state == "dispatched"
+                else ("accepted", "under_review", "approved")[int(rng.integers(3))]
+            )
+            connection.execute(
+                insert(Application).values(
+                    demand_id=demand_id,
+                    subject_id=row["subject_id"],
+                    product_id=product_ids[pidx],
+                    institution_id=institution_id,
+                    consent_id=None,
+                    amount_fen=amount,
+                    term_months=term,
+                    channel="dispatch",
+                    status=app_status,
+                    respond_by=respond_by if app_status == "submitted" else None,
+                    approved_amount_fen=amount if app_status == "approved" else None,
+                    approved_rate_bp=spec.template.rate_bp[0] if app_status == "approved" else None,
+                    approved_term_months=term if app_status == "approved" else None,
+                    created_at=created + timedelta(hours=2),
+                    accepted_at=row["claimed_at"],
+                    status_changed_at=created + timedelta(hours=26),
+                )
+            )
+    listed = [i for i in range(1, n) if sections[i] in ("C", "I", "M")][:12]
+    for j, position in enumerate(listed):
+        at = end - timedelta(days=30 - j)
+        connection.execute(
+            insert(WhitelistEntry).values(
+                subject_id=int(subject_ids[position]),
+                status=_WHITELIST_STATES[j % len(_WHITELIST_STATES)],
+                grade=None,
+                reasons=["policy_industry"],
+                note=None,
+                proposed_at=at,
+                status_changed_at=at,
+            )
+        )
+    return count

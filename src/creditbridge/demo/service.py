@@ -35,7 +35,14 @@ from creditbridge.core.errors import Conflict, ValidationFailed
 from creditbridge.demo import providers as prov
 from creditbridge.demo.chunks import ChunkResult, DatasetDef, RecordBlock, RunContext, build_chunk
 from creditbridge.demo.deliveries import generate_delivery_history
-from creditbridge.demo.lending import LOAN_COLUMNS, Lenders, build_lenders, loan_rows
+from creditbridge.demo.lending import (
+    LOAN_COLUMNS,
+    Lenders,
+    build_lenders,
+    loan_rows,
+    product_rules,
+    seed_marketplace,
+)
 from creditbridge.demo.models import DemoTruth
 from creditbridge.demo.population import Population, build_population
 from creditbridge.demo.timeline import Window, months_of, period_text
@@ -196,6 +203,17 @@ def generate(
         _table(Batch)
     )  # the refused deliveries were written with explicit ids
     clock.lap("delivery history")
+    seed_marketplace(
+        connection,
+        lenders,
+        population.ids,
+        population.section,
+        institution_ids,
+        product_ids,
+        seed=seed,
+        as_of=as_of,
+    )
+    clock.lap("marketplace")
 
     reference_rows = (
         len(provider_ids)
@@ -412,6 +430,7 @@ def _ensure_lenders(
                     "max_term_months": p.template.term_months[1],
                     "status": "published",
                     "created_at": created,
+                    **product_rules(lenders, p),
                 }
                 for p in new
             ],
