@@ -47,6 +47,15 @@ demo: install fonts
 	$(BIN)/creditbridge db upgrade
 	$(BIN)/creditbridge demo ensure --enterprises $(DEMO_ENTERPRISES) --seed $(DEMO_SEED) --as-of $(DEMO_AS_OF)
 	$(BIN)/creditbridge collection compute --month $(DEMO_METRICS_MONTH) --last 3 --as-of $(DEMO_AS_OF)
+	$(BIN)/creditbridge scoring snapshot --as-of $(DEMO_AS_OF)
+	$(BIN)/creditbridge scoring train
+	$(BIN)/creditbridge scoring validate
+	$(BIN)/creditbridge scoring approve --kind expert
+	@# The trained scorecard is approved only if it passes its validation thresholds; when it does
+	@# not, the demo still scores every enterprise with the approved expert scorecard.
+	-$(BIN)/creditbridge scoring approve --kind scorecard
+	$(BIN)/creditbridge scoring run
+	$(BIN)/creditbridge report aggregates
 	$(BIN)/creditbridge access demo-logins
 	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
 

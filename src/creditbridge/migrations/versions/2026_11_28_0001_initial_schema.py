@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 00:21:33.638437
+Create Date: 2026-11-28 03:21:35.025201
 """
 
 from collections.abc import Sequence
@@ -78,18 +78,68 @@ def upgrade() -> None:
         "audit_event",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
-        sa.Column("occurred_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("actor_kind", sa.String(length=16), nullable=False),
-        sa.Column("actor_id", sa.BigInteger(), nullable=True),
-        sa.Column("actor_role", sa.String(length=32), nullable=True),
-        sa.Column("actor_institution_id", sa.BigInteger(), nullable=True),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("object_type", sa.String(length=64), nullable=False),
-        sa.Column("object_id", sa.String(length=128), nullable=True),
-        sa.Column("subject_id", sa.BigInteger(), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("chained", sa.Text(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column(
+            "prev_hash",
+            sa.String(length=64),
+            sa.Computed("substr(chained, 1, 64)", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "occurred_at",
+            creditbridge.core.db.UTCDateTime(timezone=True),
+            sa.Computed("json_extract(substr(chained, 65), '$.at')", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "actor_kind",
+            sa.String(length=16),
+            sa.Computed("json_extract(substr(chained, 65), '$.kind')", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "actor_id",
+            sa.BigInteger(),
+            sa.Computed("json_extract(substr(chained, 65), '$.uid')", persisted=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "actor_role",
+            sa.String(length=32),
+            sa.Computed("json_extract(substr(chained, 65), '$.role')", persisted=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "actor_institution_id",
+            sa.BigInteger(),
+            sa.Computed("json_extract(substr(chained, 65), '$.inst')", persisted=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "action",
+            sa.String(length=64),
+            sa.Computed("json_extract(substr(chained, 65), '$.act')", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "object_type",
+            sa.String(length=64),
+            sa.Computed("json_extract(substr(chained, 65), '$.otype')", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "object_id",
+            sa.String(length=128),
+            sa.Computed("json_extract(substr(chained, 65), '$.obj')", persisted=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "subject_id",
+            sa.BigInteger(),
+            sa.Computed("json_extract(substr(chained, 65), '$.subj')", persisted=True),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
         sa.UniqueConstraint("sequence", name=op.f("uq_audit_event_sequence")),
     )
@@ -157,6 +207,75 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_ingest_provider_division_code"), ["division_code"], unique=False
         )
+
+    op.create_table(
+        "marketplace_notification",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("recipient_kind", sa.String(length=16), nullable=False),
+        sa.Column("recipient_id", sa.Integer(), nullable=True),
+        sa.Column("event", sa.String(length=48), nullable=False),
+        sa.Column("message", sa.String(length=500), nullable=False),
+        sa.Column("demand_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "application_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_notification")),
+    )
+    with op.batch_alter_table("marketplace_notification", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_marketplace_notification_recipient",
+            ["recipient_kind", "recipient_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "reports_aggregate_run",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("computed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("computed_by", sa.String(length=200), nullable=False),
+        sa.Column("enterprises", sa.Integer(), nullable=False),
+        sa.Column("tax_window", sa.String(length=32), nullable=False),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column(
+            "tables",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports_aggregate_run")),
+    )
+    op.create_table(
+        "scoring_model",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("config_version", sa.String(length=32), nullable=False),
+        sa.Column("training_from", sa.Date(), nullable=True),
+        sa.Column("training_to", sa.Date(), nullable=True),
+        sa.Column(
+            "spec",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metrics",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("validated_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("approved_by", sa.String(length=200), nullable=True),
+        sa.Column("approved_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scoring_model")),
+        sa.UniqueConstraint("version", name=op.f("uq_scoring_model_version")),
+    )
+    with op.batch_alter_table("scoring_model", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scoring_model_status"), ["status"], unique=False)
 
     op.create_table(
         "subject",
@@ -579,6 +698,75 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "marketplace_demand",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "amount_fen", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("term_months", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column(
+            "security_types",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("urgency", sa.String(length=16), nullable=False),
+        sa.Column("max_rate_bp", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "assigned_institution_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "claimed_institution_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "tried_institutions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("respond_by", sa.Date(), nullable=True),
+        sa.Column("reassignments", sa.Integer(), nullable=False),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status_changed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("claimed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assigned_institution_id"],
+            ["access_institution.id"],
+            name=op.f("fk_marketplace_demand_assigned_institution_id_access_institution"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["claimed_institution_id"],
+            ["access_institution.id"],
+            name=op.f("fk_marketplace_demand_claimed_institution_id_access_institution"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["subject.id"], name=op.f("fk_marketplace_demand_subject_id_subject")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_demand")),
+    )
+    with op.batch_alter_table("marketplace_demand", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_demand_claimed_institution_id"),
+            ["claimed_institution_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_marketplace_demand_status", ["status", "respond_by"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_demand_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
         "marketplace_product",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -599,6 +787,37 @@ def upgrade() -> None:
         sa.Column("min_term_months", sa.Integer(), nullable=False),
         sa.Column("max_term_months", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "regions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "industry_sections",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "size_classes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("min_years", sa.Integer(), nullable=False),
+        sa.Column("min_grade", sa.String(length=4), nullable=True),
+        sa.Column(
+            "required_tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "consent_categories",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("description", sa.String(length=1000), nullable=False),
+        sa.Column("review_note", sa.String(length=500), nullable=True),
+        sa.Column("reviewed_by", sa.String(length=200), nullable=True),
+        sa.Column("reviewed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["institution_id"],
@@ -612,6 +831,123 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_marketplace_product_institution_id"), ["institution_id"], unique=False
         )
+
+    op.create_table(
+        "marketplace_whitelist_entry",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("grade", sa.String(length=4), nullable=True),
+        sa.Column(
+            "reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("proposed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status_changed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["subject.id"],
+            name=op.f("fk_marketplace_whitelist_entry_subject_id_subject"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_whitelist_entry")),
+    )
+    with op.batch_alter_table("marketplace_whitelist_entry", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_whitelist_entry_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
+        "marketplace_whitelist_subscription",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "institution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["access_institution.id"],
+            name=op.f("fk_marketplace_whitelist_subscription_institution_id_access_institution"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_whitelist_subscription")),
+        sa.UniqueConstraint(
+            "institution_id", name=op.f("uq_marketplace_whitelist_subscription_institution_id")
+        ),
+    )
+    op.create_table(
+        "reports_issuance",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("report_no", sa.String(length=40), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("audience", sa.String(length=16), nullable=False),
+        sa.Column("format", sa.String(length=8), nullable=False),
+        sa.Column("purpose", sa.String(length=32), nullable=True),
+        sa.Column(
+            "consent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "institution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("actor_kind", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("actor_name", sa.String(length=200), nullable=False),
+        sa.Column("node_code", sa.String(length=12), nullable=False),
+        sa.Column("issued_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rules_version", sa.String(length=32), nullable=False),
+        sa.Column(
+            "sections",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("content_digest", sa.String(length=64), nullable=False),
+        sa.Column("file_digest", sa.String(length=64), nullable=False),
+        sa.Column("file_size", sa.Integer(), nullable=False),
+        sa.Column("signature", sa.Text(), nullable=False),
+        sa.Column("key_fingerprint", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["subject.id"], name=op.f("fk_reports_issuance_subject_id_subject")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports_issuance")),
+        sa.UniqueConstraint("report_no", name=op.f("uq_reports_issuance_report_no")),
+    )
+    with op.batch_alter_table("reports_issuance", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reports_issuance_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
+        "scoring_run",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("model_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("started_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enterprises", sa.Integer(), nullable=False),
+        sa.Column("scored", sa.Integer(), nullable=False),
+        sa.Column("insufficient", sa.Integer(), nullable=False),
+        sa.Column(
+            "previous_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "psi",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("alert", sa.Boolean(), nullable=False),
+        sa.Column("started_by", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["scoring_model.id"], name=op.f("fk_scoring_run_model_id_scoring_model")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scoring_run")),
+    )
+    with op.batch_alter_table("scoring_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scoring_run_model_id"), ["model_id"], unique=False)
 
     op.create_table(
         "access_rate_window",
@@ -816,6 +1152,82 @@ def upgrade() -> None:
         batch_op.create_index("ix_ingest_reject_batch_row", ["batch_id", "row"], unique=False)
 
     op.create_table(
+        "marketplace_application",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("demand_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "institution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "amount_fen", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("term_months", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("respond_by", sa.Date(), nullable=True),
+        sa.Column(
+            "approved_amount_fen",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("approved_rate_bp", sa.Integer(), nullable=True),
+        sa.Column("approved_term_months", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("loan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("accepted_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "status_changed_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["consent_id"],
+            ["consent_grant.id"],
+            name=op.f("fk_marketplace_application_consent_id_consent_grant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["demand_id"],
+            ["marketplace_demand.id"],
+            name=op.f("fk_marketplace_application_demand_id_marketplace_demand"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["access_institution.id"],
+            name=op.f("fk_marketplace_application_institution_id_access_institution"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["marketplace_product.id"],
+            name=op.f("fk_marketplace_application_product_id_marketplace_product"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["subject.id"],
+            name=op.f("fk_marketplace_application_subject_id_subject"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_application")),
+    )
+    with op.batch_alter_table("marketplace_application", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_application_demand_id"), ["demand_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_marketplace_application_inst", ["institution_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_application_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
         "marketplace_loan",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -840,6 +1252,24 @@ def upgrade() -> None:
         sa.Column("maturity_date", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("via_platform", sa.Boolean(), nullable=False),
+        sa.Column(
+            "first_loan_any_bank", sa.Boolean(), server_default=sa.text("(false)"), nullable=False
+        ),
+        sa.Column(
+            "first_loan_this_bank", sa.Boolean(), server_default=sa.text("(false)"), nullable=False
+        ),
+        sa.Column(
+            "inclusive_micro", sa.Boolean(), server_default=sa.text("(false)"), nullable=False
+        ),
+        sa.Column(
+            "application_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "repaid_fen",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            server_default="0",
+            nullable=False,
+        ),
         sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["institution_id"],
@@ -865,6 +1295,45 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_marketplace_loan_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
+        "scoring_score",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("model_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("grade", sa.String(length=3), nullable=True),
+        sa.Column("insufficient_data", sa.Boolean(), nullable=False),
+        sa.Column(
+            "reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "indicators",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("scored_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["scoring_model.id"], name=op.f("fk_scoring_score_model_id_scoring_model")
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["scoring_run.id"], name=op.f("fk_scoring_score_run_id_scoring_run")
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["subject.id"], name=op.f("fk_scoring_score_subject_id_subject")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scoring_score")),
+    )
+    with op.batch_alter_table("scoring_score", schema=None) as batch_op:
+        batch_op.create_index("ix_scoring_score_run", ["run_id"], unique=False)
+        batch_op.create_index(
+            "ix_scoring_score_subject", ["subject_id", "model_id", "scored_at"], unique=False
         )
 
     op.create_table(
@@ -913,23 +1382,90 @@ def upgrade() -> None:
             "ix_subject_record_subject_dataset", ["subject_id", "dataset_code"], unique=False
         )
 
+    op.create_table(
+        "marketplace_repayment",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("loan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event", sa.String(length=16), nullable=False),
+        sa.Column(
+            "amount_fen", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("event_date", sa.Date(), nullable=False),
+        sa.Column("reported_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"],
+            ["marketplace_loan.id"],
+            name=op.f("fk_marketplace_repayment_loan_id_marketplace_loan"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_repayment")),
+    )
+    with op.batch_alter_table("marketplace_repayment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_marketplace_repayment_loan_id"), ["loan_id"], unique=False
+        )
+
+    op.create_table(
+        "reports_record_flag",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("flag", sa.String(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=True),
+        sa.Column("set_at", creditbridge.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("set_by", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["subject_record.id"],
+            name=op.f("fk_reports_record_flag_record_id_subject_record"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports_record_flag")),
+        sa.UniqueConstraint(
+            "record_id", "flag", name=op.f("uq_reports_record_flag_record_id_flag")
+        ),
+    )
+    with op.batch_alter_table("reports_record_flag", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reports_record_flag_record_id"), ["record_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("reports_record_flag", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reports_record_flag_record_id"))
+
+    op.drop_table("reports_record_flag")
+    with op.batch_alter_table("marketplace_repayment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_marketplace_repayment_loan_id"))
+
+    op.drop_table("marketplace_repayment")
     with op.batch_alter_table("subject_record", schema=None) as batch_op:
         batch_op.drop_index("ix_subject_record_subject_dataset")
         batch_op.drop_index("ix_subject_record_natural")
         batch_op.drop_index(batch_op.f("ix_subject_record_batch_id"))
 
     op.drop_table("subject_record")
+    with op.batch_alter_table("scoring_score", schema=None) as batch_op:
+        batch_op.drop_index("ix_scoring_score_subject")
+        batch_op.drop_index("ix_scoring_score_run")
+
+    op.drop_table("scoring_score")
     with op.batch_alter_table("marketplace_loan", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_marketplace_loan_subject_id"))
         batch_op.drop_index(batch_op.f("ix_marketplace_loan_institution_id"))
         batch_op.drop_index(batch_op.f("ix_marketplace_loan_disbursement_date"))
 
     op.drop_table("marketplace_loan")
+    with op.batch_alter_table("marketplace_application", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_marketplace_application_subject_id"))
+        batch_op.drop_index("ix_marketplace_application_inst")
+        batch_op.drop_index(batch_op.f("ix_marketplace_application_demand_id"))
+
+    op.drop_table("marketplace_application")
     with op.batch_alter_table("ingest_reject", schema=None) as batch_op:
         batch_op.drop_index("ix_ingest_reject_batch_row")
 
@@ -961,10 +1497,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_access_rate_window_window_start"))
 
     op.drop_table("access_rate_window")
+    with op.batch_alter_table("scoring_run", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scoring_run_model_id"))
+
+    op.drop_table("scoring_run")
+    with op.batch_alter_table("reports_issuance", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reports_issuance_subject_id"))
+
+    op.drop_table("reports_issuance")
+    op.drop_table("marketplace_whitelist_subscription")
+    with op.batch_alter_table("marketplace_whitelist_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_marketplace_whitelist_entry_subject_id"))
+
+    op.drop_table("marketplace_whitelist_entry")
     with op.batch_alter_table("marketplace_product", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_marketplace_product_institution_id"))
 
     op.drop_table("marketplace_product")
+    with op.batch_alter_table("marketplace_demand", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_marketplace_demand_subject_id"))
+        batch_op.drop_index("ix_marketplace_demand_status")
+        batch_op.drop_index(batch_op.f("ix_marketplace_demand_claimed_institution_id"))
+
+    op.drop_table("marketplace_demand")
     with op.batch_alter_table("ingest_provider_dataset", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ingest_provider_dataset_provider_id"))
         batch_op.drop_index(batch_op.f("ix_ingest_provider_dataset_dataset_code"))
@@ -1020,6 +1575,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subject_city_code"))
 
     op.drop_table("subject")
+    with op.batch_alter_table("scoring_model", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scoring_model_status"))
+
+    op.drop_table("scoring_model")
+    op.drop_table("reports_aggregate_run")
+    with op.batch_alter_table("marketplace_notification", schema=None) as batch_op:
+        batch_op.drop_index("ix_marketplace_notification_recipient")
+
+    op.drop_table("marketplace_notification")
     with op.batch_alter_table("ingest_provider", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ingest_provider_division_code"))
 
