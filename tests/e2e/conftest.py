@@ -15,12 +15,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pyotp
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from creditbridge import migrations
+from creditbridge.access.models import User
 from creditbridge.cli import demo as demo_cli
 from creditbridge.core.db import make_engine, make_sessionmaker, session_scope
 
@@ -197,3 +200,20 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def fresh_totp_code(site: Site, login: dict[str, Any]) -> str:
+    """A TOTP code of a time step the user has not used yet. The journeys log the same demo users
+    in, and the platform accepts each code once (steps now-1 … now+1), so a second login within
+    the same 30 s must wait for, or use, the next step."""
+    totp = pyotp.TOTP(login["totp_secret"])
+    while True:
+        with site.engine.connect() as connection:
+            last = connection.execute(
+                select(User.totp_last_step).where(User.username == login["username"])
+            ).scalar_one()
+        now_step = int(time.time()) // totp.interval
+        for step in (now_step, now_step + 1):
+            if last is None or step > last:
+                return str(totp.at(step * totp.interval))
+        time.sleep(2)

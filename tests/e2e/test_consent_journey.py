@@ -11,11 +11,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from .conftest import Site, screenshot
+from .conftest import Site, fresh_totp_code, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +44,7 @@ class Tab:
             viewport={"width": 1440, "height": 900}, base_url=site.base_url, locale="zh-CN"
         )
         self.page: Page = self.context.new_page()
+        self.site = site
         self.problems: list[str] = []
         self.page.on(
             "console",
@@ -64,7 +64,7 @@ class Tab:
         page.get_by_label("密码").fill(login["password"])
         page.get_by_role("button", name="登录").click()
         if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(pyotp.TOTP(login["totp_secret"]).now())
+            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
             page.get_by_role("button", name="验证").click()
         expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
 

@@ -5,37 +5,18 @@ enterprise sees its own score, grade, reasons and what would raise it."""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
-import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from creditbridge.access.models import User
 from creditbridge.scoring.models import Score, ScoringRun
 
-from .conftest import ENTERPRISES, Site, screenshot
+from .conftest import ENTERPRISES, Site, fresh_totp_code, screenshot
 from .test_consent_journey import _demo_logins
 
 pytestmark = pytest.mark.browser
-
-
-def _fresh_code(site: Site, login: dict[str, Any]) -> str:
-    """A code of a time step the user has not used yet: other journeys log the same demo users
-    in, and a code is accepted once (steps now-1 … now+1 are accepted)."""
-    totp = pyotp.TOTP(login["totp_secret"])
-    while True:
-        with site.engine.connect() as connection:
-            last = connection.execute(
-                select(User.totp_last_step).where(User.username == login["username"])
-            ).scalar_one()
-        now_step = int(time.time()) // totp.interval
-        for step in (now_step, now_step + 1):
-            if last is None or step > last:
-                return str(totp.at(step * totp.interval))
-        time.sleep(2)
 
 
 def _login(page: Page, site: Site, login: dict[str, Any], next_path: str) -> None:
@@ -44,7 +25,7 @@ def _login(page: Page, site: Site, login: dict[str, Any], next_path: str) -> Non
     page.get_by_label("密码").fill(login["password"])
     page.get_by_role("button", name="登录").click()
     if login["totp_secret"]:
-        page.get_by_label("动态口令").fill(_fresh_code(site, login))
+        page.get_by_label("动态口令").fill(fresh_totp_code(site, login))
         page.get_by_role("button", name="验证").click()
     expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
 
