@@ -112,6 +112,19 @@ def test_institution_needs_a_consent_covering_the_score_categories(lab: Lab, nes
     ).one()
     assert event.subject_id == subject.id
 
+    # The read spends one use of the consent and shows in the enterprise's access log (查询记录).
+    session.refresh(full)
+    assert full.uses == 1
+    log = consent_service.list_access_log(session, owner)
+    assert log[0].consent_id == full.id
+    assert log[0].datasets == ["credit_score"]
+    assert log[0].institution_id == bank.id
+    # When the uses run out the score is refused like any other read.
+    for _ in range(full.max_uses - full.uses):
+        service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
+    with pytest.raises(ConsentRefused):
+        service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
+
 
 def test_operator_reads_any_and_sees_the_distribution(lab: Lab) -> None:
     operator = Actor(ActorKind.USER, 9004, "运营", Role.OPERATOR)

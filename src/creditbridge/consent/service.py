@@ -736,6 +736,57 @@ def read_records(
     )
 
 
+def record_derived_read(
+    session: Session,
+    actor: Actor,
+    *,
+    grant: ConsentGrant,
+    subject_id: int,
+    item: str,
+    action: str,
+    object_type: str,
+    object_id: int | str,
+    detail: dict[str, Any],
+) -> int:
+    """An institution's read, under ``grant``, of something the platform derives from an
+    enterprise's authorized data (its credit score, ``item="credit_score"``): counts one use of
+    the consent, and writes the audit event and the enterprise's access-log row (查询记录) in
+    this transaction, exactly as a read of the records themselves would. Returns the
+    access-log row's id. ``grant`` comes from :func:`require_valid` in the same transaction."""
+    _count_use(session, grant)
+
+    def writes_of_the_read(event: AuditEvent) -> list[tuple[Insert, dict[str, Any]]]:
+        log = {
+            "log_subject_id": subject_id,
+            "log_institution_id": grant.institution_id,
+            "log_consent_id": grant.id,
+            "log_actor_kind": str(actor.kind),
+            "log_actor_id": actor.id,
+            "log_actor_name": actor.name,
+            "log_purpose": grant.purpose,
+            "log_datasets": [item],
+            "log_record_count": 1,
+            "log_audit_sequence": event.sequence,
+            "log_read_at": event.occurred_at,
+        }
+        tally = access_service.tally_statement(session, actor, refused=False)
+        return [(_LOG_READ, log)] if tally is None else [(_LOG_READ, log), tally]
+
+    _, written = audit.record_along(
+        session,
+        actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        subject_id=subject_id,
+        detail={**detail, "consent_id": grant.id, "consent_reference": grant.reference},
+        along=writes_of_the_read,
+    )
+    if len(written) > 1:
+        access_service.check_tally(session, actor, reads=written[1][0], refusals=written[1][1])
+    return int(written[0][0])
+
+
 _LOG_READ: Final = (
     insert(AccessLogEntry)
     .values(

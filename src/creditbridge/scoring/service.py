@@ -163,7 +163,6 @@ def read_score(
     audited and raises the consent module's :class:`ConsentRefused`; the entry point should
     commit before re-raising so the refusal stays on record. Raises :class:`ScoreNotFound`
     when there is no score yet."""
-    detail: dict[str, Any] = {}
     if actor.role is Role.ENTERPRISE_USER:
         if actor.subject_id != subject_id:
             raise Forbidden("只能查看本企业的信用评价")
@@ -195,7 +194,24 @@ def read_score(
                 detail={"consent_id": consent_id, "purpose": purpose, "reason": refusal.code},
             )
             raise
-        detail = {"consent_id": grant.id, "purpose": purpose}
+        found = _latest_score(session, subject_id)
+        if found is None:
+            raise ScoreNotFound("该企业尚未评分")
+        row, model = found
+        # Like a read of the records the score is computed from: one use of the consent, the
+        # audit event and a line in the enterprise's access log (查询记录).
+        consent_service.record_derived_read(
+            session,
+            actor,
+            grant=grant,
+            subject_id=subject_id,
+            item="credit_score",
+            action="scoring.read",
+            object_type="scoring_score",
+            object_id=row.id,
+            detail={"purpose": purpose, "model_version": model.version},
+        )
+        return _view(row, model.version)
     elif not (actor.role is Role.OPERATOR or actor.kind in (ActorKind.CLI, ActorKind.SYSTEM)):
         raise Forbidden("无权查看企业信用评价")
     found = _latest_score(session, subject_id)
@@ -209,7 +225,7 @@ def read_score(
         object_type="scoring_score",
         object_id=row.id,
         subject_id=subject_id,
-        detail={**detail, "model_version": model.version},
+        detail={"model_version": model.version},
     )
     return _view(row, model.version)
 

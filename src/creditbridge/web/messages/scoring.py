@@ -3,6 +3,10 @@
 from typing import Final
 
 MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "access_item.credit_score": (
+        "信用评价（评分、等级与原因）",
+        "Credit evaluation (score, grade, reasons)",
+    ),
     "feature.scoring_mine": ("我的信用评价", "My credit score"),
     "feature.scoring_mine.desc": (
         "本企业的信用分、等级、扣分原因和提升建议（信用培育）。",
