@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from creditbridge.cli.context import engine, friendly_errors
+from creditbridge.web import server
 
 
 @friendly_errors
@@ -23,5 +24,6 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=server.PROTOCOL,
         log_level="warning",
     )
