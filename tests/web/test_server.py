@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -40,9 +41,16 @@ async def _nodelay_of_accepted_connection(protocol: type[H11Protocol]) -> int:
         server.close()
 
 
+def _nodelay(protocol: type[H11Protocol]) -> int:
+    # Its own thread and event loop: the browser tests' Playwright may keep a loop running in
+    # this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _nodelay_of_accepted_connection(protocol)).result()
+
+
 def test_connections_of_a_worker_bound_socket_have_nagle_off() -> None:
-    assert asyncio.run(_nodelay_of_accepted_connection(NoDelayH11Protocol)) != 0
+    assert _nodelay(NoDelayH11Protocol) != 0
 
 
 def test_plain_h11_leaves_nagle_on_there_which_is_why_the_protocol_exists() -> None:
-    assert asyncio.run(_nodelay_of_accepted_connection(H11Protocol)) == 0
+    assert _nodelay(H11Protocol) == 0
