@@ -127,6 +127,26 @@ def institution_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
 # --- the lifecycle --------------------------------------------------------------------------
 
 
+def find_usable_consent(session: Session, actor: Actor, *, subject_id: int) -> ConsentGrant | None:
+    """``actor``'s institution's active consent for ``subject_id`` that is inside its window and
+    still has a use left (the one ending soonest), or None. One indexed query: an institution
+    may hold thousands of consents, so this does not go through :func:`list_for_institution`."""
+    now = utc_now()
+    return session.scalar(
+        select(ConsentGrant)
+        .where(
+            ConsentGrant.institution_id == _institution_of(actor),
+            ConsentGrant.subject_id == subject_id,
+            ConsentGrant.status == ConsentStatus.ACTIVE.value,
+            ConsentGrant.valid_from <= now,
+            ConsentGrant.valid_until > now,
+            ConsentGrant.uses < ConsentGrant.max_uses,
+        )
+        .order_by(ConsentGrant.valid_until)
+        .limit(1)
+    )
+
+
 def request_consent(
     session: Session,
     actor: Actor,

@@ -973,7 +973,7 @@ def decline(session: Session, actor: Actor, *, application_id: int, reason: str)
 
 
 def _after_lapse(session: Session, actor: Actor, app: Application) -> None:
-    demand = session.get(Demand, app.demand_id) if app.demand_id else None
+    demand = _demand_of(session, app)
     if demand is not None and demand.status == DemandStatus.DISPATCHED.value:
         _dispatch_next(session, actor, demand)
 
@@ -982,7 +982,7 @@ def withdraw(session: Session, actor: Actor, *, application_id: int) -> Applicat
     _subject_of(actor)
     app = access_application(session, actor, application_id)
     _move(session, actor, app, AppMove.WITHDRAW)
-    demand = session.get(Demand, app.demand_id) if app.demand_id else None
+    demand = _demand_of(session, app)
     if demand is not None and demand.status in (DemandStatus.DISPATCHED, DemandStatus.CLAIMED):
         _demand_move(session, actor, demand, DemandMove.CLOSE)
     return app
@@ -1027,10 +1027,15 @@ def approve(
     )
 
 
+def _demand_of(session: Session, app: Application) -> Demand | None:
+    """The demand an application answers; None for an application made without one."""
+    return session.get(Demand, app.demand_id) if app.demand_id else None
+
+
 def reject(session: Session, actor: Actor, *, application_id: int, reason: str) -> Application:
     app = _institution_app(session, actor, application_id)
     _move(session, actor, app, AppMove.REJECT, reason=reason)
-    demand = session.get(Demand, app.demand_id) if app.demand_id else None
+    demand = _demand_of(session, app)
     if demand is not None and demand.status == DemandStatus.CLAIMED.value:
         # The enterprise may try another product with the same demand.
         _demand_move(session, actor, demand, DemandMove.RELEASE)
@@ -1080,7 +1085,7 @@ def disburse(
     _move(
         session, actor, app, AppMove.DISBURSE, detail={"loan_id": loan.id, "amount_fen": amount_fen}
     )
-    demand = session.get(Demand, app.demand_id) if app.demand_id else None
+    demand = _demand_of(session, app)
     if demand is not None and demand.status == DemandStatus.CLAIMED.value:
         _demand_move(session, actor, demand, DemandMove.CLOSE)
     return loan
@@ -1168,7 +1173,7 @@ def sweep(session: Session, actor: Actor = SYSTEM, *, today: date | None = None)
     for app in late:
         _move(session, actor, app, AppMove.EXPIRE, detail={"respond_by": app.respond_by})
         result.expired += 1
-        demand = session.get(Demand, app.demand_id) if app.demand_id else None
+        demand = _demand_of(session, app)
         if demand is not None and demand.status == DemandStatus.DISPATCHED.value:
             if _dispatch_next(session, actor, demand) is None:
                 result.pooled += 1

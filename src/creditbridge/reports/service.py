@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from creditbridge.audit import service as audit
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
-from creditbridge.consent.domain import ConsentStatus, Purpose
+from creditbridge.consent.domain import Purpose
 from creditbridge.consent.models import ConsentGrant
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import to_local, utc_now
@@ -274,27 +274,6 @@ def _direct_entries(
     return entries
 
 
-def _active_consent(session: Session, actor: Actor, subject_id: int) -> ConsentGrant | None:
-    """The institution's active consent for the subject that still has uses, if any.
-
-    One indexed query on the consent table: the consent service offers a lookup by institution
-    (all its consents) but none by institution and subject, and a busy bank holds thousands."""
-    now = utc_now()
-    return session.scalar(
-        select(ConsentGrant)
-        .where(
-            ConsentGrant.institution_id == actor.institution_id,
-            ConsentGrant.subject_id == subject_id,
-            ConsentGrant.status == ConsentStatus.ACTIVE.value,
-            ConsentGrant.valid_from <= now,
-            ConsentGrant.valid_until > now,
-            ConsentGrant.uses < ConsentGrant.max_uses,
-        )
-        .order_by(ConsentGrant.valid_until)
-        .limit(1)
-    )
-
-
 def gather(
     session: Session,
     actor: Actor,
@@ -329,7 +308,7 @@ def gather(
         if grant.subject_id != subject.id:
             raise NotFound("授权不存在")
     elif find_consent:
-        grant = _active_consent(session, actor, subject.id)
+        grant = consent_service.find_usable_consent(session, actor, subject_id=subject.id)
     else:
         grant = None
     if grant is None:
