@@ -367,3 +367,45 @@ def test_generate_rejects_undefined_prefix(prefix: str) -> None:
 def test_generate_rejects_divisions_a_code_cannot_carry() -> None:
     with pytest.raises(ValueError, match="341400"):
         uscc.generate(np.random.default_rng(0), 1, division_codes=np.array(["341400"]))
+
+
+def _clean(code: str) -> bool:
+    """What clean_many promises: accepted exactly as written, with no warning."""
+    result = uscc.validate(code)
+    return result.valid and not result.warnings and result.code == code
+
+
+def _org_check_wrong(code: str) -> str:
+    body = code[:16] + ("1" if code[16] == "0" else "0")
+    return body + uscc.check_character(body)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_clean_many_agrees_with_validate_on_valid_and_mutated_codes(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = [str(c) for c in uscc.generate(rng, 20, division_codes=ANHUI_CURRENT)]
+    codes = (
+        base + [m for c in base for m in _mutations(c, rng)] + [_org_check_wrong(c) for c in base]
+    )
+    assert uscc.clean_many(codes).tolist() == [_clean(c) for c in codes]
+
+
+@given(st.lists(st.text(alphabet=uscc.CHARSET + "abcxyzIOSVZ -\t\u3000\x00é", max_size=22)))
+def test_clean_many_agrees_with_validate_on_garbage(codes: list[str]) -> None:
+    assert uscc.clean_many(codes).tolist() == [_clean(c) for c in codes]
+
+
+def test_clean_many_marks_warnings_and_historical_divisions_unclean() -> None:
+    codes = []
+    for division in ["340102", "340221", "110105", "341822"]:
+        body = "91" + division + "MA2T00015"
+        codes.append(body + uscc.check_character(body))
+    codes.append(_org_check_wrong(codes[0]))
+    codes.append(codes[0].lower())
+    expected = [_clean(c) for c in codes]
+    assert uscc.clean_many(codes).tolist() == expected
+    # a current division, a historical one (valid, with a warning), another province, an
+    # abolished one, a wrong organisation check (warning), lowercase (normalised)
+    assert expected == [True, False, True, _clean(codes[3]), False, False]
+    assert uscc.clean_many([]).shape == (0,)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -494,25 +494,25 @@ class RowValidator:
         return self._cached(spec, unit, cache=False)
 
     @staticmethod
-    def _cached(spec: FieldLike, unit: str | None, *, cache: bool) -> Any:
-        memo: dict[Any, Any] = {}
+    def _cached(spec: FieldLike, unit: str | None, *, cache: bool) -> _MemoReader:
+        return _MemoReader(spec, unit, cache=cache)
 
-        def read(raw: Any) -> Any:
-            key = raw if isinstance(raw, str) else None
-            if key is not None and cache:
-                found = memo.get(key, _MISS)
-                if found is not _MISS:
-                    return found
-            try:
-                parsed = parse_value(spec, raw, column_unit=unit)
-            except FieldProblem:
-                return _MISS
-            value = _MISS if parsed.warnings else parsed.value
-            if key is not None and cache and len(memo) < _CACHE_LIMIT:
-                memo[key] = value
-            return value
-
-        return read
+    def prime(self, raws: Sequence[Mapping[str, Any]]) -> None:
+        """Check a chunk's new unified social credit codes in one vectorised pass, so that the
+        clean ones are known before the rows are read one by one (a scalar check per new
+        enterprise costs more than the rest of its row)."""
+        for code, _, read in self._plan:
+            if not isinstance(read, _MemoReader) or read.spec.type != "uscc":
+                continue
+            memo = read.memo
+            new = list(
+                {value for raw in raws if type(value := raw.get(code)) is str and value not in memo}
+            )
+            if not new or len(memo) + len(new) > _CACHE_LIMIT:
+                continue
+            for value, clean in zip(new, uscc.clean_many(new), strict=True):
+                if clean:
+                    memo[value] = value
 
     def __call__(self, raw: Mapping[str, Any], *, row: int) -> RowOutcome:
         values: dict[str, Any] = {}
@@ -531,17 +531,58 @@ class RowValidator:
             values[code] = parsed
         return RowOutcome(row=row, values=values)
 
-    def many(self, raws: Sequence[Mapping[str, Any]], rows: Sequence[int]) -> list[RowOutcome]:
-        """The outcomes of ``self(raw, row=…)`` for a whole chunk, read column by column.
+    def key_reader(self, key_fields: Sequence[str]) -> Callable[[Mapping[str, Any]], str | None]:
+        """The natural key (``|``-joined) a raw row will have once validated, read from its key
+        fields alone; ``None`` when a key field is blank or not in its plain clean form (only
+        the full rules can say what such a row is)."""
+        readers = {code: read for code, _, read in self._plan}
+        plan = [(code, readers[code]) for code in key_fields]
 
-        Each field's column is read at once (a memo lookup in C for repeating values, a
-        vectorised check for plain amounts); a row whose column reader gave up on any value goes
-        through :func:`validate_row`, exactly as the per-row path sends it there."""
+        def key(raw: Mapping[str, Any]) -> str | None:
+            parts = []
+            for code, read in plan:
+                value = raw.get(code)
+                if value is None or value == "":
+                    return None
+                parsed = read(value)
+                if parsed is _MISS or parsed in _EMPTY:
+                    return None
+                parts.append(str(parsed))
+            return "|".join(parts)
+
+        return key
+
+    def read_columns(self, raws: Sequence[Mapping[str, Any]]) -> list[list[Any]] | None:
+        """Each field's column read at once (a memo lookup in C for repeating values, a
+        vectorised check for plain amounts); ``None`` when a value cannot be (an unhashable
+        value, such as a list in a JSON row)."""
+        try:
+            return [read([raw.get(code) for raw in raws]) for code, read in self._columns]
+        except TypeError:
+            return None
+
+    def clean_values(self, columns: list[list[Any]]) -> list[dict[str, Any]] | None:
+        """The stored values of every row, when the fast readers read every value of every row
+        and none was left blank (the usual chunk); otherwise ``None`` — use :meth:`many`."""
+        if any(_MISS in column or _ABSENT in column for column in columns):
+            return None  # list.__contains__ runs in C
+        codes = [code for code, _ in self._columns]
+        return [dict(zip(codes, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def many(
+        self,
+        raws: Sequence[Mapping[str, Any]],
+        rows: Sequence[int],
+        columns: list[list[Any]] | None = None,
+    ) -> list[RowOutcome]:
+        """The outcomes of ``self(raw, row=…)`` for a whole chunk, read column by column
+        (:meth:`read_columns`, or ``columns`` already read); a row whose column reader gave up
+        on any value goes through :func:`validate_row`, exactly as the per-row path sends it."""
         if not raws:
             return []
-        try:
-            columns = [read([raw.get(code) for raw in raws]) for code, read in self._columns]
-        except TypeError:  # an unhashable value (a list in a JSON row): one row at a time
+        if columns is None:
+            columns = self.read_columns(raws)
+        if columns is None:
             return [self(raw, row=row) for raw, row in zip(raws, rows, strict=True)]
         codes = [code for code, _ in self._columns]
         fields, units = self.fields, self.column_units
@@ -559,6 +600,33 @@ class RowValidator:
             else:
                 append(RowOutcome(row, dict(zip(codes, values, strict=True))))
         return outcomes
+
+
+class _MemoReader:
+    """The reader of a field whose values repeat (codes, periods, dates): each distinct text is
+    read once by the full rules; what they made of it (or ``_MISS``) is remembered."""
+
+    def __init__(self, spec: FieldLike, unit: str | None, *, cache: bool) -> None:
+        self.spec = spec
+        self.unit = unit
+        self.cache = cache
+        self.memo: dict[Any, Any] = {}
+
+    def __call__(self, raw: Any) -> Any:
+        key = raw if isinstance(raw, str) else None
+        memo = self.memo
+        if key is not None and self.cache:
+            found = memo.get(key, _MISS)
+            if found is not _MISS:
+                return found
+        try:
+            parsed = parse_value(self.spec, raw, column_unit=self.unit)
+        except FieldProblem:
+            return _MISS
+        value = _MISS if parsed.warnings else parsed.value
+        if key is not None and self.cache and len(memo) < _CACHE_LIMIT:
+            memo[key] = value
+        return value
 
 
 _ABSENT: Final = object()

@@ -11,8 +11,8 @@ plaintext (``protection.service.Sealer``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
@@ -37,6 +37,7 @@ RECORD_COLUMNS: Final = (
     "source_row",
     "received_at",
     "superseded_at",
+    "source_fingerprint",
 )
 REJECT_COLUMNS: Final = ("batch_id", "row", "field", "label", "value", "code", "message", "warning")
 
@@ -50,10 +51,13 @@ class Latest(NamedTuple):
     digest: str
     batch_id: int
     source_row: int
+    fingerprint: str | None
 
 
-@dataclass(frozen=True)
-class NewRecord:
+class NewRecord(NamedTuple):
+    """A version about to be written (a tuple: one is made per delivered row, and a frozen
+    dataclass costs several times more to build)."""
+
     subject_id: int
     natural_key: str
     version: int
@@ -61,6 +65,7 @@ class NewRecord:
     data: str
     digest: str
     source_row: int
+    fingerprint: str | None = None
 
 
 def _dbapi(session: Session) -> Any:
@@ -71,47 +76,70 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _keys_clause(session: Session, column: str) -> str:
-    # One bound parameter for the whole chunk's keys: an IN list of 5,000 placeholders costs more
-    # to compile in SQLAlchemy than the query costs to run.
+BULK_CACHE_KIB: Final = 128 * 1024
+
+
+@contextmanager
+def bulk_cache(session: Session) -> Iterator[None]:
+    """On SQLite, a page cache sized for a batch while it is applied (the connection's default
+    is 2 MB): its key lookups and index inserts touch pages all over indexes of millions of
+    rows. PostgreSQL's shared buffers are the server's business."""
     if is_postgres(session):
-        return f"{column} = ANY(CAST(:keys AS text[]))"
-    return f"{column} IN (SELECT value FROM json_each(:keys))"
-
-
-def _keys_param(session: Session, keys: Sequence[str]) -> Any:
-    return list(keys) if is_postgres(session) else orjson.dumps(list(keys)).decode()
+        yield
+        return
+    cursor = _dbapi(session).cursor()
+    try:
+        (before,) = cursor.execute("PRAGMA cache_size").fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+    finally:
+        cursor.close()
 
 
 def latest_versions(
     session: Session, *, dataset_code: str, keys: Sequence[str]
 ) -> dict[str, Latest]:
     """The newest current or withdrawn version of each key that has one, in one query."""
+    return latest_versions_on(
+        _dbapi(session), postgres=is_postgres(session), dataset_code=dataset_code, keys=keys
+    )
+
+
+def latest_versions_on(
+    connection: Any, *, postgres: bool, dataset_code: str, keys: Sequence[str]
+) -> dict[str, Latest]:
+    """:func:`latest_versions` on a bare DBAPI connection: the forked reader of a big batch asks
+    through its own connection, which sees what is committed (see ``service._Preparer``)."""
     if not keys:
         return {}
     # Straight to the driver: SQLAlchemy's row objects cost more than the query on a chunk.
-    postgres = is_postgres(session)
-    cursor = _dbapi(session).cursor()
+    cursor = connection.cursor()
     try:
         if postgres:
             sql = (
-                "SELECT natural_key, id, version, status, digest, batch_id, source_row "
-                "FROM subject_record WHERE dataset_code = %s AND status != 'superseded' AND "
-                "natural_key = ANY(%s::text[])"
+                "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
+                "source_fingerprint FROM subject_record WHERE dataset_code = %s AND "
+                "status != 'superseded' AND natural_key = ANY(%s::text[])"
             )
         else:
             sql = (
-                "SELECT natural_key, id, version, status, digest, batch_id, source_row "
-                "FROM subject_record WHERE dataset_code = ? AND status != 'superseded' AND "
-                "natural_key IN (SELECT value FROM json_each(?))"
+                "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
+                "source_fingerprint FROM subject_record WHERE dataset_code = ? AND "
+                "status != 'superseded' AND natural_key IN (SELECT value FROM json_each(?))"
             )
-        cursor.execute(sql, (dataset_code, _keys_param(session, keys)))
+        key_list = list(keys)
+        cursor.execute(
+            sql, (dataset_code, key_list if postgres else orjson.dumps(key_list).decode())
+        )
         rows = cursor.fetchall()
     finally:
         cursor.close()
     found: dict[str, Latest] = {}
-    for key, id_, version, status, digest, batch_id, source_row in rows:
-        latest = Latest(id_, version, status, digest, batch_id, source_row)
+    for key, *columns in rows:
+        latest = Latest(*columns)
         held = found.get(key)
         if held is None or latest.version > held.version:
             found[key] = latest
@@ -119,17 +147,21 @@ def latest_versions(
 
 
 def subject_ids(session: Session, usccs: Iterable[str]) -> dict[str, int]:
+    return subject_ids_on(_dbapi(session), postgres=is_postgres(session), usccs=usccs)
+
+
+def subject_ids_on(connection: Any, *, postgres: bool, usccs: Iterable[str]) -> dict[str, int]:
     codes = list(set(usccs))
     if not codes:
         return {}
     sql = (
         "SELECT uscc, id FROM subject WHERE uscc = ANY(%s::text[])"
-        if is_postgres(session)
+        if postgres
         else "SELECT uscc, id FROM subject WHERE uscc IN (SELECT value FROM json_each(?))"
     )
-    cursor = _dbapi(session).cursor()
+    cursor = connection.cursor()
     try:
-        cursor.execute(sql, (_keys_param(session, codes),))
+        cursor.execute(sql, (codes if postgres else orjson.dumps(codes).decode(),))
         rows = cursor.fetchall()
     finally:
         cursor.close()
@@ -167,7 +199,8 @@ def insert_records(
             f"{r.subject_id}{fixed}{_copy_text(r.natural_key)}\t{r.version}\t{status}\t"
             f"{NULL if r.event_date is None else _copy_text(r.event_date)}\t"
             f"{_copy_text(r.data)}\t{r.digest}{tail}{r.source_row}\t{stamp}\t"
-            f"{NULL if status == 'current' else stamp}\n"
+            f"{NULL if status == 'current' else stamp}\t"
+            f"{NULL if r.fingerprint is None else r.fingerprint}\n"
             for r, status in records
         ]
         with (
@@ -181,7 +214,7 @@ def insert_records(
     try:
         cursor.executemany(
             f"INSERT INTO subject_record ({', '.join(RECORD_COLUMNS)}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r.subject_id,
@@ -197,6 +230,7 @@ def insert_records(
                     r.source_row,
                     stamp,
                     None if status == "current" else stamp,
+                    r.fingerprint,
                 )
                 for r, status in records
             ],

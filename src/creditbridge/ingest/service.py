@@ -25,21 +25,30 @@ pull connector. Its rules (docs/ingest.md has them for providers):
 from __future__ import annotations
 
 import csv
+import gc
+import hashlib
 import io
 import multiprocessing
 import os
 import pickle
+import queue
 import tempfile
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import creditbridge
 from creditbridge.audit import service as audit_service
 from creditbridge.catalog import service as catalog_service
 from creditbridge.catalog.schemas import DatasetSpec
@@ -417,61 +426,80 @@ class _Spool:
 
 
 class _Prepared(NamedTuple):
-    """A chunk validated and digested, ready for the lookups and writes."""
+    """A chunk validated and digested, ready for the writes: plain columns, one entry per
+    accepted row, so that handing it from the forked reader to the writer costs little."""
 
-    rows: int
-    outcomes: list[tuple[RowOutcome, bool]]
-    accepted: list[tuple[RowOutcome, bool]]
+    rows: int  # rows read
+    skipped: int  # recognised unchanged by their fingerprint, not validated again
+    issues: list[tuple[int, list[tuple[Any, ...]]]]  # (row, RowIssue fields) per row with issues
+    numbers: list[int]  # accepted rows from here on
+    withdraws: list[bool]
     keys: list[str]
+    subjects: list[str | None]
+    names: list[Any]
+    events: list[str | None]
     datas: list[bytes | None]
     digests: list[str | None]
+    fingerprints: list[str | None]
+    unresolved: list[str]  # keys the writer looks up itself (see _Run.prepare)
 
 
-def _pack(prepared: _Prepared) -> tuple[Any, ...]:
-    """A prepared chunk as plain tuples and dicts: unpickling a dataclass per row would cost
-    the parent more than preparing the row did."""
-    index = {id(o): i for i, (o, _) in enumerate(prepared.outcomes)}
-    return (
-        prepared.rows,
-        [
-            (o.row, o.values, [astuple(i) for i in o.issues] if o.issues else None, w)
-            for o, w in prepared.outcomes
-        ],
-        [index[id(o)] for o, _ in prepared.accepted],
-        prepared.keys,
-        prepared.datas,
-        prepared.digests,
-    )
+class _Probe(NamedTuple):
+    """A chunk's candidates for recognition by fingerprint: rows read cleanly, without an
+    action, whose key fields are in their plain form."""
+
+    positions: list[int]
+    keys: list[str]
+    fingerprints: list[str]
 
 
-def _unpack(packed: tuple[Any, ...]) -> _Prepared:
-    rows, plain, accepted, keys, datas, digests = packed
-    outcomes = [
-        (RowOutcome(row, values, [RowIssue(*i) for i in issues] if issues else []), w)
-        for row, values, issues, w in plain
-    ]
-    return _Prepared(rows, outcomes, [outcomes[i] for i in accepted], keys, datas, digests)
-
+SUBJECT_CACHE: Final = 2_000_000
+"""At most this many subject ids are remembered per batch (about 200 MB)."""
 
 PARALLEL_BYTES: Final = 8 << 20
 """From this file size a forked process reads and validates while the batch writes."""
 
 
-def _produce(send: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator) -> None:
-    """The forked reader: prepared chunks down the pipe, then ``end`` (or what went wrong).
-    It never touches the session it inherited, and leaves with ``os._exit``."""
+def _produce(
+    send: Any, answers: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator
+) -> None:
+    """The forked reader. It asks the writer about the next chunk's keys (a probe) before it
+    prepares the current one, so the writer's answer is ready when needed; messages go out
+    through a thread, so the reader never waits on a full pipe while the writer writes. It
+    never touches the session it inherited, and leaves with ``os._exit``."""
+    gc.disable()  # see _gc_paused; this process ends with the batch
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+
+    def post(message: tuple[str, Any]) -> None:
+        outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def deliver() -> None:
+        while (item := outbox.get()) is not None:
+            send.send_bytes(item)
+
+    sender = threading.Thread(target=deliver, daemon=True)
+    sender.start()
     code = 0
     try:
         try:
-            while chunk := list(islice(rows, run.chunk_rows)):
-                message: tuple[str, Any] = ("chunk", _pack(run._prepare(chunk, validate)))
-                send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-            message = ("end", None)
+            following = list(islice(rows, run.chunk_rows))
+            probe = run.probe(following)
+            post(("probe", probe.keys))
+            while following:
+                chunk, chunk_probe = following, probe
+                known = pickle.loads(answers.recv_bytes())  # noqa: S301 - our own parent
+                following = list(islice(rows, run.chunk_rows))
+                if following:
+                    probe = run.probe(following)
+                    post(("probe", probe.keys))
+                post(("chunk", run.prepare(chunk, validate, chunk_probe, known)))
+            post(("end", None))
         except DeliveryUnreadable as unreadable:
-            message = ("unreadable", (unreadable.code, unreadable.message))
+            post(("unreadable", (unreadable.code, unreadable.message)))
         except Exception as exc:
-            message = ("error", f"{type(exc).__name__}: {exc}")
-        send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            post(("error", f"{type(exc).__name__}: {exc}"))
+        outbox.put(None)
+        sender.join()
         send.close()
     except BaseException:
         code = 1
@@ -479,8 +507,88 @@ def _produce(send: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidato
         os._exit(code)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch streams. A chunk allocates tens of
+    thousands of dicts, strings and tuples, none of them in a reference cycle (reference counts
+    free them); with the collector on, those allocations kept triggering scans of everything
+    alive, a third of the reading time. Switched back on, it collects whatever did form a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Touched:
+    """The natural keys a batch has handed to the writer so far, as a fixed-size bit set: a key
+    seen here may have a version written in this batch that a probe answered earlier did not
+    see. A false positive only costs a lookup; memory stays 16 MB whatever the batch's size."""
+
+    BITS: Final = 1 << 27
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+
+    def __contains__(self, key: str) -> bool:
+        h = hash(key) & (self.BITS - 1)
+        return bool(self.bits[h >> 3] & (1 << (h & 7)))
+
+    def add_all(self, keys: Iterable[str]) -> None:
+        bits, mask = self.bits, self.BITS - 1
+        for key in keys:
+            h = hash(key) & mask
+            bits[h >> 3] |= 1 << (h & 7)
+
+
+FINGERPRINT_VERSION: Final = b"cb-fingerprint-1"
+
+
+def _fingerprinter(spec: DatasetSpec, units: Mapping[str, str]) -> Callable[[RawRow], str]:
+    """A row's fingerprint: BLAKE2b of its delivered cells, keyed by everything that decides
+    what those cells mean — the dataset's definition, the file's column units and the software
+    version (reference code lists ship with it). Equal fingerprints mean the full rules would
+    make the same record of the row, so an unchanged re-delivery skips them."""
+    setting = canonical_json(
+        {
+            "spec": spec.model_dump(mode="json"),
+            "units": dict(units),
+            "version": creditbridge.__version__,
+        }
+    )
+    key = hashlib.blake2b(FINGERPRINT_VERSION + setting, digest_size=32).digest()
+    keyed = hashlib.blake2b(digest_size=16, key=key)  # copied per row: cheaper than re-keying
+    codes = [f.code for f in spec.fields]
+    pick = itemgetter(*codes)
+    single = len(codes) == 1  # itemgetter of one key returns the value, not a tuple
+
+    def fingerprint(raw: RawRow) -> str:
+        values = raw.values
+        try:
+            cells = (pick(values),) if single else pick(values)
+        except KeyError:  # a field without a column in this file
+            cells = tuple(values.get(code) for code in codes)
+        h = keyed.copy()
+        h.update(orjson.dumps(cells, default=str))
+        return h.hexdigest()
+
+    return fingerprint
+
+
 class _Run:
-    """One batch being applied: counters, the spool, and the chunk loop."""
+    """One batch being applied: counters, the spool, and the chunk loop.
+
+    A chunk passes three steps. **Probe**: for the rows read cleanly, the natural key (from the
+    key fields alone) and the fingerprint of the cells; the writer answers with the stored
+    fingerprint of each key's current version. **Prepare**: a row whose fingerprint equals its
+    key's current version's — and whose key no earlier row of the batch touched — is counted
+    unchanged without validation; the rest are validated, serialised and digested. **Store**:
+    the writer classifies each accepted row (new, changed, unchanged, withdrawn) against the
+    versions the probe looked up, and writes. For a big file the first two steps run in a
+    forked reader while the writer stores the chunk before.
+    """
 
     def __init__(
         self,
@@ -509,6 +617,16 @@ class _Run:
             0,
         )
         self.subjects_created = 0
+        # Subject ids by uscc seen in this batch: a delivery names the same enterprises month
+        # after month, and a subject is never deleted inside the batch's transaction.
+        self.subject_cache: dict[str, int] = {}
+        # Set up by apply(): the preparing side's state (it lives in the forked reader there).
+        self.validator: RowValidator | None = None
+        self.key_of: Callable[[Mapping[str, Any]], str | None] = lambda raw: None
+        self.fingerprint: Callable[[RawRow], str] | None = None
+        self.touched = _Touched()
+        # The writer's side: what each outstanding probe looked up, oldest first.
+        self.probed: deque[tuple[list[str], dict[str, repo.Latest]]] = deque()
 
     # --- refusal of the whole file
 
@@ -522,11 +640,18 @@ class _Run:
 
     def apply(self, delivery: Delivery, *, threshold: float) -> None:
         validator = RowValidator(self.spec.fields, delivery.columns.units)
+        self.validator = validator
+        self.key_of = validator.key_reader(self.key_fields)
+        # Sealed (level-4+) datasets keep no fingerprint: an unkeyed hash of an ID number could
+        # be brute-forced, and their digests are already keyed.
+        if self.sealer is None:
+            self.fingerprint = _fingerprinter(self.spec, delivery.columns.units)
         savepoint = self.session.begin_nested()
         prepared = self._prepared(iter(delivery.rows), validator)
         try:
-            for chunk in prepared:
-                self._store(chunk)
+            with repo.bulk_cache(self.session), _gc_paused():
+                for chunk in prepared:
+                    self._store(chunk)
         except DeliveryUnreadable as unreadable:
             savepoint.rollback()
             self.refuse_unreadable(unreadable)
@@ -569,23 +694,168 @@ class _Run:
         finally:
             self.spool.close()
 
-    def _prepare(self, chunk: list[RawRow], validate: RowValidator) -> _Prepared:
-        """The pure half of a chunk (no session): validation, keys, canonical JSON, digests."""
-        outcomes = self._validate_chunk(chunk, validate)
+    # --- the preparing side (no session: runs in the forked reader for a big file)
+
+    def probe(self, chunk: list[RawRow]) -> _Probe:
+        positions: list[int] = []
+        keys: list[str] = []
+        fingerprints: list[str] = []
+        if self.validator is not None:
+            self.validator.prime([raw.values for raw in chunk])
+        fingerprint, key_of = self.fingerprint, self.key_of
+        if fingerprint is None:
+            return _Probe(positions, keys, fingerprints)
+        for i, raw in enumerate(chunk):
+            if raw.read_problems or ACTION_COLUMN in raw.values:
+                continue
+            key = key_of(raw.values)
+            if key is None:
+                continue
+            positions.append(i)
+            keys.append(key)
+            fingerprints.append(fingerprint(raw))
+        return _Probe(positions, keys, fingerprints)
+
+    def prepare(
+        self, chunk: list[RawRow], validate: RowValidator, probe: _Probe, known: dict[str, str]
+    ) -> _Prepared:
+        """Recognise the unchanged rows, validate the rest, and serialise and digest what is
+        accepted. ``known``: the writer's answer to ``probe`` — each probed key's current
+        version's fingerprint, where it has one."""
+        touched = self.touched
+        probed = set(probe.keys)
+        # Keys an earlier chunk handed over: the probe was answered before their versions were
+        # written, so only the writer's own lookup at store time is right for them.
+        stale = {key for key in probed if key in touched}
+        skip: set[int] = set()
+        clean: dict[int, str] = {}  # fingerprint by source row, for the rows validated
+        seen: set[str] = set()
+        for position, key, fp in zip(probe.positions, probe.keys, probe.fingerprints, strict=True):
+            if key not in seen and key not in stale and known.get(key) == fp:
+                skip.add(position)
+            else:
+                clean[chunk[position].row] = fp
+            seen.add(key)
+        rest = [raw for i, raw in enumerate(chunk) if i not in skip] if skip else chunk
+        touched.add_all(probe.keys)
+        columns = None
+        prepared = None
+        if rest and not any(raw.read_problems or ACTION_COLUMN in raw.values for raw in rest):
+            columns = validate.read_columns([raw.values for raw in rest])
+            dicts = None if columns is None else validate.clean_values(columns)
+            if dicts is not None:
+                prepared = self._prepare_clean(chunk, rest, dicts, clean, len(skip))
+        if prepared is None:
+            prepared = self._prepare_mixed(chunk, rest, validate, columns, clean, len(skip))
+        keys = prepared.keys
+        prepared.unresolved.extend(sorted({k for k in keys if k not in probed or k in stale}))
+        touched.add_all(keys)
+        return prepared
+
+    def _prepare_clean(
+        self,
+        chunk: list[RawRow],
+        rest: list[RawRow],
+        dicts: list[dict[str, Any]],
+        clean: dict[int, str],
+        skipped: int,
+    ) -> _Prepared:
+        """The usual chunk — every row read cleanly, no action, every value in its plain form —
+        straight from the value columns to the record columns."""
+        numbers = [raw.row for raw in rest]
+        key_fields = self.key_fields
+        keys = ["|".join([str(d[k]) for k in key_fields]) for d in dicts]
+        datas: list[bytes | None] = [canonical_json(d) for d in dicts]
+        digests = self._digests(datas)
+        if self.sealer is not None:
+            datas = [self.sealer.seal(d) for d in dicts]
+        event_field = self.event_field
+        if self.event_is_period:
+            events = [None if (e := d.get(event_field)) is None else f"{e}-01" for d in dicts]
+        else:
+            events = [None if (e := d.get(event_field)) is None else str(e) for d in dicts]
+        subject_key = self.spec.subject_key
+        return _Prepared(
+            rows=len(chunk),
+            skipped=skipped,
+            issues=[],
+            numbers=numbers,
+            withdraws=[False] * len(dicts),
+            keys=keys,
+            subjects=[d.get(subject_key) for d in dicts],
+            names=[d.get("name") for d in dicts],
+            events=events,
+            datas=datas,
+            digests=digests,
+            fingerprints=[clean.get(n) for n in numbers],
+            unresolved=[],
+        )
+
+    def _digests(self, datas: list[bytes | None]) -> list[str | None]:
+        """SM3 of each canonical JSON; for a sealed (level-4+) dataset the keyed digest over
+        the plaintext, so an unchanged re-delivery is still recognised whatever the nonces."""
+        sealer = self.sealer
+        if sealer is None:
+            return [None if d is None else _sm3_hex(d) for d in datas]
+        return [None if d is None else sealer.digest(d) for d in datas]
+
+    def _prepare_mixed(
+        self,
+        chunk: list[RawRow],
+        rest: list[RawRow],
+        validate: RowValidator,
+        columns: list[list[Any]] | None,
+        clean: dict[int, str],
+        skipped: int,
+    ) -> _Prepared:
+        """Any chunk: rows validated one by one where needed, warnings, withdrawals."""
+        outcomes = self._validate_chunk(rest, validate, columns)
         accepted = [(o, w) for o, w in outcomes if not o.issues or not _has_errors(o)]
         key_fields = self.key_fields
         keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
-        # Canonical JSON and SM3 of every row that delivers data, in one pass each.
         datas = [None if w else canonical_json(o.values) for o, w in accepted]
-        sealer = self.sealer
-        if sealer is None:
-            digests = [None if d is None else _sm3_hex(d) for d in datas]
-        else:
-            # Level-4+ fields are stored SM4-GCM encrypted; the digest stays over the plaintext
-            # (keyed), so an unchanged re-delivery is still recognised whatever the nonces.
-            digests = [None if d is None else sealer.digest(d) for d in datas]
+        digests = self._digests(datas)
+        if self.sealer is not None:
+            sealer = self.sealer
             datas = [None if w else sealer.seal(o.values) for o, w in accepted]
-        return _Prepared(len(chunk), outcomes, accepted, keys, datas, digests)
+        subject_key, event_field = self.spec.subject_key, self.event_field
+        events: list[str | None] = []
+        for o, _ in accepted:
+            event = o.values.get(event_field)
+            if event is None:
+                events.append(None)
+            else:
+                events.append(f"{event}-01" if self.event_is_period else str(event))
+        return _Prepared(
+            rows=len(chunk),
+            skipped=skipped,
+            issues=[(o.row, [astuple(i) for i in o.issues]) for o, _ in outcomes if o.issues],
+            numbers=[o.row for o, _ in accepted],
+            withdraws=[w for _, w in accepted],
+            keys=keys,
+            subjects=[o.values.get(subject_key) for o, _ in accepted],
+            names=[o.values.get("name") for o, _ in accepted],
+            events=events,
+            datas=datas,
+            digests=digests,
+            # Only a row accepted without any issue is recognised by fingerprint later, so
+            # a re-delivery still reports every warning.
+            fingerprints=[None if w or o.issues else clean.get(o.row) for o, w in accepted],
+            unresolved=[],
+        )
+
+    # --- the writing side
+
+    def answer(self, keys: list[str]) -> dict[str, str]:
+        """A probe's answer: the fingerprint of each key's current version (where it has one).
+        What was looked up is kept for the chunk's store."""
+        found = repo.latest_versions(self.session, dataset_code=self.spec.code, keys=keys)
+        self.probed.append((keys, found))
+        return {
+            key: latest.fingerprint
+            for key, latest in found.items()
+            if latest.status == "current" and latest.fingerprint is not None
+        }
 
     def _prepared(
         self, rows: Iterator[RawRow], validate: RowValidator
@@ -594,13 +864,18 @@ class _Run:
         forked process that reads and prepares the next chunks while this one writes."""
         if not self.parallel:
             while chunk := list(islice(rows, self.chunk_rows)):
-                yield self._prepare(chunk, validate)
+                probe = self.probe(chunk)
+                yield self.prepare(chunk, validate, probe, self.answer(probe.keys))
             return
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
-        worker = context.Process(target=_produce, args=(send, self, rows, validate), daemon=True)
+        answers_in, answers_out = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_produce, args=(send, answers_in, self, rows, validate), daemon=True
+        )
         worker.start()
         send.close()
+        answers_in.close()
         try:
             while True:
                 try:
@@ -608,8 +883,12 @@ class _Run:
                 except EOFError:
                     raise RuntimeError("归集子进程意外退出") from None
                 kind, body = pickle.loads(message)  # noqa: S301 - our own child
-                if kind == "chunk":
-                    yield _unpack(body)
+                if kind == "probe":
+                    answers_out.send_bytes(
+                        pickle.dumps(self.answer(body), protocol=pickle.HIGHEST_PROTOCOL)
+                    )
+                elif kind == "chunk":
+                    yield body
                 elif kind == "unreadable":
                     raise DeliveryUnreadable(*body)
                 elif kind == "error":
@@ -618,30 +897,42 @@ class _Run:
                     return
         finally:
             receive.close()
+            answers_out.close()
             if worker.is_alive():
                 worker.kill()
             worker.join()
 
-    def _chunk(self, chunk: list[RawRow], validate: RowValidator) -> None:
-        self._store(self._prepare(chunk, validate))
-
     def _store(self, prepared: _Prepared) -> None:
         spec = self.spec
-        outcomes, accepted, keys = prepared.outcomes, prepared.accepted, prepared.keys
-        datas, digests = prepared.datas, prepared.digests
-        issues: list[RowIssue] = []
-        self.counts["total"] += prepared.rows
-        latest = repo.latest_versions(self.session, dataset_code=spec.code, keys=keys)
-        subject_ids = self._subjects([o for o, w in accepted if not w])
+        counts = self.counts
+        counts["total"] += prepared.rows
+        counts["unchanged"] += prepared.skipped
+        issues: dict[int, list[RowIssue]] = {
+            row: [RowIssue(*i) for i in found] for row, found in prepared.issues
+        }
+        probed_keys, latest = self.probed.popleft()
+        if prepared.unresolved:
+            latest = {k: v for k, v in latest.items() if k not in set(prepared.unresolved)}
+            latest.update(
+                repo.latest_versions(self.session, dataset_code=spec.code, keys=prepared.unresolved)
+            )
+        del probed_keys
+        subject_ids = self._subjects(prepared)
 
         pending: dict[str, _Pending] = {}
         news: list[_Pending] = []
         retire: dict[str, list[int]] = {"superseded": [], "withdrawn": []}
         batch_id = self.batch.id
-        subject_key = spec.subject_key
-        event_field, event_is_period = self.event_field, self.event_is_period
-        for (outcome, withdraw), key, data, digest in zip(
-            accepted, keys, datas, digests, strict=True
+        for row, withdraw, key, subject, event, data, digest, fp in zip(
+            prepared.numbers,
+            prepared.withdraws,
+            prepared.keys,
+            prepared.subjects,
+            prepared.events,
+            prepared.datas,
+            prepared.digests,
+            prepared.fingerprints,
+            strict=True,
         ):
             held = pending.get(key)
             before = latest.get(key)
@@ -661,9 +952,9 @@ class _Run:
 
             if withdraw:
                 if prev_status is None:
-                    outcome.issues.append(
+                    issues.setdefault(row, []).append(
                         RowIssue(
-                            outcome.row,
+                            row,
                             "",
                             "",
                             key,
@@ -677,18 +968,18 @@ class _Run:
                         held.status = "withdrawn"
                     elif before is not None:
                         retire["withdrawn"].append(before.id)
-                    self.counts["withdrawn"] += 1
+                    counts["withdrawn"] += 1
                 else:
-                    self.counts["unchanged"] += 1
+                    counts["unchanged"] += 1
                 continue
 
             assert data is not None
             assert digest is not None
             if prev_row is not None:
                 same = prev_digest == digest and prev_status == "current"
-                outcome.issues.append(
+                issues.setdefault(row, []).append(
                     RowIssue(
-                        outcome.row,
+                        row,
                         "",
                         "",
                         key,
@@ -703,42 +994,42 @@ class _Run:
                     )
                 )
             if prev_status == "current" and prev_digest == digest:
-                self.counts["unchanged"] += 1
+                counts["unchanged"] += 1
                 continue
             if prev_status == "current":
                 if held is not None:
                     held.status = "superseded"
                 elif before is not None:
                     retire["superseded"].append(before.id)
-                self.counts["updated"] += 1
+                counts["updated"] += 1
             else:
-                self.counts["new"] += 1
-            event = outcome.values.get(event_field)
-            if event is not None and event_is_period:
-                event = f"{event}-01"
+                counts["new"] += 1
+            assert subject is not None
             record = _Pending(
                 repo.NewRecord(
-                    subject_id=subject_ids[outcome.values[subject_key]],
+                    subject_id=subject_ids[subject],
                     natural_key=key,
                     version=prev_version + 1,
                     event_date=event,
                     data=data.decode(),
                     digest=digest,
-                    source_row=outcome.row,
+                    source_row=row,
+                    fingerprint=fp,
                 )
             )
             pending[key] = record
             news.append(record)
 
-        for outcome, _ in outcomes:
-            if outcome.issues:
-                issues.extend(outcome.issues)
-                if _has_errors(outcome):
-                    self.counts["rejected"] += 1
-                else:
-                    self.counts["warned"] += 1
-        self.counts["accepted"] = self.counts["total"] - self.counts["rejected"]
-        self.spool.add(issues)
+        found: list[RowIssue] = []
+        for row in sorted(issues):
+            row_issues = issues[row]
+            found.extend(row_issues)
+            if any(not issue.warning for issue in row_issues):
+                counts["rejected"] += 1
+            else:
+                counts["warned"] += 1
+        counts["accepted"] = counts["total"] - counts["rejected"]
+        self.spool.add(found)
 
         repo.set_status(self.session, retire["superseded"], status="superseded", at=self.now)
         repo.set_status(self.session, retire["withdrawn"], status="withdrawn", at=self.now)
@@ -752,7 +1043,7 @@ class _Run:
         )
 
     def _validate_chunk(
-        self, chunk: list[RawRow], validate: RowValidator
+        self, chunk: list[RawRow], validate: RowValidator, columns: list[list[Any]] | None = None
     ) -> list[tuple[RowOutcome, bool]]:
         """:meth:`_validate` of every row; the plain rows (read without problems, no action)
         column by column through :meth:`RowValidator.many`, with the same outcomes."""
@@ -762,7 +1053,7 @@ class _Run:
             if not raw.read_problems and ACTION_COLUMN not in raw.values
         ]
         if len(plain) == len(chunk):
-            many = validate.many([r.values for r in chunk], [r.row for r in chunk])
+            many = validate.many([r.values for r in chunk], [r.row for r in chunk], columns)
             return [(o, False) for o in many]
         outcomes: list[tuple[RowOutcome, bool] | None] = [None] * len(chunk)
         done = validate.many([chunk[i].values for i in plain], [chunk[i].row for i in plain])
@@ -808,20 +1099,25 @@ class _Run:
             return outcome, False
         return validate(values, row=raw.row), False
 
-    def _subjects(self, outcomes: Sequence[RowOutcome]) -> dict[str, int]:
-        """Subject ids by uscc for the chunk's rows; unknown enterprises are created, flagged
-        for a registration check, named from the row when it has a name."""
-        key = self.spec.subject_key
-        wanted: dict[str, RowOutcome] = {}
-        for outcome in outcomes:
-            wanted.setdefault(outcome.values[key], outcome)
-        known = repo.subject_ids(self.session, wanted)
+    def _subjects(self, prepared: _Prepared) -> dict[str, int]:
+        """Subject ids by uscc for the chunk's delivering rows; unknown enterprises are created,
+        flagged for a registration check, named from the row when it has a name."""
+        wanted: dict[str, Any] = {}
+        for code, name, withdraw in zip(
+            prepared.subjects, prepared.names, prepared.withdraws, strict=True
+        ):
+            if not withdraw and code is not None:
+                wanted.setdefault(code, name)
+        cache = self.subject_cache
+        known = {code: cache[code] for code in wanted if code in cache}
+        if len(known) < len(wanted):
+            known.update(repo.subject_ids(self.session, [c for c in wanted if c not in known]))
         missing = [code for code in wanted if code not in known]
         if missing:
             rows = []
             for code in missing:
                 division = code[2:8]
-                named = wanted[code].values.get("name")
+                named = wanted[code]
                 rows.append(
                     {
                         "uscc": code,
@@ -836,6 +1132,8 @@ class _Run:
                 )
             known.update(repo.create_subjects(self.session, rows))
             self.subjects_created += len(missing)
+        if len(cache) < SUBJECT_CACHE:
+            cache.update(known)
         return known
 
 

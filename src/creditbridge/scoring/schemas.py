@@ -103,6 +103,9 @@ class TrainingRules(_Strict):
     # only fall with the value, which the advice to enterprises relies on); auto also allows one
     # peak or valley.
     monotonic_trend: str = "auto_asc_desc"
+    # Inverse strength of the L2 penalty on the WOE coefficients (a normal prior N(0, ridge_c)):
+    # 1 lets the data move a weight by about the size of "the bins at their word" (see training).
+    ridge_c: float = Field(default=1.0, gt=0)
 
 
 class GradeConfig(_Strict):

@@ -1,10 +1,13 @@
 """Fitting the trained models of the model lab (模型实验室) — no database here, arrays in, cards out.
 
 * Statistical scorecard: monotonic optimal binning of each indicator (optbinning, missing values
-  in a bin of their own) at a granularity chosen by inner cross-validation on the training
-  data (coarse or fine, ``BINNING_GRID``), weight of evidence, information value, selection by
-  IV then forward stepwise logistic regression (statsmodels, AIC, coefficients required positive
-  so every indicator's points move the way its bad rate does), and points scaled by PDO:
+  in a bin of their own) at two granularities, coarse and fine (``BINNING_GRID``); weight of
+  evidence of each binning; information value of the card's bins (the union of both binnings'
+  splits), indicators below ``min_iv`` dropped; then one logistic regression on the WOE columns of
+  both binnings with an L2 penalty (``ridge_c``) and every coefficient ≥ 0, so an indicator's
+  points are a positive mix of two same-direction monotone step functions: they move the way its
+  bad rate does. Indicators whose coefficients all reach 0 leave the card; above
+  ``max_features``, backward stepwise elimination by penalised likelihood. Points scaled by PDO:
   ``score = offset + factor · ln(odds good:bad)`` with ``factor = PDO / ln 2`` and
   ``offset = base_score − factor · ln(base_odds)``. Points are rounded per bin, so the card is
   integers and its SQL export is exact.
@@ -20,13 +23,13 @@ import itertools
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from creditbridge.scoring.domain import Bins, Card, auc
+from creditbridge.scoring.domain import Bins, Card
 from creditbridge.scoring.errors import TrainingRefused
 from creditbridge.scoring.schemas import Scaling, TrainingRules
 
@@ -98,13 +101,12 @@ class Binning:
 
 
 # Coarse: the usual scorecard practice (≤ 6 bins of ≥ 5 %). Fine: optbinning's solver over 50
-# pre-bins of ≥ 2 % with no cap on the number of bins (the monotone constraint still merges
-# them). Which one a data set supports is chosen on the training data by inner cross-validation.
+# pre-bins of ≥ 2 % with no cap on the number of bins (the monotone constraint still merges them).
+# Both enter the regression and the fit weighs them per indicator, rather than one being chosen
+# by inner cross-validation: on 800 rows that choice was a coin toss (docs/benchmarks.md).
 COARSE = Binning("coarse", max_n_prebins=20, min_prebin_size=0.05, max_n_bins=6, min_bin_size=0.05)
 FINE = Binning("fine", max_n_prebins=50, min_prebin_size=0.02, max_n_bins=None, min_bin_size=None)
 BINNING_GRID: tuple[Binning, ...] = (COARSE, FINE)
-INNER_FOLDS = 5
-INNER_REPEATS = 1  # inner k-fold repeated with other shuffles (lower-variance choice)
 
 
 def fit_splits(
@@ -162,132 +164,172 @@ def woe_column(stats: BinStats, x: F64) -> F64:
     return np.asarray(stats.woe, dtype=np.float64)[index]
 
 
-def _logit(design: F64, y: NDArray[Any]) -> Any:
-    import statsmodels.api as sm  # type: ignore[import-untyped]
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sm.Logit(y, sm.add_constant(design, has_constant="add")).fit(disp=0, maxiter=100)
+# A coefficient this small is the solver sitting on its bound of 0: the column is out of the fit.
+_ZERO = 1e-9
 
 
-def stepwise(woe: F64, y: NDArray[Any], candidates: Sequence[int], max_features: int) -> list[int]:
-    """Forward selection by AIC among ``candidates`` (columns of ``woe``), keeping only models
-    whose coefficients are all positive (risk rises with WOE, as the bins say it should)."""
-    chosen: list[int] = []
-    best_aic = float(_logit(np.zeros((len(y), 0)), y).aic)
-    while len(chosen) < max_features:
-        best: tuple[float, int] | None = None
-        for j in candidates:
-            if j in chosen:
+def fit_ridge(design: F64, y: NDArray[Any], c: float) -> F64:
+    """Intercept and coefficients of the logistic regression of ``y`` on ``design`` that minimise
+    the negative log-likelihood plus ``Σ β² / (2c)``, every coefficient ≥ 0 (the intercept is
+    free and not penalised).
+
+    The penalty is a normal prior N(0, c) on each coefficient. The columns are weights of
+    evidence, already log-odds, so a coefficient of 1 takes the bins at their word; with c = 1
+    the data can move it by about that much, and a small sample (where stepwise selection by AIC
+    overfits, then leaves out the weak indicators entirely) gets weights shrunk towards 0 rather
+    than a yes/no. The bound keeps every indicator's points moving the way its bad rate does."""
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
+
+    n, k = design.shape
+    z = np.column_stack([np.ones(n), design])
+    yy = np.asarray(y, dtype=np.float64)
+
+    def loss(beta: F64) -> tuple[float, F64]:
+        eta = z @ beta
+        value = np.sum(np.logaddexp(0.0, eta) - yy * eta) + np.sum(beta[1:] ** 2) / (2 * c)
+        grad = z.T @ (np.exp(-np.logaddexp(0.0, -eta)) - yy)  # sigmoid without overflow
+        grad[1:] += beta[1:] / c
+        return float(value), grad
+
+    rate = min(max(float(yy.mean()), 1e-6), 1 - 1e-6)
+    start = np.zeros(k + 1)
+    start[0] = math.log(rate / (1 - rate))
+    result = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=[(None, None)] + [(0.0, None)] * k,
+        options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-8},
+    )  # fmt: skip
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def _penalised_loss(design: F64, y: NDArray[Any], beta: F64, c: float) -> float:
+    eta = beta[0] + design @ beta[1:]
+    return float(np.sum(np.logaddexp(0.0, eta) - y * eta) + np.sum(beta[1:] ** 2) / (2 * c))
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One WOE column of the regression: one indicator binned at one granularity."""
+
+    indicator: int  # column of ``values``
+    stats: BinStats
+    binning: str
+
+
+def _direction(stats: BinStats) -> int:
+    """+1 if the bad rate rises with the value, −1 if it falls (the missing bin has no order)."""
+    woe = stats.woe[:-1]
+    return 1 if woe[-1] > woe[0] else -1
+
+
+def _columns(
+    values: F64, y: NDArray[np.int64], codes: Sequence[str], rules: TrainingRules,
+    grid: Sequence[Binning],
+) -> tuple[list[BinStats], list[_Column]]:  # fmt: skip
+    """Bin every indicator at each granularity of ``grid``. Returns each indicator's statistics
+    on the union of its splits (the bins a card would show, whose IV decides entry) and the WOE
+    columns of the indicators with IV ≥ ``min_iv``."""
+    splits = [
+        [fit_splits(values[:, j], y, trend=rules.monotonic_trend, binning=b) for b in grid]
+        for j in range(len(codes))
+    ]
+    union: list[BinStats] = []
+    columns: list[_Column] = []
+    for j, code in enumerate(codes):
+        x = values[:, j]
+        union.append(bin_stats(code, x, y, sorted(set().union(*splits[j]))))
+        if not union[-1].splits or union[-1].iv < rules.min_iv:
+            continue
+        trend = 0
+        for binning, cuts in zip(grid, splits[j], strict=True):
+            if not cuts:
                 continue
-            try:
-                fit = _logit(woe[:, [*chosen, j]], y)
-            except (np.linalg.LinAlgError, ValueError):
+            stats = bin_stats(code, x, y, cuts)
+            # Binnings that disagree on which way the bad rate goes would mix into points that
+            # rise then fall; the first (coarsest) binning's direction wins.
+            if trend and _direction(stats) != trend:
                 continue
-            if np.any(np.asarray(fit.params)[1:] <= 0):
-                continue
-            if fit.aic < best_aic - 1e-6 and (best is None or fit.aic < best[0]):
-                best = (float(fit.aic), j)
-        if best is None:
+            trend = _direction(stats)
+            columns.append(_Column(j, stats, binning.name))
+    return union, columns
+
+
+def _fit_columns(
+    columns: Sequence[_Column], woe: F64, y: NDArray[np.int64], rules: TrainingRules
+) -> tuple[float, list[tuple[_Column, float]]]:
+    """Fit the penalised regression on ``columns``; an indicator whose coefficients all sit at 0
+    leaves and the rest are refitted; while more than ``max_features`` indicators remain, the
+    one whose removal costs the least penalised likelihood goes (backward stepwise)."""
+    active = sorted({c.indicator for c in columns})
+
+    def fit(indicators: Sequence[int]) -> tuple[list[int], F64]:
+        keep = [i for i, c in enumerate(columns) if c.indicator in indicators]
+        return keep, fit_ridge(woe[:, keep], y, rules.ridge_c)
+
+    def loss_without(j: int, indicators: Sequence[int]) -> float:
+        keep, beta = fit([i for i in indicators if i != j])
+        return _penalised_loss(woe[:, keep], y, beta, rules.ridge_c)
+
+    while True:
+        keep, beta = fit(active)
+        positive = sorted(
+            {columns[i].indicator for i, b in zip(keep, beta[1:], strict=True) if b > _ZERO}
+        )
+        if positive != active:
+            active = positive
+            continue
+        if len(active) <= rules.max_features:
             break
-        best_aic = best[0]
-        chosen.append(best[1])
-    return chosen
+        losses = {j: loss_without(j, active) for j in active}
+        active.remove(min(active, key=losses.__getitem__))
+    fitted = [(columns[i], float(b)) for i, b in zip(keep, beta[1:], strict=True) if b > _ZERO]
+    return float(beta[0]), fitted
+
+
+def _card_bins(code: str, parts: Sequence[tuple[_Column, float]], factor: float) -> Bins:
+    """One indicator's bins on the union of its binnings' splits, with integer points
+    ``−factor · Σ β·WOE`` per bin; neighbours that round to the same points are merged (same
+    scores, fewer bins to explain)."""
+    cuts = sorted(set().union(*(column.stats.splits for column, _ in parts)))
+    lows = np.asarray([-math.inf, *cuts])
+    raw = np.zeros(len(lows))
+    raw_missing = 0.0
+    for column, coef in parts:
+        woe = np.asarray(column.stats.woe)
+        raw -= factor * coef * woe[np.searchsorted(np.asarray(column.stats.splits), lows, "right")]
+        raw_missing -= factor * coef * woe[-1]
+    points = [round(float(p)) for p in raw]
+    splits, kept = [], [points[0]]
+    for cut, p in zip(cuts, points[1:], strict=True):
+        if p != kept[-1]:
+            splits.append(cut)
+            kept.append(p)
+    stats = parts[0][0].stats
+    # No missing value in training: score one as the worst bin (the cautious choice).
+    missing = round(raw_missing) if stats.good[-1] + stats.bad[-1] > 0 else min(kept)
+    return Bins(code, tuple(splits), tuple(kept), missing)
 
 
 @dataclass(frozen=True)
 class TrainedScorecard:
     card: Card  # cut-offs not set yet (calibrated by the caller)
-    stats: tuple[BinStats, ...]  # every indicator considered, selected or not
+    # every indicator considered: the card's bins if selected, else the union of its binnings
+    stats: tuple[BinStats, ...]
     selected: tuple[str, ...]
     intercept: float
-    coefficients: dict[str, float]
-    binning: str = COARSE.name  # the granularity used (see BINNING_GRID)
-    # mean inner cross-validated AUC per granularity tried; empty when there was no choice
-    binning_auc: dict[str, float] = field(default_factory=dict)
+    coefficients: dict[str, float]  # per WOE column, "code:binning" (e.g. "tax_paid_12m:fine")
+    binning: str  # the granularities combined, e.g. "coarse+fine"
+
+    @property
+    def binning_auc(self) -> dict[str, float]:
+        """Inner cross-validated AUC per granularity when one was chosen that way; no longer
+        (both enter the fit), kept empty because stored model specs still carry the key."""
+        return {}
 
     def iv_table(self) -> list[dict[str, Any]]:
         return [
             {"code": s.code, "iv": s.iv, "selected": s.code in self.selected}
             for s in sorted(self.stats, key=lambda s: -s.iv)
         ]
-
-
-@dataclass(frozen=True)
-class _Fit:
-    stats: list[BinStats]
-    chosen: list[int]
-    intercept: float
-    coefs: F64
-
-
-def _fit(
-    values: F64, y: NDArray[np.int64], codes: Sequence[str], rules: TrainingRules, binning: Binning
-) -> _Fit:
-    """Bin every indicator, keep IV ≥ ``min_iv``, stepwise, final logistic fit."""
-    stats = [
-        bin_stats(
-            code,
-            values[:, j],
-            y,
-            fit_splits(values[:, j], y, trend=rules.monotonic_trend, binning=binning),
-        )
-        for j, code in enumerate(codes)
-    ]
-    woe = np.column_stack([woe_column(s, values[:, j]) for j, s in enumerate(stats)])
-    candidates = [j for j, s in enumerate(stats) if s.iv >= rules.min_iv and len(s.splits) > 0]
-    candidates.sort(key=lambda j: -stats[j].iv)
-    chosen = stepwise(woe, y, candidates, rules.max_features)
-    if not chosen:
-        raise TrainingRefused("没有指标通过信息值与逐步回归筛选，无法形成评分卡")
-    params = np.asarray(_logit(woe[:, chosen], y).params, dtype=np.float64)
-    return _Fit(stats, chosen, float(params[0]), params[1:])
-
-
-def _inner_auc(
-    values: F64, y: NDArray[np.int64], codes: Sequence[str], rules: TrainingRules, binning: Binning
-) -> float:
-    """Mean AUC of the whole pipeline (binning included) over stratified inner folds of the
-    training data; a fold where nothing survives selection counts as 0.5."""
-    from sklearn.model_selection import RepeatedStratifiedKFold  # type: ignore[import-untyped]
-
-    folds = RepeatedStratifiedKFold(
-        n_splits=INNER_FOLDS, n_repeats=INNER_REPEATS, random_state=rules.seed
-    )
-    aucs = []
-    for fit_rows, check_rows in folds.split(values, y):
-        try:
-            fitted = _fit(values[fit_rows], y[fit_rows], codes, rules, binning)
-        except TrainingRefused:
-            aucs.append(0.5)
-            continue
-        held = values[check_rows]
-        risk = fitted.intercept + sum(
-            (
-                c * woe_column(fitted.stats[j], held[:, j])
-                for c, j in zip(fitted.coefs, fitted.chosen, strict=True)
-            ),
-            np.zeros(len(check_rows)),
-        )
-        aucs.append(auc(y[check_rows], risk))
-    return float(np.mean(aucs))
-
-
-def choose_binning(
-    values: F64,
-    y: NDArray[np.int64],
-    codes: Sequence[str],
-    rules: TrainingRules,
-    grid: Sequence[Binning],
-) -> tuple[Binning, dict[str, float]]:
-    """The granularity of ``grid`` with the best inner cross-validated AUC (ties: the earlier,
-    coarser one). Only the training data is used, so a test sample stays untouched."""
-    n_bad = int(y.sum())
-    if len(grid) < 2 or min(n_bad, len(y) - n_bad) < INNER_FOLDS:
-        return grid[0], {}
-    scores = {b.name: _inner_auc(values, y, codes, rules, b) for b in grid}
-    best = max(grid, key=lambda b: (scores[b.name], -grid.index(b)))
-    return best, scores
 
 
 def fit_scorecard(
@@ -300,35 +342,42 @@ def fit_scorecard(
     check: bool = True,
     grid: Sequence[Binning] = BINNING_GRID,
 ) -> TrainedScorecard:
-    """Choose the binning granularity (inner CV), bin, select and fit; points scaled by
-    ``scaling``."""
+    """Bin at every granularity of ``grid``, keep IV ≥ ``min_iv``, fit the penalised regression
+    with positive coefficients, select, and scale the points by ``scaling``."""
     y = np.asarray(bad, dtype=np.int64)
     if check:
         check_outcomes(y, rules)
-    binning, binning_auc = choose_binning(values, y, codes, rules, grid)
-    fitted = _fit(values, y, codes, rules, binning)
-    stats = fitted.stats
-    chosen, intercept, coefs = fitted.chosen, fitted.intercept, fitted.coefs
+    if not grid:
+        raise ValueError("no binning granularity given")
+    stats, columns = _columns(values, y, codes, rules, grid)
+    fitted: list[tuple[_Column, float]] = []
+    intercept = 0.0
+    if columns:
+        woe = np.column_stack([woe_column(c.stats, values[:, c.indicator]) for c in columns])
+        intercept, fitted = _fit_columns(columns, woe, y, rules)
     factor = scaling.pdo / math.log(2)
     offset = scaling.base_score - factor * math.log(scaling.base_odds)
     # ln(odds good:bad) = -(b0 + Σ b_j·woe_j); score = offset + factor · ln(odds).
     base = round(offset - factor * intercept)
     bins = []
-    for coef, j in zip(coefs, chosen, strict=True):
-        s = stats[j]
-        points = [round(-factor * coef * w) for w in s.woe]
-        n_missing = s.good[-1] + s.bad[-1]
-        # No missing value in training: score one as the worst bin (the cautious choice).
-        missing = points[-1] if n_missing > 0 else min(points[:-1])
-        bins.append(Bins(s.code, s.splits, tuple(points[:-1]), missing))
+    # Card order = IV order: reason codes break ties towards the earlier indicator.
+    for j in sorted({c.indicator for c, _ in fitted}, key=lambda j: -stats[j].iv):
+        card_bins = _card_bins(codes[j], [(c, b) for c, b in fitted if c.indicator == j], factor)
+        if not card_bins.splits:  # rounds to one value everywhere: the base carries it
+            base += card_bins.points[0]
+            fitted = [(c, b) for c, b in fitted if c.indicator != j]
+            continue
+        stats[j] = bin_stats(codes[j], values[:, j], y, card_bins.splits)
+        bins.append(card_bins)
+    if not bins:
+        raise TrainingRefused("没有指标通过信息值与逐步回归筛选，无法形成评分卡")
     return TrainedScorecard(
         card=Card(base, tuple(bins), ()),
         stats=tuple(stats),
-        selected=tuple(stats[j].code for j in chosen),
+        selected=tuple(b.code for b in bins),
         intercept=intercept,
-        coefficients={stats[j].code: float(c) for j, c in zip(chosen, coefs, strict=True)},
-        binning=binning.name,
-        binning_auc=binning_auc,
+        coefficients={f"{codes[c.indicator]}:{c.binning}": b for c, b in fitted},
+        binning="+".join(b.name for b in grid),
     )
 
 

@@ -67,3 +67,8 @@ class Record(Base):
     source_row: Mapped[int]
     received_at: Mapped[datetime]
     superseded_at: Mapped[datetime | None]
+    source_fingerprint: Mapped[str | None] = mapped_column(
+        String(32),
+        doc="fingerprint of the delivered cells this version came from (clean rows only): a "
+        "re-delivered identical row is recognised by it without being validated again",
+    )
