@@ -536,16 +536,25 @@ class RowValidator:
         fields alone; ``None`` when a key field is blank or not in its plain clean form (only
         the full rules can say what such a row is)."""
         readers = {code: read for code, _, read in self._plan}
-        plan = [(code, readers[code]) for code in key_fields]
+        # A remembered value is looked up straight in its reader's memo (this runs per row).
+        plan = [
+            (code, read, read.memo if isinstance(read, _MemoReader) and read.cache else {})
+            for code in key_fields
+            for read in [readers[code]]
+        ]
 
         def key(raw: Mapping[str, Any]) -> str | None:
             parts = []
-            for code, read in plan:
+            for code, read, memo in plan:
                 value = raw.get(code)
                 if value is None or value == "":
                     return None
-                parsed = read(value)
-                if parsed is _MISS or parsed in _EMPTY:
+                parsed = memo.get(value, _MISS) if type(value) is str else _MISS
+                if parsed is _MISS:
+                    parsed = read(value)
+                    if parsed is _MISS:
+                        return None
+                if parsed in _EMPTY:
                     return None
                 parts.append(str(parsed))
             return "|".join(parts)

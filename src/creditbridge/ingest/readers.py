@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -221,15 +222,15 @@ class _DecodedLines:
         self.strip_bom = encoding == "utf-8-sig"
         self.check_utf8 = self.encoding == "gb18030"
         self.bad_lines = 0
-        self.line_no = 0
 
     def __iter__(self) -> Iterator[str]:
         encoding = self.encoding
         check_utf8 = self.check_utf8
-        for raw in self.stream:
-            self.line_no += 1
-            if self.line_no == 1 and self.strip_bom and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
+        lines = iter(self.stream)
+        if self.strip_bom:
+            first = next(lines, b"")
+            lines = itertools.chain([first.removeprefix(codecs.BOM_UTF8)], lines)
+        for raw in lines:
             if raw.isascii():
                 yield raw.decode("ascii")
                 continue
@@ -340,7 +341,9 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
     def rows() -> Iterator[RawRow]:
         seen_bad = bad_before
         try:
-            for cells in _csv_rows(reader):
+            # The reader itself, not _csv_rows: one generator less per row on the hot path;
+            # its refusals are turned into DeliveryUnreadable below all the same.
+            for cells in reader:
                 row_no = reader.line_num
                 width = len(cells)
                 if pick is not None and width >= reach:
@@ -369,6 +372,8 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
                         )
                     )
                 yield RawRow(row_no, values, tuple(problems))
+        except csv.Error as exc:
+            raise _unreadable_csv(reader, exc) from exc
         finally:
             stream.close()
 
@@ -378,16 +383,14 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
 def _csv_rows(reader: Any) -> Iterator[list[str]]:
     """The csv module's rows; its own refusals (a NUL byte, a field over the size limit, an
     unclosed quote) make the file unreadable from that line on."""
-    while True:
-        try:
-            cells: list[str] = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise DeliveryUnreadable(
-                "INGEST-CSV", f"第{reader.line_num}行起无法按 CSV 读取：{exc}"
-            ) from exc
-        yield cells
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _unreadable_csv(reader, exc) from exc
+
+
+def _unreadable_csv(reader: Any, exc: csv.Error) -> DeliveryUnreadable:
+    return DeliveryUnreadable("INGEST-CSV", f"第{reader.line_num}行起无法按 CSV 读取：{exc}")
 
 
 def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:

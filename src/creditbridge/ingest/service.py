@@ -456,6 +456,10 @@ class _Probe(NamedTuple):
 SUBJECT_CACHE: Final = 2_000_000
 """At most this many subject ids are remembered per batch (about 200 MB)."""
 
+PROBES_AHEAD: Final = 3
+"""Chunks the forked reader reads and asks about before it prepares the first of them: the
+writer's key lookups then overlap the reading instead of waiting for it."""
+
 PARALLEL_BYTES: Final = 8 << 20
 """From this file size a forked process reads and validates while the batch writes."""
 
@@ -463,10 +467,15 @@ PARALLEL_BYTES: Final = 8 << 20
 def _produce(
     send: Any, answers: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator
 ) -> None:
-    """The forked reader. It asks the writer about the next chunk's keys (a probe) before it
-    prepares the current one, so the writer's answer is ready when needed; messages go out
+    """The forked reader. It asks the writer about the keys of the chunks ahead (probes) before
+    it prepares the current one, so the writer's answers are ready when needed; messages go out
     through a thread, so the reader never waits on a full pipe while the writer writes. It
-    never touches the session it inherited, and leaves with ``os._exit``."""
+    never touches the session it inherited, and leaves with ``os._exit``.
+
+    The writer reads the pipe in order, so the probe of chunk i + PROBES_AHEAD is answered after
+    chunk i − 1 is stored and before chunk i is: keys of chunks i … i + PROBES_AHEAD − 1 may be
+    written after the answer. They are in ``run.touched`` by the time that chunk is prepared,
+    which sends them to the writer's own lookup (see ``_Run.prepare``)."""
     gc.disable()  # see _gc_paused; this process ends with the batch
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
 
@@ -482,17 +491,21 @@ def _produce(
     code = 0
     try:
         try:
-            following = list(islice(rows, run.chunk_rows))
-            probe = run.probe(following)
-            post(("probe", probe.keys))
-            while following:
-                chunk, chunk_probe = following, probe
-                known = pickle.loads(answers.recv_bytes())  # noqa: S301 - our own parent
-                following = list(islice(rows, run.chunk_rows))
-                if following:
+            ahead: deque[tuple[list[RawRow], _Probe]] = deque()
+
+            def read_ahead() -> None:
+                if following := list(islice(rows, run.chunk_rows)):
                     probe = run.probe(following)
                     post(("probe", probe.keys))
-                post(("chunk", run.prepare(chunk, validate, chunk_probe, known)))
+                    ahead.append((following, probe))
+
+            for _ in range(PROBES_AHEAD):
+                read_ahead()
+            while ahead:
+                chunk, probe = ahead.popleft()
+                known = pickle.loads(answers.recv_bytes())  # noqa: S301 - our own parent
+                read_ahead()
+                post(("chunk", run.prepare(chunk, validate, probe, known)))
             post(("end", None))
         except DeliveryUnreadable as unreadable:
             post(("unreadable", (unreadable.code, unreadable.message)))

@@ -3,14 +3,15 @@
 * Statistical scorecard: monotonic optimal binning of each indicator (optbinning, missing values
   in a bin of their own) at two granularities, coarse and fine (``BINNING_GRID``); weight of
   evidence of each binning; information value of the card's bins (the union of both binnings'
-  splits), indicators below ``min_iv`` dropped; then one logistic regression on the WOE columns of
-  both binnings with an L2 penalty (``ridge_c``) and every coefficient ≥ 0, so an indicator's
-  points are a positive mix of two same-direction monotone step functions: they move the way its
-  bad rate does. Indicators whose coefficients all reach 0 leave the card; above
-  ``max_features``, backward stepwise elimination by penalised likelihood. Points scaled by PDO:
-  ``score = offset + factor · ln(odds good:bad)`` with ``factor = PDO / ln 2`` and
-  ``offset = base_score − factor · ln(base_odds)``. Points are rounded per bin, so the card is
-  integers and its SQL export is exact.
+  splits), indicators below ``min_iv`` dropped. A logistic regression on the WOE columns of both
+  binnings, with an L2 penalty (``ridge_c``) and every coefficient ≥ 0, so an indicator's points
+  are a positive mix of two same-direction monotone step functions and move the way its bad rate
+  does. Selection runs that regression on cross-fitted WOE (5 folds of the training data):
+  indicators whose coefficients all sit at 0 leave, and above ``max_features`` a backward
+  stepwise elimination by penalised likelihood; the kept indicators are then fitted on the WOE of
+  all the rows. Points scaled by PDO: ``score = offset + factor · ln(odds good:bad)`` with
+  ``factor = PDO / ln 2`` and ``offset = base_score − factor · ln(base_odds)``. Points are rounded
+  per bin, so the card is integers and its SQL export is exact.
 * Challenger: LightGBM on the raw indicators (missing values native), for comparison only.
 
 This file sits outside the module's usual vocabulary because it is neither pure rules (it calls
@@ -166,6 +167,7 @@ def woe_column(stats: BinStats, x: F64) -> F64:
 
 # A coefficient this small is the solver sitting on its bound of 0: the column is out of the fit.
 _ZERO = 1e-9
+CROSS_FIT_FOLDS = 5
 
 
 def fit_ridge(design: F64, y: NDArray[Any], c: float) -> F64:
@@ -240,8 +242,8 @@ def _columns(
         if not union[-1].splits or union[-1].iv < rules.min_iv:
             continue
         trend = 0
-        for binning, cuts in zip(grid, splits[j], strict=True):
-            if not cuts:
+        for k, (binning, cuts) in enumerate(zip(grid, splits[j], strict=True)):
+            if not cuts or cuts in splits[j][:k]:  # no cut, or the same cuts as a coarser one
                 continue
             stats = bin_stats(code, x, y, cuts)
             # Binnings that disagree on which way the bad rate goes would mix into points that
@@ -283,6 +285,29 @@ def _fit_columns(
         active.remove(min(active, key=losses.__getitem__))
     fitted = [(columns[i], float(b)) for i, b in zip(keep, beta[1:], strict=True) if b > _ZERO]
     return float(beta[0]), fitted
+
+
+def _cross_fitted_woe(
+    values: F64, y: NDArray[np.int64], columns: Sequence[_Column], rules: TrainingRules,
+    grid: Sequence[Binning],
+) -> F64:  # fmt: skip
+    """The WOE columns as the rows of each of ``CROSS_FIT_FOLDS`` stratified folds get them from
+    bins cut and weighed on the other folds only. A WOE is a target encoding: on its own rows it
+    looks predictive even for noise, so the selection looks at these out-of-fold columns."""
+    from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
+
+    binnings = {b.name: b for b in grid}
+    woe = np.empty((len(y), len(columns)))
+    folds = StratifiedKFold(n_splits=CROSS_FIT_FOLDS, shuffle=True, random_state=rules.seed)
+    for fit_rows, held_rows in folds.split(values, y):
+        for i, column in enumerate(columns):
+            x = values[fit_rows, column.indicator]
+            cuts = fit_splits(
+                x, y[fit_rows], trend=rules.monotonic_trend, binning=binnings[column.binning]
+            )
+            stats = bin_stats(column.stats.code, x, y[fit_rows], cuts)
+            woe[held_rows, i] = woe_column(stats, values[held_rows, column.indicator])
+    return woe
 
 
 def _card_bins(code: str, parts: Sequence[tuple[_Column, float]], factor: float) -> Bins:
@@ -342,14 +367,25 @@ def fit_scorecard(
     check: bool = True,
     grid: Sequence[Binning] = BINNING_GRID,
 ) -> TrainedScorecard:
-    """Bin at every granularity of ``grid``, keep IV ≥ ``min_iv``, fit the penalised regression
-    with positive coefficients, select, and scale the points by ``scaling``."""
+    """Bin at every granularity of ``grid``, keep IV ≥ ``min_iv``, select the indicators on
+    cross-fitted WOE, fit the penalised regression with positive coefficients on their WOE, and
+    scale the points by ``scaling``."""
     y = np.asarray(bad, dtype=np.int64)
     if check:
         check_outcomes(y, rules)
     if not grid:
         raise ValueError("no binning granularity given")
     stats, columns = _columns(values, y, codes, rules, grid)
+    n_bad = int(y.sum())
+    if columns and min(n_bad, len(y) - n_bad) >= CROSS_FIT_FOLDS:
+        # Which indicators: those that earn a positive weight out of fold. How much: the fit on
+        # the WOE of all the rows, whose bins the card will carry (the out-of-fold columns are
+        # noisier, cut on fewer rows, and would underweight the finer bins).
+        _, chosen = _fit_columns(
+            columns, _cross_fitted_woe(values, y, columns, rules, grid), y, rules
+        )
+        kept = {c.indicator for c, _ in chosen}
+        columns = [c for c in columns if c.indicator in kept]
     fitted: list[tuple[_Column, float]] = []
     intercept = 0.0
     if columns:
@@ -363,7 +399,8 @@ def fit_scorecard(
     # Card order = IV order: reason codes break ties towards the earlier indicator.
     for j in sorted({c.indicator for c, _ in fitted}, key=lambda j: -stats[j].iv):
         card_bins = _card_bins(codes[j], [(c, b) for c, b in fitted if c.indicator == j], factor)
-        if not card_bins.splits:  # rounds to one value everywhere: the base carries it
+        if not card_bins.splits and card_bins.missing == card_bins.points[0]:
+            # Rounds to one value everywhere: it ranks no one, the base carries it.
             base += card_bins.points[0]
             fitted = [(c, b) for c, b in fitted if c.indicator != j]
             continue
