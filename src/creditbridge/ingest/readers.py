@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -224,13 +223,53 @@ class _DecodedLines:
         self.bad_lines = 0
 
     def __iter__(self) -> Iterator[str]:
+        """Lines in file order. The file is read in blocks of whole lines, and a block that
+        decodes as a whole is decoded in one call; a block that does not is taken line by
+        line, so a bad line costs only its own row. (A line feed never occurs inside a UTF-8 or
+        GB18030 character, so the block's text splits into the same lines as its bytes.)"""
+        carry = b""
+        first = True
+        while block := self.stream.read(BLOCK_BYTES):
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            carry, block = block[cut:], block[:cut]
+            if first and block:
+                first = False
+                if self.strip_bom:
+                    block = block.removeprefix(codecs.BOM_UTF8)
+            if block:
+                yield from self._block(block)
+        if carry:
+            if first and self.strip_bom:
+                carry = carry.removeprefix(codecs.BOM_UTF8)
+            yield from self._lines([carry])
+
+    def _block(self, block: bytes) -> Iterator[str]:
+        raws = block.split(b"\n")
+        raws.pop()  # the block ends with a line feed: an empty last piece
+        if block.isascii():
+            for text in block.decode("ascii").split("\n")[:-1]:
+                yield text + "\n"
+            return
+        try:
+            texts = block.decode(self.encoding).split("\n")
+        except UnicodeDecodeError:
+            yield from self._lines([raw + b"\n" for raw in raws])
+            return
+        if not self.check_utf8:
+            for text in texts[:-1]:
+                yield text + "\n"
+            return
+        for raw, text in zip(raws, texts, strict=False):
+            if not raw.isascii() and _looks_utf8(raw):
+                self.bad_lines += 1
+            yield text + "\n"
+
+    def _lines(self, raws: Iterable[bytes]) -> Iterator[str]:
+        """Line by line: each decoded on its own, a line in another encoding remembered."""
         encoding = self.encoding
         check_utf8 = self.check_utf8
-        lines = iter(self.stream)
-        if self.strip_bom:
-            first = next(lines, b"")
-            lines = itertools.chain([first.removeprefix(codecs.BOM_UTF8)], lines)
-        for raw in lines:
+        for raw in raws:
             if raw.isascii():
                 yield raw.decode("ascii")
                 continue
@@ -243,6 +282,9 @@ class _DecodedLines:
             if check_utf8 and _looks_utf8(raw):
                 self.bad_lines += 1
             yield text
+
+
+BLOCK_BYTES: Final = 1 << 20
 
 
 # ---------------------------------------------------------------- formats

@@ -453,8 +453,8 @@ class _Probe(NamedTuple):
     fingerprints: list[str]
 
 
-SUBJECT_CACHE: Final = 2_000_000
-"""At most this many subject ids are remembered per batch (about 200 MB)."""
+SUBJECT_CACHE: Final = 1_000_000
+"""At most this many subject ids are remembered per batch (about 120 MB at most)."""
 
 PROBES_AHEAD: Final = 3
 """Chunks the forked reader reads and asks about before it prepares the first of them: the
@@ -639,7 +639,7 @@ class _Run:
         self.fingerprint: Callable[[RawRow], str] | None = None
         self.touched = _Touched()
         # The writer's side: what each outstanding probe looked up, oldest first.
-        self.probed: deque[tuple[list[str], dict[str, repo.Latest]]] = deque()
+        self.probed: deque[dict[str, repo.Latest]] = deque()
 
     # --- refusal of the whole file
 
@@ -863,7 +863,7 @@ class _Run:
         """A probe's answer: the fingerprint of each key's current version (where it has one).
         What was looked up is kept for the chunk's store."""
         found = repo.latest_versions(self.session, dataset_code=self.spec.code, keys=keys)
-        self.probed.append((keys, found))
+        self.probed.append(found)
         return {
             key: latest.fingerprint
             for key, latest in found.items()
@@ -923,13 +923,14 @@ class _Run:
         issues: dict[int, list[RowIssue]] = {
             row: [RowIssue(*i) for i in found] for row, found in prepared.issues
         }
-        probed_keys, latest = self.probed.popleft()
+        latest = self.probed.popleft()
         if prepared.unresolved:
-            latest = {k: v for k, v in latest.items() if k not in set(prepared.unresolved)}
+            # Keys the probe did not ask about, or asked about before this batch wrote them.
+            unresolved = set(prepared.unresolved)
+            latest = {k: v for k, v in latest.items() if k not in unresolved}
             latest.update(
                 repo.latest_versions(self.session, dataset_code=spec.code, keys=prepared.unresolved)
             )
-        del probed_keys
         subject_ids = self._subjects(prepared)
 
         pending: dict[str, _Pending] = {}
