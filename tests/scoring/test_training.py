@@ -1,5 +1,6 @@
-"""The statistical scorecard fit (arrays in, card out): monotone integer points, IV and stepwise
-selection, and the binning granularity chosen on the training data only."""
+"""The statistical scorecard fit (arrays in, card out): monotone integer points, IV selection and
+selection on cross-fitted WOE, both binning granularities in one penalised fit with positive
+coefficients, and backward stepwise down to ``max_features``."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def test_points_are_integers_and_move_one_way_across_bins() -> None:
         assert all(isinstance(p, int) for p in [*points, bins.missing])
         steps = np.diff(points)
         assert (steps <= 0).all() or (steps >= 0).all(), (bins.code, points)
+        assert (steps != 0).all(), (bins.code, points)  # equal neighbours are one bin
     by_code = {b.code: b.points for b in fitted.card.bins}
     assert by_code["arrears"][0] > by_code["arrears"][-1]  # more arrears, fewer points
     assert by_code["revenue"][0] < by_code["revenue"][-1]  # more revenue, more points
@@ -58,25 +60,28 @@ def test_card_scores_rank_like_the_logistic_fit() -> None:
     assert fitted.card.base == round(expected_base - factor * fitted.intercept)
 
 
-def test_binning_granularity_is_chosen_by_inner_cross_validation() -> None:
+def test_both_granularities_enter_one_fit_and_the_card_cuts_where_they_cut() -> None:
     values, bad = sample()
     fitted = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
-    names = {b.name for b in training.BINNING_GRID}
-    assert set(fitted.binning_auc) == names
-    assert fitted.binning in names
-    assert fitted.binning_auc[fitted.binning] == max(fitted.binning_auc.values())
+    assert fitted.binning == "coarse+fine"
+    assert {key.split(":")[1] for key in fitted.coefficients} <= {"coarse", "fine"}
+    assert all(c > 0 for c in fitted.coefficients.values())
+    for bins in fitted.card.bins:
+        x = values[:, CODES.index(bins.code)]
+        cuts = set(training.fit_splits(x, bad, binning=training.COARSE))
+        cuts |= set(training.fit_splits(x, bad, binning=training.FINE))
+        assert set(bins.splits) <= cuts
     again = training.fit_scorecard(values, bad, CODES, rules=RULES, scaling=SCALING)
     assert again.card == fitted.card
-    assert again.binning_auc == fitted.binning_auc
 
 
-def test_a_single_granularity_is_used_without_inner_folds() -> None:
+def test_a_single_granularity_gives_its_own_bins() -> None:
     values, bad = sample()
     fitted = training.fit_scorecard(
         values, bad, CODES, rules=RULES, scaling=SCALING, grid=(training.COARSE,)
     )
     assert fitted.binning == "coarse"
-    assert fitted.binning_auc == {}
+    assert {key.split(":")[1] for key in fitted.coefficients} == {"coarse"}
     assert all(len(b.points) <= 6 for b in fitted.card.bins)  # COARSE: at most 6 bins
 
 
@@ -89,13 +94,33 @@ def test_fine_binning_allows_more_bins_than_coarse() -> None:
     assert len(fine) >= len(coarse)
 
 
-def test_too_few_defaults_for_inner_folds_keeps_the_first_granularity() -> None:
-    values, bad = sample(n=300)
-    bad = np.zeros_like(bad)
-    bad[:3] = 1
-    chosen, scores = training.choose_binning(values, bad, CODES, RULES, training.BINNING_GRID)
-    assert chosen is training.COARSE
-    assert scores == {}
+def test_fewer_defaults_than_cross_fit_folds_still_trains() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 1))
+    bad = np.zeros(300, dtype=np.int64)
+    bad[[0, 1, 2, 100]] = 1  # four defaults, three of them among the 20 high values
+    x[:20, 0] = 9.0
+    fitted = training.fit_scorecard(x, bad, ["a"], rules=RULES, scaling=SCALING, check=False)
+    assert fitted.selected == ("a",)
+
+
+def test_backward_stepwise_keeps_the_strongest_indicators() -> None:
+    values, bad = sample()
+    rules = RULES.model_copy(update={"max_features": 1})
+    fitted = training.fit_scorecard(values, bad, CODES, rules=rules, scaling=SCALING)
+    assert fitted.selected == ("arrears",)  # the largest effect in ``sample``
+
+
+def test_ridge_keeps_coefficients_positive_and_shrinks_them() -> None:
+    rng = np.random.default_rng(4)
+    design = rng.normal(size=(4000, 2))
+    logit = -1.0 + 0.8 * design[:, 0] - 0.5 * design[:, 1]  # the second column lowers risk
+    y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    loose = training.fit_ridge(design, y, 1e6)
+    assert loose[1] == pytest.approx(0.8, abs=0.1)
+    assert loose[2] == 0.0  # held at the bound instead of turning the points around
+    tight = training.fit_ridge(design, y, 1e-3)
+    assert 0 < tight[1] < loose[1]
 
 
 def test_nothing_informative_is_refused_with_a_reason() -> None:

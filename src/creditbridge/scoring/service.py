@@ -421,9 +421,8 @@ def train_scorecard(
         "coefficients": trained.coefficients,
         "iv": trained.iv_table(),
         "bin_tables": {s.code: s.table() for s in trained.stats if s.code in trained.selected},
-        # Which binning granularity the inner cross-validation chose, and the AUC of each.
+        # The binning granularities whose WOE columns entered the fit ("coarse+fine").
         "binning": trained.binning,
-        "binning_auc": trained.binning_auc,
         "train_rows": len(train_rows),
         "train_bad": int(train_bad.sum()),
     }

@@ -177,9 +177,9 @@ def fit_ridge(design: F64, y: NDArray[Any], c: float) -> F64:
 
     The penalty is a normal prior N(0, c) on each coefficient. The columns are weights of
     evidence, already log-odds, so a coefficient of 1 takes the bins at their word; with c = 1
-    the data can move it by about that much, and a small sample (where stepwise selection by AIC
-    overfits, then leaves out the weak indicators entirely) gets weights shrunk towards 0 rather
-    than a yes/no. The bound keeps every indicator's points moving the way its bad rate does."""
+    the data can move it by about that much. On a small sample, stepwise selection by AIC takes
+    a weak indicator in or out whole; the penalty keeps it with a shrunken weight instead. The
+    bound keeps every indicator's points moving the way its bad rate does."""
     from scipy.optimize import minimize  # type: ignore[import-untyped]
 
     n, k = design.shape
@@ -343,12 +343,6 @@ class TrainedScorecard:
     intercept: float
     coefficients: dict[str, float]  # per WOE column, "code:binning" (e.g. "tax_paid_12m:fine")
     binning: str  # the granularities combined, e.g. "coarse+fine"
-
-    @property
-    def binning_auc(self) -> dict[str, float]:
-        """Inner cross-validated AUC per granularity when one was chosen that way; no longer
-        (both enter the fit), kept empty because stored model specs still carry the key."""
-        return {}
 
     def iv_table(self) -> list[dict[str, Any]]:
         return [
