@@ -210,25 +210,25 @@ def insert_records(
             copy.write("".join(lines))
         return
     stamp = sqlite_timestamp(received_at)
+    # The batch's constants are written into the statement once instead of bound for every row
+    # (a third fewer parameters per row); they are our own code, ids and timestamp, quoted.
+    fixed = f"{_sql_text(dataset_code)}, {int(provider_id)}, {int(batch_id)}, {_sql_text(stamp)}"
     cursor = _dbapi(session).cursor()
     try:
         cursor.executemany(
-            f"INSERT INTO subject_record ({', '.join(RECORD_COLUMNS)}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO subject_record (subject_id, natural_key, version, status, event_date, "
+            "data, digest, source_row, superseded_at, source_fingerprint, dataset_code, "
+            f"provider_id, batch_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {fixed})",
             [
                 (
                     r.subject_id,
-                    dataset_code,
                     r.natural_key,
                     r.version,
                     status,
                     r.event_date,
                     r.data,
                     r.digest,
-                    provider_id,
-                    batch_id,
                     r.source_row,
-                    stamp,
                     None if status == "current" else stamp,
                     r.fingerprint,
                 )
@@ -237,6 +237,11 @@ def insert_records(
         )
     finally:
         cursor.close()
+
+
+def _sql_text(value: str) -> str:
+    """A string literal for SQLite's SQL text."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 NULL: Final = "\\N"

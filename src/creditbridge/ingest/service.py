@@ -549,6 +549,12 @@ class _Touched:
         h = hash(key) & (self.BITS - 1)
         return bool(self.bits[h >> 3] & (1 << (h & 7)))
 
+    def among(self, keys: Iterable[str]) -> set[str]:
+        """The ``keys`` (probably) seen: ``{k for k in keys if k in self}`` without a method
+        call per key."""
+        bits, mask = self.bits, self.BITS - 1
+        return {k for k in keys if bits[(h := hash(k) & mask) >> 3] & (1 << (h & 7))}
+
     def add_all(self, keys: Iterable[str]) -> None:
         bits, mask = self.bits, self.BITS - 1
         for key in keys:
@@ -730,7 +736,11 @@ class _Run:
         return _Probe(positions, keys, fingerprints)
 
     def prepare(
-        self, chunk: list[RawRow], validate: RowValidator, probe: _Probe, known: dict[str, str]
+        self,
+        chunk: list[RawRow],
+        validate: RowValidator,
+        probe: _Probe,
+        known: list[str | None],
     ) -> _Prepared:
         """Recognise the unchanged rows, validate the rest, and serialise and digest what is
         accepted. ``known``: the writer's answer to ``probe`` — each probed key's current
@@ -739,12 +749,14 @@ class _Run:
         probed = set(probe.keys)
         # Keys an earlier chunk handed over: the probe was answered before their versions were
         # written, so only the writer's own lookup at store time is right for them.
-        stale = {key for key in probed if key in touched}
+        stale = touched.among(probed)
         skip: set[int] = set()
         clean: dict[int, str] = {}  # fingerprint by source row, for the rows validated
         seen: set[str] = set()
-        for position, key, fp in zip(probe.positions, probe.keys, probe.fingerprints, strict=True):
-            if key not in seen and key not in stale and known.get(key) == fp:
+        for position, key, fp, stored in zip(
+            probe.positions, probe.keys, probe.fingerprints, known, strict=True
+        ):
+            if stored == fp and key not in seen and key not in stale:
                 skip.add(position)
             else:
                 clean[chunk[position].row] = fp
@@ -859,16 +871,13 @@ class _Run:
 
     # --- the writing side
 
-    def answer(self, keys: list[str]) -> dict[str, str]:
+    def answer(self, keys: list[str]) -> list[str | None]:
         """A probe's answer: the fingerprint of each key's current version (where it has one).
         What was looked up is kept for the chunk's store."""
         found = repo.latest_versions(self.session, dataset_code=self.spec.code, keys=keys)
         self.probed.append(found)
-        return {
-            key: latest.fingerprint
-            for key, latest in found.items()
-            if latest.status == "current" and latest.fingerprint is not None
-        }
+        current = [found.get(key) for key in keys]
+        return [None if x is None or x.status != "current" else x.fingerprint for x in current]
 
     def _prepared(
         self, rows: Iterator[RawRow], validate: RowValidator
