@@ -19,9 +19,6 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-
 from creditbridge.reference import divisions, industries, uscc
 
 
@@ -639,7 +636,6 @@ class _MemoReader:
 
 
 _ABSENT: Final = object()
-_YUAN_PLAIN: Final = r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?$"
 
 
 def _column_reader(spec: FieldLike, required: bool, read: Any, unit: str | None) -> Any:
@@ -672,20 +668,6 @@ def _column_reader(spec: FieldLike, required: bool, read: Any, unit: str | None)
             return out
 
         return cached
-
-    if spec.type == "amount" and unit is None and spec.unit == "yuan":
-
-        def amounts(column: list[Any]) -> list[Any]:
-            if not all(type(v) is str for v in column):
-                return [one(v) for v in column]
-            array = pa.array(column, type=pa.string())
-            plain = pc.match_substring_regex(array, _YUAN_PLAIN).to_pylist()
-            # What the scalar reader makes of a plain amount: 12.00 → 12, 12.5 → 12.50.
-            text = pc.replace_substring_regex(array, r"\.00?$", "")
-            text = pc.replace_substring_regex(text, r"(\.[0-9])$", r"\10").to_pylist()
-            return [t if p else one(v) for t, p, v in zip(text, plain, column, strict=True)]
-
-        return amounts
 
     def generic(column: list[Any]) -> list[Any]:
         return [one(v) for v in column]
