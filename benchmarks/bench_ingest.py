@@ -41,7 +41,7 @@ from sqlalchemy import text
 
 from creditbridge import migrations
 from creditbridge.core.db import make_engine
-from creditbridge.ingest.repository import BULK_CACHE_KIB
+from creditbridge.ingest.service import settings as ingest_settings
 
 HEADER = "统一社会信用代码,所属期,是否按期申报,应税销售收入,增值税实缴税额,企业所得税实缴税额,实缴税额合计\n"
 RECORD_COLUMNS = (
@@ -196,7 +196,7 @@ def baseline(source_url: str, target_url: str, codes: list[str]) -> float:
         else:
             # The same page cache a batch gives itself (ingest.repository.bulk_cache), so the
             # comparison is write path against write path, not cache size against cache size.
-            cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+            cursor.execute(f"PRAGMA cache_size = -{ingest_settings().sqlite_cache_mb * 1024}")
             marks = ", ".join("?" * len(RECORD_COLUMNS))
             cursor.executemany(
                 f"INSERT INTO subject_record ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", rows

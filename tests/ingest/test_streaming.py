@@ -99,7 +99,14 @@ def _prepare(url: str) -> int:
 
 
 def _ingest(url: str, path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CREDITBRIDGE_DATABASE_URL": url}
+    # A 1 MB SQLite page cache: the batch's pages then spill into the WAL as it writes, which
+    # is how the test sees that it is writing (with the default 128 MB nothing reaches the WAL
+    # of these 30,000 rows before the commit).
+    env = {
+        **os.environ,
+        "CREDITBRIDGE_DATABASE_URL": url,
+        "CREDITBRIDGE_INGEST_SQLITE_CACHE_MB": "1",
+    }
     command = [sys.executable, "-m", "creditbridge", "ingest", str(path), "--dataset",
                "tax_payment", "--provider", "tax", "--batch-id", "big-1"]  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -23,22 +23,7 @@ from sqlalchemy.orm import Session
 from creditbridge.ingest.models import Reject
 from creditbridge.subjects.models import Record, Subject
 
-RECORD_COLUMNS: Final = (
-    "subject_id",
-    "dataset_code",
-    "natural_key",
-    "version",
-    "status",
-    "event_date",
-    "data",
-    "digest",
-    "provider_id",
-    "batch_id",
-    "source_row",
-    "received_at",
-    "superseded_at",
-    "source_fingerprint",
-)
+RECORD_CONSTANTS: Final = ("dataset_code", "provider_id", "batch_id", "received_at")
 REJECT_COLUMNS: Final = ("batch_id", "row", "field", "label", "value", "code", "message", "warning")
 
 
@@ -54,18 +39,22 @@ class Latest(NamedTuple):
     fingerprint: str | None
 
 
-class NewRecord(NamedTuple):
-    """A version about to be written (a tuple: one is made per delivered row, and a frozen
-    dataclass costs several times more to build)."""
-
-    subject_id: int
-    natural_key: str
-    version: int
-    event_date: str | None
-    data: str
-    digest: str
-    source_row: int
-    fingerprint: str | None = None
+NEW_RECORD: Final = (
+    "subject_id",
+    "natural_key",
+    "version",
+    "status",
+    "event_date",
+    "data",
+    "digest",
+    "source_row",
+    "source_fingerprint",
+)
+"""What the writer gives :func:`insert_records` for each version, in this order (one list per row:
+it is built for every delivered row, and an object per row costs more than the rest of the loop).
+``status`` is ``current``, or ``superseded``/``withdrawn`` for a row a later row of the same chunk
+replaced; the batch's constants are added here."""
+STATUS: Final = NEW_RECORD.index("status")
 
 
 def _dbapi(session: Session) -> Any:
@@ -76,12 +65,9 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-BULK_CACHE_KIB: Final = 128 * 1024
-
-
 @contextmanager
-def bulk_cache(session: Session) -> Iterator[None]:
-    """On SQLite, a page cache sized for a batch while it is applied (the connection's default
+def bulk_cache(session: Session, mib: int) -> Iterator[None]:
+    """On SQLite, a page cache of ``mib`` MiB while a batch is applied (the connection's default
     is 2 MB): its key lookups and index inserts touch pages all over indexes of millions of
     rows. PostgreSQL's shared buffers are the server's business."""
     if is_postgres(session):
@@ -90,7 +76,7 @@ def bulk_cache(session: Session) -> Iterator[None]:
     cursor = _dbapi(session).cursor()
     try:
         (before,) = cursor.execute("PRAGMA cache_size").fetchone()
-        cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        cursor.execute(f"PRAGMA cache_size = -{int(mib) * 1024}")
         try:
             yield
         finally:
@@ -178,62 +164,47 @@ def create_subjects(session: Session, rows: Sequence[dict[str, Any]]) -> dict[st
 
 def insert_records(
     session: Session,
-    records: Sequence[tuple[NewRecord, str]],
+    records: Sequence[Sequence[Any]],
     *,
     dataset_code: str,
     provider_id: int,
     batch_id: int,
     received_at: datetime,
 ) -> None:
-    """Append versions, each with its status: ``current``, or — for a row that a later row of the
-    same chunk replaced — already ``superseded``/``withdrawn`` as of ``received_at``."""
+    """Append versions (each a sequence in :data:`NEW_RECORD` order); a version whose status is
+    not ``current`` is superseded as of ``received_at``."""
     if not records:
         return
     if is_postgres(session):
         # COPY's text format written here in one piece per chunk: psycopg's write_row costs
         # more per row than everything else the chunk does.
         stamp = received_at.isoformat()
-        fixed = f"\t{_copy_text(dataset_code)}\t"
-        tail = f"\t{provider_id}\t{batch_id}\t"
+        fixed = f"\t{_copy_text(dataset_code)}\t{provider_id}\t{batch_id}\t{stamp}\n"
         lines = [
-            f"{r.subject_id}{fixed}{_copy_text(r.natural_key)}\t{r.version}\t{status}\t"
-            f"{NULL if r.event_date is None else _copy_text(r.event_date)}\t"
-            f"{_copy_text(r.data)}\t{r.digest}{tail}{r.source_row}\t{stamp}\t"
-            f"{NULL if status == 'current' else stamp}\t"
-            f"{NULL if r.fingerprint is None else r.fingerprint}\n"
-            for r, status in records
+            f"{subject_id}\t{_copy_text(key)}\t{version}\t{status}\t"
+            f"{NULL if event is None else _copy_text(event)}\t{_copy_text(data)}\t{digest}\t"
+            f"{row}\t{NULL if status == 'current' else stamp}\t{NULL if fp is None else fp}"
+            f"{fixed}"
+            for subject_id, key, version, status, event, data, digest, row, fp in records
         ]
+        columns = ", ".join((*NEW_RECORD[:-1], "superseded_at", NEW_RECORD[-1], *RECORD_CONSTANTS))
         with (
             _dbapi(session).cursor() as cursor,
-            cursor.copy(f"COPY subject_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy,
+            cursor.copy(f"COPY subject_record ({columns}) FROM STDIN") as copy,
         ):
             copy.write("".join(lines))
         return
-    stamp = sqlite_timestamp(received_at)
+    stamp = _sql_text(sqlite_timestamp(received_at))
     # The batch's constants are written into the statement once instead of bound for every row
-    # (a third fewer parameters per row); they are our own code, ids and timestamp, quoted.
-    fixed = f"{_sql_text(dataset_code)}, {int(provider_id)}, {int(batch_id)}, {_sql_text(stamp)}"
+    # (they are our own code, ids and timestamp, quoted), and superseded_at follows the status.
+    fixed = f"{_sql_text(dataset_code)}, {int(provider_id)}, {int(batch_id)}, {stamp}"
     cursor = _dbapi(session).cursor()
     try:
         cursor.executemany(
-            "INSERT INTO subject_record (subject_id, natural_key, version, status, event_date, "
-            "data, digest, source_row, superseded_at, source_fingerprint, dataset_code, "
-            f"provider_id, batch_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {fixed})",
-            [
-                (
-                    r.subject_id,
-                    r.natural_key,
-                    r.version,
-                    status,
-                    r.event_date,
-                    r.data,
-                    r.digest,
-                    r.source_row,
-                    None if status == "current" else stamp,
-                    r.fingerprint,
-                )
-                for r, status in records
-            ],
+            f"INSERT INTO subject_record ({', '.join(NEW_RECORD)}, superseded_at, "
+            f"{', '.join(RECORD_CONSTANTS)}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+            f"CASE ?{STATUS + 1} WHEN 'current' THEN NULL ELSE {stamp} END, {fixed})",
+            records,
         )
     finally:
         cursor.close()

@@ -19,6 +19,12 @@ class IngestSettings(BaseSettings):
     reject_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
     reject_thresholds: dict[str, float] = Field(default_factory=dict)
     chunk_rows: int = Field(default=5000, ge=1, le=100_000)
+    sqlite_cache_mb: int = Field(
+        default=128,
+        ge=1,
+        le=4096,
+        description="SQLite page cache while a batch is applied (the connection default is 2 MB)",
+    )
 
     def threshold_for(self, dataset_code: str) -> float:
         return self.reject_thresholds.get(dataset_code, self.reject_threshold)

@@ -381,17 +381,6 @@ def _open(
     return open_rows(source, fields=spec.fields)
 
 
-class _Pending:
-    """A record version planned in the current chunk, before it is written."""
-
-    __slots__ = ("record", "status", "superseded")
-
-    def __init__(self, record: repo.NewRecord) -> None:
-        self.record = record
-        self.status = "current"
-        self.superseded = False
-
-
 class _Spool:
     """Report lines kept in a temporary file until the batch's fate is known, so that a refused
     batch of millions of bad rows still keeps its whole report without holding it in memory."""
@@ -438,7 +427,7 @@ class _Prepared(NamedTuple):
     subjects: list[str | None]
     names: list[Any]
     events: list[str | None]
-    datas: list[bytes | None]
+    datas: list[str | None]  # the canonical JSON as stored (sealed for level-4+ datasets)
     digests: list[str | None]
     fingerprints: list[str | None]
     unresolved: list[str]  # keys the writer looks up itself (see _Run.prepare)
@@ -668,7 +657,7 @@ class _Run:
         savepoint = self.session.begin_nested()
         prepared = self._prepared(iter(delivery.rows), validator)
         try:
-            with repo.bulk_cache(self.session), _gc_paused():
+            with repo.bulk_cache(self.session, settings().sqlite_cache_mb), _gc_paused():
                 for chunk in prepared:
                     self._store(chunk)
         except DeliveryUnreadable as unreadable:
@@ -790,10 +779,11 @@ class _Run:
         numbers = [raw.row for raw in rest]
         key_fields = self.key_fields
         keys = ["|".join([str(d[k]) for k in key_fields]) for d in dicts]
-        datas: list[bytes | None] = [canonical_json(d) for d in dicts]
-        digests = self._digests(datas)
+        plain: list[bytes | None] = [canonical_json(d) for d in dicts]
+        digests = self._digests(plain)
         if self.sealer is not None:
-            datas = [self.sealer.seal(d) for d in dicts]
+            plain = [self.sealer.seal(d) for d in dicts]
+        datas = [None if d is None else d.decode() for d in plain]
         event_field = self.event_field
         if self.event_is_period:
             events = [None if (e := d.get(event_field)) is None else f"{e}-01" for d in dicts]
@@ -838,11 +828,12 @@ class _Run:
         accepted = [(o, w) for o, w in outcomes if not o.issues or not _has_errors(o)]
         key_fields = self.key_fields
         keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
-        datas = [None if w else canonical_json(o.values) for o, w in accepted]
-        digests = self._digests(datas)
+        plain = [None if w else canonical_json(o.values) for o, w in accepted]
+        digests = self._digests(plain)
         if self.sealer is not None:
             sealer = self.sealer
-            datas = [None if w else sealer.seal(o.values) for o, w in accepted]
+            plain = [None if w else sealer.seal(o.values) for o, w in accepted]
+        datas = [None if d is None else d.decode() for d in plain]
         subject_key, event_field = self.spec.subject_key, self.event_field
         events: list[str | None] = []
         for o, _ in accepted:
@@ -942,10 +933,13 @@ class _Run:
             )
         subject_ids = self._subjects(prepared)
 
-        pending: dict[str, _Pending] = {}
-        news: list[_Pending] = []
+        # Versions planned in this chunk, by key, as lists in repo.NEW_RECORD order (status at
+        # STATUS): built for every new row, so no object per row.
+        pending: dict[str, list[Any]] = {}
+        news: list[list[Any]] = []
         retire: dict[str, list[int]] = {"superseded": [], "withdrawn": []}
         batch_id = self.batch.id
+        status_at = repo.STATUS
         for row, withdraw, key, subject, event, data, digest, fp in zip(
             prepared.numbers,
             prepared.withdraws,
@@ -959,10 +953,16 @@ class _Run:
         ):
             held = pending.get(key)
             before = latest.get(key)
+            if held is None and before is None and not withdraw:
+                # The usual row of a new period: a first version, nothing to compare.
+                counts["new"] += 1
+                record = [subject_ids[subject], key, 1, "current", event, data, digest, row, fp]
+                pending[key] = record
+                news.append(record)
+                continue
             if held is not None:
-                prev_status = held.status
-                prev_digest, prev_version = held.record.digest, held.record.version
-                prev_row: int | None = held.record.source_row
+                prev_status = held[status_at]
+                prev_version, prev_digest, prev_row = held[2], held[6], held[7]
             elif before is not None:
                 prev_status, prev_digest, prev_version = (
                     before.status,
@@ -988,7 +988,7 @@ class _Run:
                     continue
                 if prev_status == "current":
                     if held is not None:
-                        held.status = "withdrawn"
+                        held[status_at] = "withdrawn"
                     elif before is not None:
                         retire["withdrawn"].append(before.id)
                     counts["withdrawn"] += 1
@@ -996,8 +996,6 @@ class _Run:
                     counts["unchanged"] += 1
                 continue
 
-            assert data is not None
-            assert digest is not None
             if prev_row is not None:
                 same = prev_digest == digest and prev_status == "current"
                 issues.setdefault(row, []).append(
@@ -1021,25 +1019,15 @@ class _Run:
                 continue
             if prev_status == "current":
                 if held is not None:
-                    held.status = "superseded"
+                    held[status_at] = "superseded"
                 elif before is not None:
                     retire["superseded"].append(before.id)
                 counts["updated"] += 1
             else:
                 counts["new"] += 1
-            assert subject is not None
-            record = _Pending(
-                repo.NewRecord(
-                    subject_id=subject_ids[subject],
-                    natural_key=key,
-                    version=prev_version + 1,
-                    event_date=event,
-                    data=data.decode(),
-                    digest=digest,
-                    source_row=row,
-                    fingerprint=fp,
-                )
-            )
+            record = [
+                subject_ids[subject], key, prev_version + 1, "current", event, data, digest, row, fp
+            ]  # fmt: skip
             pending[key] = record
             news.append(record)
 
@@ -1058,7 +1046,7 @@ class _Run:
         repo.set_status(self.session, retire["withdrawn"], status="withdrawn", at=self.now)
         repo.insert_records(
             self.session,
-            [(p.record, p.status) for p in news],
+            news,
             dataset_code=spec.code,
             provider_id=self.batch.provider_id,
             batch_id=batch_id,
