@@ -619,6 +619,7 @@ class _Run:
         self.event_is_period = spec.field(spec.event_date_field).type == "period"
         identity = {spec.subject_key, *spec.natural_key}
         self.withdraw_fields = [f for f in spec.fields if f.code in identity]
+        self.named = "name" in spec.field_codes  # rows can name an enterprise not yet known
         self.sealer = protection.sealer_for(spec)
         self.counts = dict.fromkeys(
             ("total", "accepted", "warned", "rejected", "new", "updated", "unchanged", "withdrawn"),
@@ -758,7 +759,10 @@ class _Run:
             columns = validate.read_columns([raw.values for raw in rest])
             dicts = None if columns is None else validate.clean_values(columns)
             if dicts is not None:
-                prepared = self._prepare_clean(chunk, rest, dicts, clean, len(skip))
+                keys: list[str] | None = None
+                if len(probe.keys) == len(chunk):  # every row probed: its key is known already
+                    keys = [k for i, k in enumerate(probe.keys) if i not in skip]
+                prepared = self._prepare_clean(chunk, rest, dicts, clean, len(skip), keys)
         if prepared is None:
             prepared = self._prepare_mixed(chunk, rest, validate, columns, clean, len(skip))
         keys = prepared.keys
@@ -773,12 +777,14 @@ class _Run:
         dicts: list[dict[str, Any]],
         clean: dict[int, str],
         skipped: int,
+        keys: list[str] | None,
     ) -> _Prepared:
         """The usual chunk — every row read cleanly, no action, every value in its plain form —
         straight from the value columns to the record columns."""
         numbers = [raw.row for raw in rest]
-        key_fields = self.key_fields
-        keys = ["|".join([str(d[k]) for k in key_fields]) for d in dicts]
+        if keys is None:
+            key_fields = self.key_fields
+            keys = ["|".join([str(d[k]) for k in key_fields]) for d in dicts]
         plain: list[bytes | None] = [canonical_json(d) for d in dicts]
         digests = self._digests(plain)
         if self.sealer is not None:
@@ -798,7 +804,7 @@ class _Run:
             withdraws=[False] * len(dicts),
             keys=keys,
             subjects=[d.get(subject_key) for d in dicts],
-            names=[d.get("name") for d in dicts],
+            names=[d.get("name") for d in dicts] if self.named else [None] * len(dicts),
             events=events,
             datas=datas,
             digests=digests,
