@@ -20,6 +20,9 @@ pull connector. Its rules (docs/ingest.md has them for providers):
   wins, the earlier stays as a superseded version of the same batch (or is recognised as the same
   content), and the later row carries the warning ``INGEST-DUPLICATE-KEY`` naming the earlier one.
 * **Unknown enterprises** get a subject flagged ``needs_registration_check``.
+* **Fingerprints.** A version made from a row accepted without any issue keeps a fingerprint of
+  the delivered cells (``source_fingerprint``); a re-delivered row with the same fingerprint as its
+  key's current version is counted unchanged without being validated again (``_Run``).
 """
 
 from __future__ import annotations
