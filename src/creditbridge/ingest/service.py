@@ -460,9 +460,11 @@ def _produce(
     send: Any, answers: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator
 ) -> None:
     """The forked reader. It asks the writer about the keys of the chunks ahead (probes) before
-    it prepares the current one, so the writer's answers are ready when needed; messages go out
-    through a thread, so the reader never waits on a full pipe while the writer writes. It
-    never touches the session it inherited, and leaves with ``os._exit``.
+    it prepares the current one, so the writer's answers are ready when needed. Two threads keep
+    the pipes moving: one sends (so the reader never waits on a full pipe while the writer
+    writes), one receives answers as soon as they come (so the writer never waits to hand one
+    over, and neither side can end up waiting on the other). It never touches the session it
+    inherited, and leaves with ``os._exit``.
 
     The writer reads the pipe in order, so the probe of chunk i + PROBES_AHEAD is answered after
     chunk i − 1 is stored and before chunk i is: keys of chunks i … i + PROBES_AHEAD − 1 may be
@@ -478,8 +480,18 @@ def _produce(
         while (item := outbox.get()) is not None:
             send.send_bytes(item)
 
+    inbox: queue.Queue[bytes | None] = queue.Queue()  # at most PROBES_AHEAD answers wait here
+
+    def receive() -> None:
+        try:
+            while True:
+                inbox.put(answers.recv_bytes())
+        except (EOFError, OSError):
+            inbox.put(None)  # the writer is gone: the main thread stops at its next answer
+
     sender = threading.Thread(target=deliver, daemon=True)
     sender.start()
+    threading.Thread(target=receive, daemon=True).start()
     code = 0
     try:
         try:
@@ -495,7 +507,10 @@ def _produce(
                 read_ahead()
             while ahead:
                 chunk, probe = ahead.popleft()
-                known = pickle.loads(answers.recv_bytes())  # noqa: S301 - our own parent
+                answer = inbox.get()
+                if answer is None:
+                    raise RuntimeError("写入进程已关闭应答通道")
+                known = pickle.loads(answer)  # noqa: S301 - our own parent
                 read_ahead()
                 post(("chunk", run.prepare(chunk, validate, probe, known)))
             post(("end", None))
