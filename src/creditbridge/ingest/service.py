@@ -754,10 +754,18 @@ class _Run:
         accepted. ``known``: the writer's answer to ``probe`` — each probed key's current
         version's fingerprint, where it has one."""
         touched = self.touched
-        probed = set(probe.keys)
         # Keys an earlier chunk handed over: the probe was answered before their versions were
         # written, so only the writer's own lookup at store time is right for them.
-        stale = touched.among(probed)
+        stale = touched.among(probe.keys)
+        if len(probe.keys) == len(chunk) and not any(known):
+            # Every row probed and nothing stored to recognise (a new period, a first delivery):
+            # no row is skipped, and the probe's keys and fingerprints are the chunk's.
+            touched.add_all(probe.keys)
+            prepared = self._prepare_plain(chunk, validate, probe)
+            if prepared is not None:
+                prepared.unresolved.extend(sorted(stale))
+                return prepared
+        probed = set(probe.keys)
         skip: set[int] = set()
         clean: dict[int, str] = {}  # fingerprint by source row, for the rows validated
         seen: set[str] = set()
@@ -780,7 +788,8 @@ class _Run:
                 keys: list[str] | None = None
                 if len(probe.keys) == len(chunk):  # every row probed: its key is known already
                     keys = [k for i, k in enumerate(probe.keys) if i not in skip]
-                prepared = self._prepare_clean(chunk, rest, dicts, clean, len(skip), keys)
+                fingerprints = [clean.get(raw.row) for raw in rest]
+                prepared = self._prepare_clean(chunk, rest, dicts, fingerprints, len(skip), keys)
         if prepared is None:
             prepared = self._prepare_mixed(chunk, rest, validate, columns, clean, len(skip))
         keys = prepared.keys
@@ -788,12 +797,25 @@ class _Run:
         touched.add_all(keys)
         return prepared
 
+    def _prepare_plain(
+        self, chunk: list[RawRow], validate: RowValidator, probe: _Probe
+    ) -> _Prepared | None:
+        """:meth:`_prepare_clean` of a whole chunk of probed rows, when all of them are clean;
+        ``None`` otherwise (then the general path of :meth:`prepare` takes the chunk)."""
+        if any(raw.read_problems or ACTION_COLUMN in raw.values for raw in chunk):
+            return None
+        columns = validate.read_columns([raw.values for raw in chunk])
+        dicts = None if columns is None else validate.clean_values(columns)
+        if dicts is None:
+            return None
+        return self._prepare_clean(chunk, chunk, dicts, list(probe.fingerprints), 0, probe.keys)
+
     def _prepare_clean(
         self,
         chunk: list[RawRow],
         rest: list[RawRow],
         dicts: list[dict[str, Any]],
-        clean: dict[int, str],
+        fingerprints: list[str | None],
         skipped: int,
         keys: list[str] | None,
     ) -> _Prepared:
@@ -826,7 +848,7 @@ class _Run:
             events=events,
             datas=datas,
             digests=digests,
-            fingerprints=[clean.get(n) for n in numbers],
+            fingerprints=fingerprints,
             unresolved=[],
         )
 
