@@ -89,42 +89,24 @@ def latest_versions(
     session: Session, *, dataset_code: str, keys: Sequence[str]
 ) -> dict[str, Latest]:
     """The newest current or withdrawn version of each key that has one, in one query."""
-    return latest_versions_on(
-        _dbapi(session), postgres=is_postgres(session), dataset_code=dataset_code, keys=keys
-    )
-
-
-def latest_versions_on(
-    connection: Any, *, postgres: bool, dataset_code: str, keys: Sequence[str]
-) -> dict[str, Latest]:
-    """:func:`latest_versions` on a bare DBAPI connection: the forked reader of a big batch asks
-    through its own connection, which sees what is committed (see ``service._Preparer``)."""
     if not keys:
         return {}
     # Straight to the driver: SQLAlchemy's row objects cost more than the query on a chunk.
-    cursor = connection.cursor()
-    try:
-        if postgres:
-            sql = (
-                "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
-                "source_fingerprint FROM subject_record WHERE dataset_code = %s AND "
-                "status != 'superseded' AND natural_key = ANY(%s::text[])"
-            )
-        else:
-            sql = (
-                "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
-                "source_fingerprint FROM subject_record WHERE dataset_code = ? AND "
-                "status != 'superseded' AND natural_key IN (SELECT value FROM json_each(?))"
-            )
-        key_list = list(keys)
-        cursor.execute(
-            sql, (dataset_code, key_list if postgres else orjson.dumps(key_list).decode())
+    postgres = is_postgres(session)
+    if postgres:
+        sql = (
+            "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
+            "source_fingerprint FROM subject_record WHERE dataset_code = %s AND "
+            "status != 'superseded' AND natural_key = ANY(%s::text[])"
         )
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    else:
+        sql = (
+            "SELECT natural_key, id, version, status, digest, batch_id, source_row, "
+            "source_fingerprint FROM subject_record WHERE dataset_code = ? AND "
+            "status != 'superseded' AND natural_key IN (SELECT value FROM json_each(?))"
+        )
     found: dict[str, Latest] = {}
-    for key, *columns in rows:
+    for key, *columns in _fetch(session, sql, (dataset_code, _keys_param(postgres, keys))):
         latest = Latest(*columns)
         held = found.get(key)
         if held is None or latest.version > held.version:
@@ -133,25 +115,32 @@ def latest_versions_on(
 
 
 def subject_ids(session: Session, usccs: Iterable[str]) -> dict[str, int]:
-    return subject_ids_on(_dbapi(session), postgres=is_postgres(session), usccs=usccs)
-
-
-def subject_ids_on(connection: Any, *, postgres: bool, usccs: Iterable[str]) -> dict[str, int]:
     codes = list(set(usccs))
     if not codes:
         return {}
+    postgres = is_postgres(session)
     sql = (
         "SELECT uscc, id FROM subject WHERE uscc = ANY(%s::text[])"
         if postgres
         else "SELECT uscc, id FROM subject WHERE uscc IN (SELECT value FROM json_each(?))"
     )
-    cursor = connection.cursor()
+    rows = _fetch(session, sql, (_keys_param(postgres, codes),))
+    return {str(uscc): int(subject_id) for uscc, subject_id in rows}
+
+
+def _keys_param(postgres: bool, keys: Sequence[str]) -> Any:
+    # One bound parameter for a whole chunk's keys: an array on PostgreSQL, a JSON array that
+    # json_each unpacks on SQLite (an IN list of 5,000 placeholders costs more than the query).
+    return list(keys) if postgres else orjson.dumps(list(keys)).decode()
+
+
+def _fetch(session: Session, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    cursor = _dbapi(session).cursor()
     try:
-        cursor.execute(sql, (codes if postgres else orjson.dumps(codes).decode(),))
-        rows = cursor.fetchall()
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
     finally:
         cursor.close()
-    return {str(uscc): int(subject_id) for uscc, subject_id in rows}
 
 
 def create_subjects(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:

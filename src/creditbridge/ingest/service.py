@@ -552,13 +552,8 @@ class _Touched:
     def __init__(self) -> None:
         self.bits = bytearray(self.BITS >> 3)
 
-    def __contains__(self, key: str) -> bool:
-        h = hash(key) & (self.BITS - 1)
-        return bool(self.bits[h >> 3] & (1 << (h & 7)))
-
     def among(self, keys: Iterable[str]) -> set[str]:
-        """The ``keys`` (probably) seen: ``{k for k in keys if k in self}`` without a method
-        call per key."""
+        """The ``keys`` (probably) seen before."""
         bits, mask = self.bits, self.BITS - 1
         return {k for k in keys if bits[(h := hash(k) & mask) >> 3] & (1 << (h & 7))}
 
@@ -779,18 +774,14 @@ class _Run:
             seen.add(key)
         rest = [raw for i, raw in enumerate(chunk) if i not in skip] if skip else chunk
         touched.add_all(probe.keys)
-        columns = None
-        prepared = None
-        if rest and not any(raw.read_problems or ACTION_COLUMN in raw.values for raw in rest):
-            columns = validate.read_columns([raw.values for raw in rest])
-            dicts = None if columns is None else validate.clean_values(columns)
-            if dicts is not None:
-                keys: list[str] | None = None
-                if len(probe.keys) == len(chunk):  # every row probed: its key is known already
-                    keys = [k for i, k in enumerate(probe.keys) if i not in skip]
-                fingerprints = [clean.get(raw.row) for raw in rest]
-                prepared = self._prepare_clean(chunk, rest, dicts, fingerprints, len(skip), keys)
-        if prepared is None:
+        columns, dicts = _clean_values(rest, validate)
+        if dicts is not None:
+            keys: list[str] | None = None
+            if len(probe.keys) == len(chunk):  # every row probed: its key is known already
+                keys = [k for i, k in enumerate(probe.keys) if i not in skip]
+            fingerprints = [clean.get(raw.row) for raw in rest]
+            prepared = self._prepare_clean(chunk, rest, dicts, fingerprints, len(skip), keys)
+        else:
             prepared = self._prepare_mixed(chunk, rest, validate, columns, clean, len(skip))
         keys = prepared.keys
         prepared.unresolved.extend(sorted({k for k in keys if k not in probed or k in stale}))
@@ -802,10 +793,7 @@ class _Run:
     ) -> _Prepared | None:
         """:meth:`_prepare_clean` of a whole chunk of probed rows, when all of them are clean;
         ``None`` otherwise (then the general path of :meth:`prepare` takes the chunk)."""
-        if any(raw.read_problems or ACTION_COLUMN in raw.values for raw in chunk):
-            return None
-        columns = validate.read_columns([raw.values for raw in chunk])
-        dicts = None if columns is None else validate.clean_values(columns)
+        _, dicts = _clean_values(chunk, validate)
         if dicts is None:
             return None
         return self._prepare_clean(chunk, chunk, dicts, list(probe.fingerprints), 0, probe.keys)
@@ -821,29 +809,17 @@ class _Run:
     ) -> _Prepared:
         """The usual chunk — every row read cleanly, no action, every value in its plain form —
         straight from the value columns to the record columns."""
-        numbers = [raw.row for raw in rest]
         if keys is None:
-            key_fields = self.key_fields
-            keys = ["|".join([str(d[k]) for k in key_fields]) for d in dicts]
-        plain: list[bytes | None] = [canonical_json(d) for d in dicts]
-        digests = self._digests(plain)
-        if self.sealer is not None:
-            plain = [self.sealer.seal(d) for d in dicts]
-        datas = [None if d is None else d.decode() for d in plain]
-        event_field = self.event_field
-        if self.event_is_period:
-            events = [None if (e := d.get(event_field)) is None else f"{e}-01" for d in dicts]
-        else:
-            events = [None if (e := d.get(event_field)) is None else str(e) for d in dicts]
-        subject_key = self.spec.subject_key
+            keys = self._keys(dicts)
+        datas, digests, events = self._stored(dicts, None)
         return _Prepared(
             rows=len(chunk),
             skipped=skipped,
             issues=[],
-            numbers=numbers,
+            numbers=[raw.row for raw in rest],
             withdraws=[False] * len(dicts),
             keys=keys,
-            subjects=[d.get(subject_key) for d in dicts],
+            subjects=[d.get(self.spec.subject_key) for d in dicts],
             names=[d.get("name") for d in dicts] if self.named else [None] * len(dicts),
             events=events,
             datas=datas,
@@ -851,14 +827,6 @@ class _Run:
             fingerprints=fingerprints,
             unresolved=[],
         )
-
-    def _digests(self, datas: list[bytes | None]) -> list[str | None]:
-        """SM3 of each canonical JSON; for a sealed (level-4+) dataset the keyed digest over
-        the plaintext, so an unchanged re-delivery is still recognised whatever the nonces."""
-        sealer = self.sealer
-        if sealer is None:
-            return [None if d is None else _sm3_hex(d) for d in datas]
-        return [None if d is None else sealer.digest(d) for d in datas]
 
     def _prepare_mixed(
         self,
@@ -872,31 +840,18 @@ class _Run:
         """Any chunk: rows validated one by one where needed, warnings, withdrawals."""
         outcomes = self._validate_chunk(rest, validate, columns)
         accepted = [(o, w) for o, w in outcomes if not o.issues or not _has_errors(o)]
-        key_fields = self.key_fields
-        keys = ["|".join([str(o.values[k]) for k in key_fields]) for o, _ in accepted]
-        plain = [None if w else canonical_json(o.values) for o, w in accepted]
-        digests = self._digests(plain)
-        if self.sealer is not None:
-            sealer = self.sealer
-            plain = [None if w else sealer.seal(o.values) for o, w in accepted]
-        datas = [None if d is None else d.decode() for d in plain]
-        subject_key, event_field = self.spec.subject_key, self.event_field
-        events: list[str | None] = []
-        for o, _ in accepted:
-            event = o.values.get(event_field)
-            if event is None:
-                events.append(None)
-            else:
-                events.append(f"{event}-01" if self.event_is_period else str(event))
+        values = [o.values for o, _ in accepted]
+        withdraws = [w for _, w in accepted]
+        datas, digests, events = self._stored(values, withdraws)
         return _Prepared(
             rows=len(chunk),
             skipped=skipped,
             issues=[(o.row, [astuple(i) for i in o.issues]) for o, _ in outcomes if o.issues],
             numbers=[o.row for o, _ in accepted],
-            withdraws=[w for _, w in accepted],
-            keys=keys,
-            subjects=[o.values.get(subject_key) for o, _ in accepted],
-            names=[o.values.get("name") for o, _ in accepted],
+            withdraws=withdraws,
+            keys=self._keys(values),
+            subjects=[v.get(self.spec.subject_key) for v in values],
+            names=[v.get("name") for v in values],
             events=events,
             datas=datas,
             digests=digests,
@@ -905,6 +860,39 @@ class _Run:
             fingerprints=[None if w or o.issues else clean.get(o.row) for o, w in accepted],
             unresolved=[],
         )
+
+    def _keys(self, values: list[dict[str, Any]]) -> list[str]:
+        key_fields = self.key_fields
+        return ["|".join([str(v[k]) for k in key_fields]) for v in values]
+
+    def _stored(
+        self, values: list[dict[str, Any]], withdraws: list[bool] | None
+    ) -> tuple[list[str | None], list[str | None], list[str | None]]:
+        """Per row: the stored text (canonical JSON; level-4+ fields sealed), its digest and the
+        event date; a withdrawal (``withdraws``) delivers no data."""
+        if withdraws is None:
+            plain: list[bytes | None] = [canonical_json(v) for v in values]
+        else:
+            plain = [
+                None if w else canonical_json(v) for v, w in zip(values, withdraws, strict=True)
+            ]
+        sealer = self.sealer
+        if sealer is None:
+            digests = [None if d is None else _sm3_hex(d) for d in plain]
+        else:
+            # Level-4+ fields are stored SM4-GCM encrypted; the digest stays over the plaintext
+            # (keyed), so an unchanged re-delivery is still recognised whatever the nonces.
+            digests = [None if d is None else sealer.digest(d) for d in plain]
+            plain = [
+                None if d is None else sealer.seal(v) for v, d in zip(values, plain, strict=True)
+            ]
+        datas = [None if d is None else d.decode() for d in plain]
+        event_field = self.event_field
+        if self.event_is_period:
+            events = [None if (e := v.get(event_field)) is None else f"{e}-01" for v in values]
+        else:
+            events = [None if (e := v.get(event_field)) is None else str(e) for v in values]
+        return datas, digests, events
 
     # --- the writing side
 
@@ -1192,6 +1180,17 @@ class _Run:
         if len(cache) < SUBJECT_CACHE:
             cache.update(known)
         return known
+
+
+def _clean_values(
+    rows: list[RawRow], validate: RowValidator
+) -> tuple[list[list[Any]] | None, list[dict[str, Any]] | None]:
+    """The columns read and, when every row was read cleanly, has no action and every value is
+    in its plain form, each row's stored values; ``(columns or None, None)`` otherwise."""
+    if not rows or any(raw.read_problems or ACTION_COLUMN in raw.values for raw in rows):
+        return None, None
+    columns = validate.read_columns([raw.values for raw in rows])
+    return columns, None if columns is None else validate.clean_values(columns)
 
 
 def _sm3_hex(data: bytes) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
-from creditbridge.access.models import Institution
+from creditbridge.consent import service as consent_service
 from creditbridge.marketplace.domain import APPROVED_OR_LATER, DECIDED, SECURITY_TYPES
 from creditbridge.marketplace.models import Application, Demand, Loan
 from creditbridge.reference import divisions, industries
@@ -266,12 +266,7 @@ def _demand_side(
 def _label(session: Session, by: Dimension, rows: dict[str, OutcomeRow]) -> None:
     if by == "institution":
         ids = [int(k) for k in rows if k.isdigit()]
-        names = {
-            row[0]: row[1]
-            for row in session.execute(
-                select(Institution.id, Institution.name).where(Institution.id.in_(ids))
-            )
-        }
+        names = consent_service.institution_names(session, ids)
         for out in rows.values():
             out.label = names.get(int(out.key), out.key) if out.key.isdigit() else out.key
         return

@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from creditbridge.access.models import Institution
 from creditbridge.audit import service as audit
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.domain import Purpose
@@ -1745,5 +1744,4 @@ def subject_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, 
 
 
 def institution_name(session: Session, institution_id: int) -> str:
-    row = session.get(Institution, institution_id)
-    return row.name if row else ""
+    return institution_names(session, [institution_id]).get(institution_id, "")

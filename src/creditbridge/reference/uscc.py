@@ -476,15 +476,12 @@ def _clean(code: str) -> bool:
 
 @cache
 def _current_division_table() -> NDArray[np.bool_]:
-    """Division numbers a code may carry without a warning: any in the other provinces (only
-    the province is checked there), Anhui's current ones."""
-    table = np.zeros(10**6, dtype=np.bool_)
-    for prefix in _other_provinces():
-        start = int(prefix) * 10**4
-        table[start : start + 10**4] = True
+    """Division numbers a code may carry without a warning: those ``validate()`` accepts less
+    Anhui's abolished ones (accepted, but with USCC-DIVISION-HISTORICAL)."""
+    table = _tables().division_ok.copy()
     for d in divisions.all_divisions():
-        if d.code.startswith(divisions.ANHUI[:2]) and d.valid_until is None:
-            table[int(d.code)] = True
+        if d.code.startswith(divisions.ANHUI[:2]) and d.valid_until is not None:
+            table[int(d.code)] = False
     return table
 
 

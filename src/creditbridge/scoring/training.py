@@ -430,20 +430,3 @@ def fit_lightgbm(values: F64, bad: NDArray[Any], *, seed: int) -> Any:
     )
     model.fit(values, np.asarray(bad, dtype=np.int64))
     return model
-
-
-def stratified_split(
-    bad: NDArray[Any], share: float, seed: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Train and test row indices with the bad share kept in both."""
-    rng = np.random.default_rng(seed)
-    y = np.asarray(bad)
-    test: list[NDArray[np.int64]] = []
-    train: list[NDArray[np.int64]] = []
-    for label in (0, 1):
-        rows = np.flatnonzero(y == label)
-        rng.shuffle(rows)
-        cut = round(len(rows) * share)
-        test.append(rows[:cut])
-        train.append(rows[cut:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
