@@ -83,4 +83,4 @@ bench: install fonts
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf .venv .tools node_modules src/creditbridge/web/static/vendor var
+	rm -rf .venv .tools node_modules src/creditbridge/presentation/static/vendor var

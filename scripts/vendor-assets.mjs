@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-const target = "src/creditbridge/web/static/vendor";
+const target = "src/creditbridge/presentation/static/vendor";
 const files = {
   "bootstrap/dist/css/bootstrap.min.css": "bootstrap.min.css",
   "bootstrap/dist/js/bootstrap.bundle.min.js": "bootstrap.bundle.min.js",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from creditbridge.web import i18n
+from creditbridge.presentation import i18n
+from creditbridge.presentation.templating import TEMPLATES_DIR
 from creditbridge.web.areas import AREAS
-from creditbridge.web.templating import TEMPLATES_DIR
 
 
 def test_every_message_has_both_languages() -> None:

@@ -20,7 +20,7 @@ from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, rendering, service
 from creditbridge.reports.domain import Check
 from creditbridge.subjects import service as subjects_service
-from creditbridge.web import i18n
+from creditbridge.presentation import i18n
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession, commit_on
 from creditbridge.web.templating import language, render

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import segno
 
 from creditbridge import __version__
+from creditbridge.presentation import i18n, templating
+from creditbridge.presentation.templating import environment
 from creditbridge.reference import divisions, industries
 from creditbridge.reports import domain
-from creditbridge.web import i18n
-from creditbridge.web.templating import environment
 
 if TYPE_CHECKING:
     from weasyprint import CSS  # type: ignore[import-untyped]
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
     from creditbridge.reports.service import Catalog, FieldInfo
 
-STATIC_DIR: Final = Path(__file__).resolve().parents[1] / "web" / "static" / "reports"
+STATIC_DIR: Final = templating.STATIC_DIR / "reports"
 STYLESHEET: Final = STATIC_DIR / "report.css"
 MAX_COLUMNS: Final = 6
 _UNIT_FEN: Final = {"yuan": Decimal(100), "wan_yuan": Decimal(1_000_000)}

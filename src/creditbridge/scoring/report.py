@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
-from pathlib import Path
 from typing import Any, Final
 
+from creditbridge.presentation import i18n
+from creditbridge.presentation.templating import STATIC_DIR, environment
 from creditbridge.scoring.models import ScoringModel
 from creditbridge.scoring.schemas import grade_config, indicator_config
 
-STATIC: Final = Path(__file__).resolve().parents[1] / "web" / "static"
+STATIC: Final = STATIC_DIR
 BLUE, TEAL, GOLD, RED = "#0b4aa2", "#13837a", "#d39b13", "#c2410c"
 
 
@@ -122,8 +123,6 @@ def report_context(model: ScoringModel) -> dict[str, Any]:
 
 def render_report(model: ScoringModel, *, standalone: bool, lang: str = "zh") -> str:
     """The report as a complete HTML document (``standalone``: ECharts inlined, no server)."""
-    from creditbridge.web import i18n
-    from creditbridge.web.templating import environment
 
     context = report_context(model)
     context.update(

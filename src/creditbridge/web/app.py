@@ -31,6 +31,7 @@ from creditbridge.ingest import collection_pages
 from creditbridge.ingest import pages as ingest_pages
 from creditbridge.marketplace import api as marketplace_api
 from creditbridge.marketplace import pages as marketplace_pages
+from creditbridge.presentation.templating import STATIC_DIR
 from creditbridge.reports import api as reports_api
 from creditbridge.reports import pages as reports_pages
 from creditbridge.scoring import api as scoring_api
@@ -40,7 +41,6 @@ from creditbridge.web.errors import install_error_handlers
 from creditbridge.web.i18n import LanguageMiddleware
 from creditbridge.web.security import SecurityHeadersMiddleware
 
-STATIC_DIR: Final = Path(__file__).parent / "static"
 VENDOR_DIR: Final = STATIC_DIR / "vendor"
 # What scripts/vendor-assets.mjs copies from the npm packages; the pages cannot work without them.
 VENDOR_FILES: Final = (

@@ -41,8 +41,8 @@ from creditbridge.core import crypto
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.config import Settings
 from creditbridge.core.errors import DomainError, Forbidden
+from creditbridge.presentation.templating import environment
 from creditbridge.web.errors import domain_error, is_api_request
-from creditbridge.web.templating import environment
 
 SESSION_COOKIE: Final = "cb_session"
 ANON_COOKIE: Final = "cb_anon"

@@ -20,10 +20,10 @@ from creditbridge.core.config import Settings
 from creditbridge.ingest import service as ingest_service
 from creditbridge.ingest.service import BatchSummary
 from creditbridge.marketplace import service as marketplace_service
+from creditbridge.presentation import i18n
+from creditbridge.presentation.i18n import Language
 from creditbridge.reference import divisions
 from creditbridge.subjects import service as subjects_service
-from creditbridge.web import i18n
-from creditbridge.web.i18n import Language
 
 LATEST_BATCHES: Final = 10
 # Bars beyond this are unreadable in the records chart; the table beside it lists them all.

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditbridge.core.errors import DomainError, Issue, NotFound, ValidationFailed
-from creditbridge.web import i18n
+from creditbridge.presentation import i18n
 from creditbridge.web.templating import language, render
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Rendering pages: one Jinja2 environment over the package templates and :func:`render`.
+"""Rendering pages with the shared environment of :mod:`creditbridge.presentation.templating`.
 
 ``render`` returns the whole page for a normal request and only the page's ``content`` block for
 an htmx request (``HX-Request``), so one template serves both a first visit and a partial swap.
@@ -10,76 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from creditbridge import __version__
 from creditbridge.core.config import Settings
-from creditbridge.web import i18n
+from creditbridge.presentation import i18n
+from creditbridge.presentation.i18n import Language
+from creditbridge.presentation.templating import CONTENT_BLOCK, environment
 from creditbridge.web.areas import AREAS
-from creditbridge.web.i18n import Language
 
-TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
-CONTENT_BLOCK: Final = "content"
-
-environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    autoescape=jinja2.select_autoescape(["html", "xml"]),
-    # An undefined name in a template is a bug; fail the test instead of printing nothing.
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
-
-
-def _lang(context: jinja2.runtime.Context) -> Language:
-    lang: Language = context["lang"]
-    return lang
-
-
-@jinja2.pass_context
-def _number(context: jinja2.runtime.Context, value: int | None, digits: int = 0) -> str:
-    return i18n.format_number(value, _lang(context), digits=digits)
-
-
-@jinja2.pass_context
-def _compact(context: jinja2.runtime.Context, value: int | None) -> str:
-    return i18n.format_compact(value, _lang(context))
-
-
-@jinja2.pass_context
-def _money(context: jinja2.runtime.Context, fen: int | None) -> str:
-    return i18n.format_money(fen, _lang(context))
-
-
-@jinja2.pass_context
-def _date(context: jinja2.runtime.Context, value: Any) -> str:
-    return i18n.format_date(value, _lang(context))
-
-
-@jinja2.pass_context
-def _datetime(context: jinja2.runtime.Context, value: Any) -> str:
-    return i18n.format_datetime(value, _lang(context))
-
-
-@jinja2.pass_context
-def _datetime_short(context: jinja2.runtime.Context, value: Any) -> str:
-    return i18n.format_datetime_short(value, _lang(context))
-
-
-environment.filters.update(
-    number=_number,
-    compact=_compact,
-    money=_money,
-    date=_date,
-    datetime=_datetime,
-    datetime_short=_datetime_short,
-)
-environment.globals.update(version=__version__, areas=AREAS)
+environment.globals.update(areas=AREAS)
 
 
 def language(request: Request) -> Language:
