@@ -10,6 +10,7 @@ import typer
 
 from creditbridge.cli.context import friendly_errors, transaction
 from creditbridge.core.actors import CONSOLE, SYSTEM
+from creditbridge.core.config import get_settings
 from creditbridge.marketplace import analytics, service
 from creditbridge.marketplace.domain import WhitelistCriteria
 
@@ -30,7 +31,9 @@ def sweep(
     (自由抢单), escalate pool demands nobody took. Run from cron. 响应时限处理。"""
     day = date.fromisoformat(today) if today else None
     with transaction() as session:
-        result = service.sweep(session, SYSTEM, today=day)
+        result = service.sweep(
+            session, SYSTEM, today=day, response_days=get_settings().market_response_days
+        )
     typer.echo(
         f"超时 expired: {result.expired}  改派 reassigned: {result.reassigned}  "
         f"转入抢单池 pooled: {result.pooled}  提交平台协调 escalated: {result.escalated}"

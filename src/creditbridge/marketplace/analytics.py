@@ -16,14 +16,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from creditbridge.consent import service as consent_service
 from creditbridge.marketplace.domain import APPROVED_OR_LATER, DECIDED, SECURITY_TYPES
 from creditbridge.marketplace.models import Application, Demand, Loan
 from creditbridge.reference import divisions, industries
-from creditbridge.subjects.models import Subject
+from creditbridge.subjects import service as subjects_service
 
 Dimension = Literal["province", "city", "institution", "industry", "size"]
 DIMENSIONS: Final[tuple[Dimension, ...]] = ("province", "city", "institution", "industry", "size")
@@ -101,13 +101,13 @@ def _num(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _key(dimension: Dimension, loan_side: bool) -> Any:
+def _key(dimension: Dimension, subjects: Subquery, *, loan_side: bool) -> Any:
     if dimension == "city":
-        return Subject.city_code
+        return subjects.c.city_code
     if dimension == "industry":
-        return func.coalesce(Subject.industry_section, "")
+        return func.coalesce(subjects.c.industry_section, "")
     if dimension == "size":
-        return func.coalesce(Subject.size_class, "")
+        return func.coalesce(subjects.c.size_class, "")
     if dimension == "institution":
         return Loan.institution_id if loan_side else Application.institution_id
     return literal("340000")
@@ -135,8 +135,9 @@ def outcomes(
             rows[text] = OutcomeRow(key=text, label=text)
         return rows[text]
 
+    subjects = subjects_service.subject_dimensions()
     credit = Loan.security_type == "credit"
-    key = _key(by, loan_side=True)
+    key = _key(by, subjects, loan_side=True)
     loan_query = (
         select(
             key.label("k"),
@@ -177,7 +178,7 @@ def outcomes(
             ],
         )
         .select_from(Loan)
-        .join(Subject, Subject.id == Loan.subject_id)
+        .join(subjects, subjects.c.id == Loan.subject_id)
         .group_by(key)
     )
     if date_from is not None:
@@ -203,7 +204,7 @@ def outcomes(
         out.amount_by_security = {kind: int(getattr(r, f"sec_{kind}")) for kind in SECURITY_TYPES}
 
     # Demands and applications are counted over all time: the period limits the loans only.
-    _demand_side(session, by, row)
+    _demand_side(session, by, row, subjects)
     _label(session, by, rows)
     return sorted(rows.values(), key=lambda o: (-o.amount_fen, -o.demands, o.key))
 
@@ -218,18 +219,19 @@ def _demand_side(
     session: Session,
     by: Dimension,
     row: Any,
+    subjects: Subquery,
 ) -> None:
     if by != "institution":
-        key = _key(by, loan_side=False)
+        key = _key(by, subjects, loan_side=False)
         demand_query = (
             select(key.label("k"), func.count().label("n"))
             .select_from(Demand)
-            .join(Subject, Subject.id == Demand.subject_id)
+            .join(subjects, subjects.c.id == Demand.subject_id)
             .group_by(key)
         )
         for r in session.execute(demand_query):
             row(r.k).demands = int(r.n)
-    key = _key(by, loan_side=False)
+    key = _key(by, subjects, loan_side=False)
     approved = Application.status.in_([s.value for s in APPROVED_OR_LATER])
     decided = Application.status.in_([s.value for s in DECIDED])
     app_query = (
@@ -249,7 +251,7 @@ def _demand_side(
             ).label("hours"),
         )
         .select_from(Application)
-        .join(Subject, Subject.id == Application.subject_id)
+        .join(subjects, subjects.c.id == Application.subject_id)
         .group_by(key)
     )
     for r in session.execute(app_query):

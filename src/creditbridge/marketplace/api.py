@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from creditbridge.core.actors import Actor, Role
+from creditbridge.core.config import Settings
 from creditbridge.marketplace import analytics, service
 from creditbridge.marketplace.domain import WhitelistStatus
 from creditbridge.web.auth import SignedClient, require_roles
@@ -108,9 +109,14 @@ class ApplicationOut(BaseModel):
     response_model=ApplicationOut,
     responses={409: {"description": "CB-MARKET-DEMAND-TAKEN: another institution took it"}},
 )
-def grab(demand_id: int, session: WriteSession, client: SignedClient) -> ApplicationOut:
+def grab(
+    request: Request, demand_id: int, session: WriteSession, client: SignedClient
+) -> ApplicationOut:
     """Exactly one of concurrent grabs wins; the others get 409."""
-    app = service.grab(session, client, demand_id=demand_id)
+    settings: Settings = request.app.state.settings
+    app = service.grab(
+        session, client, demand_id=demand_id, response_days=settings.market_response_days
+    )
     return ApplicationOut(
         id=app.id,
         demand_id=app.demand_id,

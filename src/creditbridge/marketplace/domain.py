@@ -24,27 +24,30 @@ MAX_REASSIGNMENTS: Final = 2
 
 SECURITY_TYPES: Final = ("credit", "guarantee", "mortgage", "pledge")
 
-PRODUCT_TYPES: Final[dict[str, str]] = {
-    "credit_loan": "信用贷款",
-    "inclusive_credit": "普惠信用贷",
-    "guarantee_loan": "保证贷款",
-    "mortgage_loan": "抵押贷款",
-    "pledge_loan": "质押贷款",
-    "ip_pledge_loan": "知识产权质押贷",
-    "tax_finance": "税融通",
-    "tech_loan": "科技贷",
-    "gov_credit": "政信贷",
-    "power_credit": "电力信易贷",
-    "engineering_credit": "工程信易贷",
-    "gov_procurement": "政采贷",
-    "e_guarantee": "电子保函",
-    "green_loan": "绿色贷款",
-    "policy_guarantee": "政策性担保",
-    "tech_guarantee": "科技担",
-    "loan_insurance": "贷款保证保险",
-}
+PRODUCT_TYPES: Final = (
+    "credit_loan",
+    "inclusive_credit",
+    "guarantee_loan",
+    "mortgage_loan",
+    "pledge_loan",
+    "ip_pledge_loan",
+    "tax_finance",
+    "tech_loan",
+    "gov_credit",
+    "power_credit",
+    "engineering_credit",
+    "gov_procurement",
+    "e_guarantee",
+    "green_loan",
+    "policy_guarantee",
+    "tech_guarantee",
+    "loan_insurance",
+)
+"""Product types an institution may publish; their names are ``market_product_type.*`` messages."""
 
-TAGS: Final[dict[str, str]] = {"high_tech": "高新技术企业", "specialized": "专精特新"}
+TAGS: Final = ("high_tech", "specialized")
+"""Qualification tags a product may require (names: ``market_tag.*`` messages); the order fixes
+each tag's bit in the matching arrays."""
 CERTIFICATION_TAGS: Final[dict[str, str]] = {
     "高新技术企业": "high_tech",
     "专精特新中小企业": "specialized",

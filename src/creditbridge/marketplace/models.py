@@ -174,7 +174,8 @@ class Repayment(Base):
 
 class Notification(Base):
     """A message about a marketplace step to an enterprise, an institution or the operator
-    (``recipient_id`` None); doubles as the outbox: ``sent_at`` is set by the sender job."""
+    (``recipient_id`` None), read by the recipient's notifications page. Nothing sends it yet:
+    ``sent_at`` stays None until a delivery backbone sends these rows and sets it."""
 
     __tablename__ = "marketplace_notification"
     __table_args__ = (

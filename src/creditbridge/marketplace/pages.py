@@ -15,13 +15,15 @@ from starlette.routing import NoMatchFound
 
 from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import Actor, Role
+from creditbridge.core.config import Settings
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
 from creditbridge.marketplace import analytics, domain, service
 from creditbridge.marketplace.domain import AppMove, Level
+from creditbridge.presentation import i18n
 from creditbridge.reference import divisions
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
-from creditbridge.web.templating import render
+from creditbridge.web.templating import language, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,6 +41,12 @@ MAX_UPLOAD: Final = 5 * 1024 * 1024
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def _response_days(request: Request) -> int:
+    """Working days an institution has to answer, as this app is configured."""
+    settings: Settings = request.app.state.settings
+    return settings.market_response_days
 
 
 def _path_or_none(request: Request, name: str, **params: str) -> str | None:
@@ -145,6 +153,7 @@ def demand_create(
                 urgency=urgency,
                 max_rate_bp=rate,
                 mode=mode,
+                response_days=_response_days(request),
             )
         except ValidationFailed as failure:
             issues = failure.issues
@@ -204,19 +213,25 @@ def demand_detail(
 def apply(
     request: Request, session: WriteSession, actor: Enterprise, demand_id: Id, product_id: Id
 ) -> Response:
-    app = service.apply(session, actor, demand_id=demand_id, product_id=product_id)
+    app = service.apply(
+        session,
+        actor,
+        demand_id=demand_id,
+        product_id=product_id,
+        response_days=_response_days(request),
+    )
     return _redirect(request.url_for("marketplace:application", application_id=app.id).path)
 
 
 @router.post("/market/demands/{demand_id}/dispatch", name="marketplace:dispatch")
 def dispatch(request: Request, session: WriteSession, actor: Enterprise, demand_id: Id) -> Response:
-    service.dispatch(session, actor, demand_id=demand_id)
+    service.dispatch(session, actor, demand_id=demand_id, response_days=_response_days(request))
     return _redirect(request.url_for("marketplace:demand", demand_id=demand_id).path)
 
 
 @router.post("/market/demands/{demand_id}/pool", name="marketplace:to_pool")
 def to_pool(request: Request, session: WriteSession, actor: Enterprise, demand_id: Id) -> Response:
-    service.to_pool(session, actor, demand_id=demand_id)
+    service.to_pool(session, actor, demand_id=demand_id, response_days=_response_days(request))
     return _redirect(request.url_for("marketplace:demand", demand_id=demand_id).path)
 
 
@@ -266,7 +281,7 @@ def inbox(request: Request, session: ReadSession, actor: Officer) -> HTMLRespons
 
 @router.post("/market/demands/{demand_id}/grab", name="marketplace:grab")
 def grab(request: Request, session: WriteSession, actor: Officer, demand_id: Id) -> Response:
-    app = service.grab(session, actor, demand_id=demand_id)
+    app = service.grab(session, actor, demand_id=demand_id, response_days=_response_days(request))
     return _redirect(request.url_for("marketplace:application", application_id=app.id).path)
 
 
@@ -307,7 +322,6 @@ def application_detail(
         score=score_view,
         score_error=score_error,
         report_url=report_url,
-        scoring_ready=service.scoring_available(),
     )
 
 
@@ -327,7 +341,13 @@ def application_move(
     if which is AppMove.ACCEPT:
         service.accept(session, actor, application_id=application_id)
     elif which is AppMove.DECLINE:
-        service.decline(session, actor, application_id=application_id, reason=reason)
+        service.decline(
+            session,
+            actor,
+            application_id=application_id,
+            reason=reason,
+            response_days=_response_days(request),
+        )
     elif which is AppMove.REVIEW:
         service.start_review(session, actor, application_id=application_id)
     elif which is AppMove.REJECT:
@@ -479,7 +499,7 @@ def product_review(
 
 @router.post("/market/demands/{demand_id}/redispatch", name="marketplace:redispatch")
 def redispatch(request: Request, session: WriteSession, actor: Operator, demand_id: Id) -> Response:
-    service.dispatch(session, actor, demand_id=demand_id)
+    service.dispatch(session, actor, demand_id=demand_id, response_days=_response_days(request))
     return _redirect(request.url_for("marketplace:review").path)
 
 
@@ -549,6 +569,7 @@ def outcomes(
     dimension = _by(by)
     rows = analytics.outcomes(session, by=dimension)
     total = analytics.province_totals(session)
+    lang = language(request)
     return render(
         request,
         "marketplace/outcomes.html",
@@ -560,15 +581,15 @@ def outcomes(
             "credit": {
                 "names": [r.label for r in rows[:20]],
                 "values": [round(r.credit_amount_fen / domain.WAN_FEN, 2) for r in rows[:20]],
-                "seriesName": "信用贷款（万元）",
+                "seriesName": i18n.translate(lang, "market.outcomes.chart.credit"),
             },
             "security": {
-                "names": ["信用", "保证", "抵押", "质押"],
+                "names": [i18n.label(lang, "market_security", k) for k in domain.SECURITY_TYPES],
                 "values": [
                     round(total.amount_by_security.get(k, 0) / domain.WAN_FEN, 2)
                     for k in domain.SECURITY_TYPES
                 ],
-                "seriesName": "贷款金额（万元）",
+                "seriesName": i18n.translate(lang, "market.outcomes.chart.amount"),
             },
         },
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, func, or_, select
 from sqlalchemy.orm import Session
 
 from creditbridge.core.errors import NotFound
@@ -121,6 +121,36 @@ def subject_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, 
         select(Subject.id, Subject.uscc, Subject.name).where(Subject.id.in_(wanted))
     )
     return {row.id: (row.uscc, row.name) for row in rows}
+
+
+def list_subject_ids_in_sections(
+    session: Session, sections: Iterable[str], *, limit: int
+) -> list[int]:
+    """Ids of the subjects in any of the industry ``sections``, lowest first, at most ``limit``."""
+    return list(
+        session.scalars(
+            select(Subject.id)
+            .where(Subject.industry_section.in_(sorted(sections)))
+            .order_by(Subject.id)
+            .limit(limit)
+        )
+    )
+
+
+def industry_sections(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
+    """The industry section of each subject id, in one query."""
+    rows = session.execute(
+        select(Subject.id, Subject.industry_section).where(Subject.id.in_(set(ids)))
+    )
+    return {row.id: row.industry_section for row in rows}
+
+
+def subject_dimensions() -> Subquery:
+    """``id``, ``city_code``, ``industry_section`` and ``size_class`` of every subject, for other
+    modules' SQL aggregates to join on and group by, without loading subjects into Python."""
+    return select(
+        Subject.id, Subject.city_code, Subject.industry_section, Subject.size_class
+    ).subquery("subject_dimensions")
 
 
 def list_current_records(
