@@ -27,6 +27,7 @@ from creditbridge import migrations
 from creditbridge.access.models import Institution
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service
+from creditbridge.consent.service.reads import _views
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.crypto import content_digest
 from creditbridge.core.db import make_engine
@@ -153,7 +154,7 @@ def run(label: str, engine: Engine, reads: int) -> None:
             public_datasets=[d.code for d in datasets if d.disclosure_class == "public"],
             restricted_datasets=[d.code for d in datasets if d.disclosure_class != "public"],
         )
-        views = service._views(datasets, records, None)
+        views = _views(datasets, records, None)
         assert len(views) == 24
 
     timed(factory, full, 20)  # warm-up

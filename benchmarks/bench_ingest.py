@@ -40,8 +40,8 @@ import numpy as np
 from sqlalchemy import text
 
 from creditbridge import migrations
+from creditbridge.core.config import IngestSettings
 from creditbridge.core.db import make_engine
-from creditbridge.ingest.service import settings as ingest_settings
 
 HEADER = "统一社会信用代码,所属期,是否按期申报,应税销售收入,增值税实缴税额,企业所得税实缴税额,实缴税额合计\n"
 RECORD_COLUMNS = (
@@ -80,7 +80,7 @@ def prepare(url: str, codes: list[str]) -> int:
     from creditbridge.catalog import service as catalog_service
     from creditbridge.core.clock import utc_now
     from creditbridge.core.db import make_sessionmaker, session_scope
-    from creditbridge.ingest.models import Provider
+    from creditbridge.ingest.models import Provider, ProviderDataset
     from creditbridge.subjects.models import Subject
 
     engine = make_engine(url)
@@ -95,6 +95,8 @@ def prepare(url: str, codes: list[str]) -> int:
                             created_at=utc_now())  # fmt: skip
         session.add(provider)
         session.flush()
+        # A provider delivers only the datasets the list assigns it.
+        session.add(ProviderDataset(provider_id=provider.id, dataset_code="tax_payment"))
         now = utc_now()
         session.execute(
             Subject.__table__.insert(),
@@ -123,6 +125,7 @@ def child(url: str, path: str, batch_key: str) -> None:
         outcome = service.ingest_batch(
             session, CONSOLE, provider_id=1, dataset_code="tax_payment", batch_key=batch_key,
             source=Path(path), filename="tax.csv", channel="cli", threshold=0.0,
+            settings=IngestSettings(),
         )  # fmt: skip
     seconds = time.perf_counter() - start
     cpu = os.times()
@@ -196,7 +199,7 @@ def baseline(source_url: str, target_url: str, codes: list[str]) -> float:
         else:
             # The same page cache a batch gives itself (ingest.repository.bulk_cache), so the
             # comparison is write path against write path, not cache size against cache size.
-            cursor.execute(f"PRAGMA cache_size = -{ingest_settings().sqlite_cache_mb * 1024}")
+            cursor.execute(f"PRAGMA cache_size = -{IngestSettings().sqlite_cache_mb * 1024}")
             marks = ", ".join("?" * len(RECORD_COLUMNS))
             cursor.executemany(
                 f"INSERT INTO subject_record ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", rows

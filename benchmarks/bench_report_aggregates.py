@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from creditbridge.ingest.analytics import month_seq
+from creditbridge.core.snapshot import month_seq
 from creditbridge.reference import divisions, industries
 from creditbridge.reports import analytics
 
@@ -89,7 +89,7 @@ RECORD_SCHEMA = pa.schema(
 
 
 def _records(path: Path, n: int, rng: np.random.Generator, today: date) -> int:
-    last = month_seq(today.year, today.month) - 1
+    last = month_seq(today) - 1
     written = 0
     with pq.ParquetWriter(path, RECORD_SCHEMA) as writer:
 

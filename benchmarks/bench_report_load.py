@@ -6,7 +6,8 @@ PDF report p50 ≤ 1.5 s, no errors.
 
 What runs: the real server (`creditbridge serve`, ``--workers`` processes, 2 by default: one per core) over a database filled by
 `creditbridge demo generate`; the demo institution officer logs in (password + TOTP) and asks for
-reports on random enterprises (each request issues, signs, registers and audits a report). The load
+reports on random enterprises (each request — a POST with the session's CSRF token, as the report
+page's button sends it — issues, signs, registers and audits a report). The load
 generator is a separate process, open loop: request i is sent at t0 + i/rate whatever the answers,
 and its latency counts from that planned moment (no coordinated omission). Phases, one after the
 other against the same server: baseline `/healthz` at the HTML rate, HTML reports at the same rate,
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _generate(
-    base: str, paths: list[str], rate: float, duration: float, cookie: str
+    base: str, paths: list[str], rate: float, duration: float, cookie: str, csrf: str
 ) -> dict[str, Any]:
     total = int(rate * duration)
     latencies: list[float] = [0.0] * total
@@ -59,7 +60,13 @@ async def _generate(
         async def one(i: int) -> None:
             planned = t0 + i / rate
             try:
-                response = await client.get(paths[i % len(paths)])
+                path = paths[i % len(paths)]
+                # Issuing a report is a POST with the CSRF token (issue 21); /healthz a GET.
+                response = await (
+                    client.post(path, headers={"X-CSRF-Token": csrf})
+                    if path.startswith("/reports/")
+                    else client.get(path)
+                )
                 await response.aread()
                 statuses[i] = response.status_code
             except httpx.HTTPError:
@@ -81,7 +88,7 @@ def _child(argv: list[str]) -> None:
     base, paths_file, rate, duration = argv[0], argv[1], float(argv[2]), float(argv[3])
     paths = Path(paths_file).read_text().split()
     cookie = os.environ["BENCH_COOKIE"]
-    result = asyncio.run(_generate(base, paths, rate, duration, cookie))
+    result = asyncio.run(_generate(base, paths, rate, duration, cookie, os.environ["BENCH_CSRF"]))
     sys.stdout.write(json.dumps(result))
 
 
@@ -170,7 +177,8 @@ def prepare(store: str, url: str, enterprises: int) -> float | None:
     return time.perf_counter() - started
 
 
-def _login(base: str, url: str) -> str:
+def _login(base: str, url: str) -> tuple[str, str]:
+    """The officer's session cookie and its CSRF token."""
     import pyotp
 
     logins = json.loads(
@@ -204,7 +212,9 @@ def _login(base: str, url: str) -> str:
                 data={"code": pyotp.TOTP(bank["totp_secret"]).now(), "csrf_token": token.group(1)},
             )
         assert done.status_code == 303, done.text[:500]
-        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        account = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").text)
+        assert account, "no CSRF token on /account"
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items()), account.group(1)
 
 
 def _sample(url: str, n: int) -> list[str]:
@@ -221,13 +231,14 @@ def _sample(url: str, n: int) -> list[str]:
 
 
 def _phase(
-    base: str, cookie: str, paths: list[str], rate: float, duration: float, work: Path
+    base: str, login: tuple[str, str], paths: list[str], rate: float, duration: float, work: Path
 ) -> dict[str, Any]:
+    cookie, csrf = login
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(paths))
     done = subprocess.run(
         [sys.executable, __file__, "--child", base, str(paths_file), str(rate), str(duration)],
-        env={**os.environ, "BENCH_COOKIE": cookie},
+        env={**os.environ, "BENCH_COOKIE": cookie, "BENCH_CSRF": csrf},
         capture_output=True,
         text=True,
         check=True,
@@ -284,21 +295,23 @@ def run_store(store: str, url: str, args: argparse.Namespace, work: Path) -> dic
                     f"server did not start: {server.stdout.read() if server.stdout else ''}"
                 )
             time.sleep(0.3)
-        cookie = _login(base, url)
+        login = _login(base, url)
+        cookie, csrf = login
         codes = _sample(url, 3000)
         # Warm up: fonts, templates, the catalog cache, the signing key.
         with httpx.Client(base_url=base, headers={"Cookie": cookie}, timeout=60) as client:
             for code in codes[:3]:
-                assert client.get(f"/reports/{code}").status_code == 200
-                assert client.get(f"/reports/{code}/pdf").status_code == 200
+                for path in (f"/reports/{code}", f"/reports/{code}/pdf"):
+                    issued = client.post(path, headers={"X-CSRF-Token": csrf})
+                    assert issued.status_code == 200
         results = {
-            "healthz": _phase(base, cookie, ["/healthz"], args.rate, args.duration, work),
+            "healthz": _phase(base, login, ["/healthz"], args.rate, args.duration, work),
             "html": _phase(
-                base, cookie, [f"/reports/{c}" for c in codes], args.rate, args.duration, work
+                base, login, [f"/reports/{c}" for c in codes], args.rate, args.duration, work
             ),
             "pdf": _phase(
                 base,
-                cookie,
+                login,
                 [f"/reports/{c}/pdf" for c in codes[::-1]],
                 args.pdf_rate,
                 args.pdf_duration,

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import creditbridge.analytics  # noqa: F401  (registers every snapshot table)
 from creditbridge import migrations
 from creditbridge.core.actors import SYSTEM
 from creditbridge.core.db import make_engine

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from creditbridge.core.snapshot import META_FILE
 from creditbridge.scoring import analytics, domain, service
 from creditbridge.scoring.analytics import Snapshot
 from creditbridge.scoring.schemas import indicator_config
@@ -243,7 +244,7 @@ def write_snapshot(folder: Path, n: int) -> tuple[Snapshot, int]:
         writer.close()
         rows[name] = count
         total += count
-    (folder / analytics.META_FILE).write_text(json.dumps({
+    (folder / META_FILE).write_text(json.dumps({
         "as_of": AS_OF.isoformat(), "rows": rows, "created_at": datetime.now(UTC).isoformat()}))  # fmt: skip
     return Snapshot.open(folder), total
 

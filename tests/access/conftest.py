@@ -4,106 +4,50 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-import orjson
 import pyotp
 import pytest
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.access import service
 from creditbridge.access.models import Institution, User
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import utc_now
+from creditbridge.core.config import Settings
 from creditbridge.ingest.models import Provider
-from creditbridge.protection import service as protection
-from creditbridge.subjects.models import Record, Subject
+from creditbridge.subjects.models import Subject
 
 PASSWORD = "Correct-Horse-42"
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+# What an entry point would pass to the services (the master secret, lockout and session limits).
+SETTINGS = Settings()
 _counter = itertools.count(1)
 
 
 def make_institution(
     session: Session, *, status: str = "approved", code: str | None = None
 ) -> Institution:
-    n = next(_counter)
-    institution = Institution(
-        code=code or f"inst-{n}",
-        name=f"测试银行{n}",
-        kind="bank",
-        division_code="340100",
-        status=status,
-        created_at=CREATED,
-    )
-    session.add(institution)
-    session.flush()
-    return institution
+    return factories.institution(session, status=status, code=code)
 
 
 def make_provider(session: Session) -> Provider:
-    n = next(_counter)
-    provider = Provider(
-        code=f"prov-{n}",
-        name=f"测试部门{n}",
-        kind="department",
-        division_code="340000",
-        created_at=CREATED,
-    )
-    session.add(provider)
-    session.flush()
-    return provider
+    return factories.provider(session)
 
 
 def make_subject(
     session: Session, *, legal_rep: str = "张三", id_number: str = "34010219800101123X"
 ) -> Subject:
-    n = next(_counter)
-    uscc = f"91340100MA{n:07d}X"[:18]
-    subject = Subject(
-        uscc=uscc,
-        name=f"测试企业{n}",
-        entity_type="91",
-        division_code="340102",
-        city_code="340100",
-        legal_representative=legal_rep,
-        created_at=CREATED,
+    """An enterprise whose legal representative's identity was delivered (registration checks
+    the applicant against it)."""
+    subject = factories.subject(session, legal_representative=legal_rep)
+    factories.record(
+        session,
+        subject,
+        "legal_rep_identity",
+        {"person_name": legal_rep, "id_number": id_number},
+        batch=factories.batch(session, make_provider(session), dataset="legal_rep_identity"),
+        key=subject.uscc,
     )
-    session.add(subject)
-    session.flush()
-    provider = make_provider(session)
-    from creditbridge.ingest.models import Batch
-
-    batch = Batch(
-        provider_id=provider.id,
-        batch_key=f"b-{n}",
-        dataset_code="legal_rep_identity",
-        channel="demo",
-        status="applied",
-        received_at=CREATED,
-        content_digest="0" * 64,
-    )
-    session.add(batch)
-    session.flush()
-    sealer = protection.sealer("legal_rep_identity", ["id_number"])
-    assert sealer is not None
-    session.add(
-        Record(
-            subject_id=subject.id,
-            dataset_code="legal_rep_identity",
-            natural_key=uscc,
-            # As ingest stores it: the level-4 identity number SM4-GCM encrypted.
-            data=orjson.loads(
-                sealer.seal({"uscc": uscc, "person_name": legal_rep, "id_number": id_number})
-            ),
-            digest="0" * 64,
-            provider_id=provider.id,
-            batch_id=batch.id,
-            source_row=1,
-            received_at=CREATED,
-        )
-    )
-    session.flush()
     return subject
 
 
@@ -115,29 +59,61 @@ def make_user(
     username: str | None = None,
     enrol_totp: bool = True,
 ) -> tuple[User, str | None]:
-    """A user of ``role`` bound as the role needs, with TOTP enrolled; returns (user, secret)."""
-    binding: dict[str, int | None] = {}
+    """A user of ``role`` with TOTP enrolled; returns (user, secret). Bound the way production
+    binds: an officer accepts an invitation (the operator's for the institution's first
+    officer-administrator, then that administrator's); an enterprise user registers with its
+    legal representative's identity; other roles are created at the console."""
+    name = username or f"user{next(_counter)}"
     if role is Role.INSTITUTION_OFFICER:
-        binding["institution_id"] = (institution or make_institution(session)).id
-    if role is Role.PROVIDER_USER:
-        binding["provider_id"] = make_provider(session).id
-    if role is Role.ENTERPRISE_USER:
-        binding["subject_id"] = make_subject(session).id
-    user = service.create_user(
-        session,
-        CONSOLE,
-        username=username or f"user{next(_counter)}",
-        display_name="测试用户",
-        password=PASSWORD,
-        role=role,
-        **binding,
-    )
+        user = make_officer(session, institution or make_institution(session), username=name)
+    elif role is Role.ENTERPRISE_USER:
+        subject = make_subject(session)
+        user = service.register_enterprise_user(
+            session,
+            uscc=subject.uscc,
+            legal_rep_name="张三",
+            id_tail="01123X",
+            username=name,
+            display_name="测试用户",
+            password=PASSWORD,
+            settings=SETTINGS,
+        )
+    else:
+        binding: dict[str, int | None] = {}
+        if role is Role.PROVIDER_USER:
+            binding["provider_id"] = make_provider(session).id
+        user = service.create_user(
+            session,
+            CONSOLE,
+            username=name,
+            display_name="测试用户",
+            password=PASSWORD,
+            role=role,
+            **binding,
+        )
     secret = None
     if enrol_totp:
-        secret = service.start_totp_enrolment(session, user)
+        secret = service.start_totp_enrolment(session, user, settings=SETTINGS)
         user.totp_enabled = True
         session.flush()
     return user, secret
+
+
+def make_officer(
+    session: Session, institution: Institution, *, username: str, org_admin: bool = False
+) -> User:
+    """An officer of ``institution``: the first accepts the operator's invitation and becomes its
+    officer-administrator; the next accept that administrator's invitation."""
+    admins = [u for u in service.members_of(session, institution_id=institution.id) if u.org_admin]
+    if admins:
+        issued = service.invite_member(
+            session, service.actor_for_user(admins[0]), org_admin=org_admin
+        )
+    else:
+        issued = service.invite_institution_admin(session, CONSOLE, institution_id=institution.id)
+    return service.accept_invitation(
+        session, token=issued.token, username=username, display_name="测试用户", password=PASSWORD
+    )
 
 
 def code_now(secret: str) -> str:
@@ -145,11 +121,15 @@ def code_now(secret: str) -> str:
 
 
 def full_login(session: Session, user: User, secret: str | None) -> service.NewSession:
-    opened = service.login_with_password(session, username=user.username, password=PASSWORD)
+    opened = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     if opened.row.mfa_passed:
         return opened
     assert secret is not None
-    return service.verify_second_factor(session, token=opened.token, code=code_now(secret))
+    return service.verify_second_factor(
+        session, token=opened.token, code=code_now(secret), settings=SETTINGS
+    )
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creditbridge.access import service
 from creditbridge.access.errors import RateLimited
+from creditbridge.access.models import AbuseFlag, ReadTally
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import FrozenClock
 from creditbridge.core.config import get_settings
@@ -76,4 +78,9 @@ def test_only_the_security_admin_sees_flags(session: Session) -> None:
 
 def test_reads_by_non_institutions_are_not_counted(session: Session) -> None:
     enterprise = Actor(kind=ActorKind.USER, id=5, name="e", role=Role.ENTERPRISE_USER, subject_id=1)
-    service.note_data_read(session, enterprise, subject_id=1, refused=True)
+    # More refusals than would throttle an institution: none is tallied, flagged or throttled.
+    for _ in range(get_settings().abuse_refusals_per_hour + 1):
+        service.note_data_read(session, enterprise, subject_id=1, refused=True)
+    assert session.scalar(select(func.count()).select_from(ReadTally)) == 0
+    assert session.scalar(select(func.count()).select_from(AbuseFlag)) == 0
+    service.ensure_not_throttled(session, enterprise)

@@ -15,6 +15,8 @@ from creditbridge.core.actors import Role
 from web import conftest as web_fixtures
 from web.conftest import LOGIN_PASSWORD, LoggedIn
 
+from .conftest import SETTINGS
+
 app = web_fixtures.app
 client = web_fixtures.client
 login_as = web_fixtures.login_as
@@ -60,7 +62,9 @@ def test_a_change_ends_every_session_and_the_new_password_works(
     assert client.get("/account", follow_redirects=False).status_code in (303, 401)
     assert _actions(session, me.user) == ["password.change"]
     session.refresh(me.user)
-    opened = service.login_with_password(session, username=me.user.username, password=NEW)
+    opened = service.login_with_password(
+        session, username=me.user.username, password=NEW, settings=SETTINGS
+    )
     assert opened.token
     login = client.get("/login", params={"password_changed": 1})
     assert "密码已修改" in login.text

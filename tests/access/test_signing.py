@@ -18,10 +18,11 @@ from creditbridge.access.errors import (
     StaleRequest,
     UnknownKey,
 )
+from creditbridge.core import crypto
 from creditbridge.core.actors import CONSOLE, ActorKind
 from creditbridge.core.clock import FrozenClock, utc_now
 
-from .conftest import make_institution
+from .conftest import SETTINGS, make_institution
 
 PATH = "/api/v1/whoami"
 
@@ -45,6 +46,7 @@ def _client(
         owner_kind="institution",
         algorithm=algorithm,
         institution_id=institution.id,
+        settings=SETTINGS,
         **kw,  # type: ignore[arg-type]
     )
     signer = ClockedSigner(
@@ -68,6 +70,7 @@ def _auth(
         query=query,
         headers={k.lower(): v for k, v in headers.items()},
         body=body,
+        settings=SETTINGS,
     )
 
 
@@ -107,7 +110,7 @@ def test_missing_header_is_refused(session: Session, missing: str) -> None:
 def test_wrong_or_tampered_signature_is_refused(session: Session, algorithm: str) -> None:
     _, signer = _client(session, algorithm)
     headers = signer.headers("POST", PATH, body=b"amount=100")
-    tampered = dict(headers, **{"X-CB-Content-SM3": service.crypto.sm3_hex(b"amount=999")})
+    tampered = dict(headers, **{"X-CB-Content-SM3": crypto.sm3_hex(b"amount=999")})
     with pytest.raises(SignatureInvalid):  # body changed after signing, digest recomputed
         _auth(session, tampered, body=b"amount=999", method="POST")
     with pytest.raises(SignatureInvalid):  # body changed, digest left as signed
@@ -206,8 +209,8 @@ def test_old_nonces_are_cleaned_but_never_inside_the_skew_window(
     _, signer = _client(session)
     headers = signer.headers("GET", PATH)
     _auth(session, headers)
-    assert service.clean_expired(session)["nonces"] == 0
+    assert service.clean_expired(session, settings=SETTINGS)["nonces"] == 0
     frozen_clock.advance(timedelta(hours=2))
-    assert service.clean_expired(session)["nonces"] == 1
+    assert service.clean_expired(session, settings=SETTINGS)["nonces"] == 1
     with pytest.raises(StaleRequest):  # the cleaned nonce's timestamp is long stale
         _auth(session, headers)

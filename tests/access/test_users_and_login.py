@@ -8,12 +8,20 @@ import pytest
 from sqlalchemy.orm import Session
 
 from creditbridge.access import domain, service
-from creditbridge.access.errors import LoginFailed
+from creditbridge.access.errors import LoginFailed, SecondAdminRequired
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import FrozenClock
 from creditbridge.core.errors import Forbidden, NotFound, ValidationFailed
 
-from .conftest import PASSWORD, code_now, full_login, make_institution, make_subject, make_user
+from .conftest import (
+    PASSWORD,
+    SETTINGS,
+    code_now,
+    full_login,
+    make_institution,
+    make_subject,
+    make_user,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,15 +50,21 @@ def test_password_is_stored_as_argon2(session: Session) -> None:
 
 def test_login_with_password_and_totp(session: Session) -> None:
     user, secret = make_user(session, Role.INSTITUTION_OFFICER)
-    opened = service.login_with_password(session, username=user.username, password=PASSWORD)
+    opened = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     assert not opened.row.mfa_passed
-    assert service.resolve_session(session, token=opened.token) is None  # not logged in yet
-    done = service.verify_second_factor(session, token=opened.token, code=code_now(secret or ""))
-    active = service.resolve_session(session, token=done.token)
+    assert (
+        service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
+    )  # not logged in yet
+    done = service.verify_second_factor(
+        session, token=opened.token, code=code_now(secret or ""), settings=SETTINGS
+    )
+    active = service.resolve_session(session, token=done.token, settings=SETTINGS)
     assert active is not None
     assert active.actor.role is Role.INSTITUTION_OFFICER
     # The pre-login token is worthless after the second factor (no session fixation).
-    assert service.resolve_session(session, token=opened.token) is None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
     # Only the token's SM3 is stored.
     assert done.row.token_hash != done.token
     assert len(done.row.token_hash) == 64
@@ -58,30 +72,40 @@ def test_login_with_password_and_totp(session: Session) -> None:
 
 def test_wrong_totp_code_is_refused(session: Session) -> None:
     user, _ = make_user(session, Role.OPERATOR)
-    opened = service.login_with_password(session, username=user.username, password=PASSWORD)
+    opened = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     with pytest.raises(LoginFailed):
-        service.verify_second_factor(session, token=opened.token, code="000000")
+        service.verify_second_factor(session, token=opened.token, code="000000", settings=SETTINGS)
 
 
 def test_a_totp_code_is_accepted_only_once(session: Session, frozen_clock: FrozenClock) -> None:
     user, secret = make_user(session, Role.OPERATOR)
     code = code_now(secret or "")
-    first = service.login_with_password(session, username=user.username, password=PASSWORD)
-    service.verify_second_factor(session, token=first.token, code=code)
-    second = service.login_with_password(session, username=user.username, password=PASSWORD)
+    first = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
+    service.verify_second_factor(session, token=first.token, code=code, settings=SETTINGS)
+    second = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     with pytest.raises(LoginFailed):
-        service.verify_second_factor(session, token=second.token, code=code)
+        service.verify_second_factor(session, token=second.token, code=code, settings=SETTINGS)
 
 
 def test_enterprise_user_without_totp_logs_in_with_password(session: Session) -> None:
     user, _ = make_user(session, Role.ENTERPRISE_USER, enrol_totp=False)
-    opened = service.login_with_password(session, username=user.username, password=PASSWORD)
+    opened = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     assert opened.row.mfa_passed
 
 
 def test_admin_roles_must_pass_totp_even_before_enrolment(session: Session) -> None:
     user, _ = make_user(session, Role.SYSTEM_ADMIN, enrol_totp=False)
-    opened = service.login_with_password(session, username=user.username, password=PASSWORD)
+    opened = service.login_with_password(
+        session, username=user.username, password=PASSWORD, settings=SETTINGS
+    )
     assert not opened.row.mfa_passed
 
 
@@ -92,13 +116,19 @@ def test_password_guessing_locks_the_account_without_saying_so(
     messages = set()
     for _ in range(5):
         with pytest.raises(LoginFailed) as failure:
-            service.login_with_password(session, username=user.username, password="Wrong-Pass-1")
+            service.login_with_password(
+                session, username=user.username, password="Wrong-Pass-1", settings=SETTINGS
+            )
         messages.add(failure.value.message)
     # Locked: even the right password is refused, with the same message as an unknown account.
     with pytest.raises(LoginFailed) as locked:
-        service.login_with_password(session, username=user.username, password=PASSWORD)
+        service.login_with_password(
+            session, username=user.username, password=PASSWORD, settings=SETTINGS
+        )
     with pytest.raises(LoginFailed) as unknown:
-        service.login_with_password(session, username="nobody-here", password=PASSWORD)
+        service.login_with_password(
+            session, username="nobody-here", password=PASSWORD, settings=SETTINGS
+        )
     messages |= {locked.value.message, unknown.value.message}
     assert len(messages) == 1
     frozen_clock.advance(timedelta(minutes=15, seconds=1))
@@ -109,11 +139,11 @@ def test_idle_session_expires_after_30_minutes(session: Session, frozen_clock: F
     user, secret = make_user(session, Role.OPERATOR)
     opened = full_login(session, user, secret)
     frozen_clock.advance(timedelta(minutes=29))
-    assert service.resolve_session(session, token=opened.token) is not None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is not None
     frozen_clock.advance(timedelta(minutes=29))  # active 29 minutes ago: still fine
-    assert service.resolve_session(session, token=opened.token) is not None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is not None
     frozen_clock.advance(timedelta(minutes=30))
-    assert service.resolve_session(session, token=opened.token) is None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
 
 
 def test_absolute_session_expiry_after_12_hours(
@@ -123,26 +153,26 @@ def test_absolute_session_expiry_after_12_hours(
     opened = full_login(session, user, secret)
     for _ in range(30):  # busy all day, never idle
         frozen_clock.advance(timedelta(minutes=28))
-        if service.resolve_session(session, token=opened.token) is None:
+        if service.resolve_session(session, token=opened.token, settings=SETTINGS) is None:
             break
     elapsed = frozen_clock.current - opened.row.created_at
     assert timedelta(hours=12) <= elapsed < timedelta(hours=12, minutes=28)
-    assert service.resolve_session(session, token=opened.token) is None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
 
 
 def test_suspended_institution_loses_open_sessions_at_once(session: Session) -> None:
     institution = make_institution(session)
     user, secret = make_user(session, Role.INSTITUTION_OFFICER, institution=institution)
     opened = full_login(session, user, secret)
-    assert service.resolve_session(session, token=opened.token) is not None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is not None
     service.transition_institution(
         session, CONSOLE, institution_id=institution.id, target="suspended"
     )
-    assert service.resolve_session(session, token=opened.token) is None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
     service.transition_institution(
         session, CONSOLE, institution_id=institution.id, target="approved"
     )
-    assert service.resolve_session(session, token=opened.token) is not None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is not None
 
 
 def test_disabled_user_loses_sessions(session: Session) -> None:
@@ -150,7 +180,7 @@ def test_disabled_user_loses_sessions(session: Session) -> None:
     user, secret = make_user(session, Role.OPERATOR)
     opened = full_login(session, user, secret)
     service.disable_user(session, service.actor_for_user(admin), user_id=user.id)
-    assert service.resolve_session(session, token=opened.token) is None
+    assert service.resolve_session(session, token=opened.token, settings=SETTINGS) is None
 
 
 # --- 三员分立 ---------------------------------------------------------------------------------
@@ -188,10 +218,17 @@ def test_security_admin_grants_roles_but_not_to_itself_and_manages_no_accounts(
     security, _ = make_user(session, Role.SECURITY_ADMIN)
     actor = service.actor_for_user(security)
     other, _ = make_user(session, Role.OPERATOR)
-    assert (
-        service.set_role(session, actor, user_id=other.id, role=Role.AUDIT_ADMIN).role
-        == "audit_admin"
+    # Making someone an administrator takes a second administrator's approval (issue 21).
+    with pytest.raises(SecondAdminRequired):
+        service.set_role(session, actor, user_id=other.id, role=Role.AUDIT_ADMIN)
+    change = service.propose_admin_change(
+        session, actor, user_id=other.id, action="set_role", role=Role.AUDIT_ADMIN
     )
+    auditor, _ = make_user(session, Role.AUDIT_ADMIN)
+    service.decide_admin_change(
+        session, service.actor_for_user(auditor), change_id=change.id, approve=True
+    )
+    assert other.role == "audit_admin"
     with pytest.raises(Forbidden):
         service.set_role(session, actor, user_id=security.id, role=Role.SYSTEM_ADMIN)
     with pytest.raises(Forbidden):
@@ -223,7 +260,13 @@ def test_audit_admin_can_do_none_of_the_others_jobs(session: Session) -> None:
         lambda: service.disable_user(session, actor, user_id=other.id),
         lambda: service.set_role(session, actor, user_id=other.id, role=Role.OPERATOR),
         lambda: service.create_client(
-            session, actor, name="c", owner_kind="node", algorithm="sm2", node_code="340100"
+            session,
+            actor,
+            name="c",
+            owner_kind="node",
+            algorithm="sm2",
+            node_code="340100",
+            settings=SETTINGS,
         ),
         lambda: service.list_flags(session, actor),
     ):
@@ -236,10 +279,10 @@ def test_user_binding_follows_the_role(session: Session) -> None:
         service.create_user(
             session,
             CONSOLE,
-            username="officer-x",
+            username="provider-x",
             display_name="x",
             password=PASSWORD,
-            role=Role.INSTITUTION_OFFICER,
+            role=Role.PROVIDER_USER,
         )
 
 
@@ -268,6 +311,7 @@ def test_enterprise_registers_after_legal_representative_check(session: Session)
         username="qiye-li",
         display_name="李四",
         password=PASSWORD,
+        settings=SETTINGS,
     )
     assert user.subject_id == subject.id
     assert user.role == Role.ENTERPRISE_USER.value
@@ -287,4 +331,5 @@ def test_registration_refused_when_the_representative_does_not_match(
             username="qiye-x",
             display_name="x",
             password=PASSWORD,
+            settings=SETTINGS,
         )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from creditbridge.catalog import service
 from creditbridge.catalog.api import router
+from creditbridge.core.actors import CONSOLE
 from creditbridge.core.errors import DomainError
 from creditbridge.web.deps import get_read_session
 
@@ -42,7 +43,7 @@ def client(session: Session) -> Iterator[TestClient]:
 
 @pytest.fixture
 def loaded(session: Session) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
 
 def test_overview_before_any_list_is_loaded_has_no_version(client: TestClient) -> None:

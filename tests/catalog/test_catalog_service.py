@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from creditbridge.catalog import service
 from creditbridge.catalog.errors import CatalogFileInvalid, CatalogVersionConflict
 from creditbridge.catalog.models import CatalogDataset, CatalogField, CatalogVersion
+from creditbridge.core.actors import CONSOLE
 from creditbridge.core.clock import FrozenClock
 from creditbridge.core.crypto import sm3_hex
 from creditbridge.core.errors import Conflict, NotFound
@@ -28,7 +29,7 @@ def count(session: Session, model: type[Any]) -> int:
 def test_loading_the_bundled_list_stores_a_current_version_with_every_dataset_and_field(
     session: Session, frozen_clock: FrozenClock
 ) -> None:
-    outcome = service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    outcome = service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
     bundled = service.bundled_catalog()
     version = outcome.version
@@ -47,7 +48,7 @@ def test_loading_the_bundled_list_stores_a_current_version_with_every_dataset_an
 
 
 def test_stored_definition_is_the_dataset_as_the_file_gave_it(session: Session) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
     penalty = service.get_dataset_or_raise(session, code="penalty")
 
@@ -62,12 +63,12 @@ def test_stored_definition_is_the_dataset_as_the_file_gave_it(session: Session) 
 def test_loading_the_same_file_twice_returns_the_stored_version_unchanged(
     session: Session, frozen_clock: FrozenClock
 ) -> None:
-    first = service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    first = service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
     loaded_at = first.version.loaded_at
     frozen_clock.advance(datetime(2026, 2, 1, tzinfo=UTC) - frozen_clock.now())
 
     again = service.load_catalog(
-        session, text=service.BUNDLED_CATALOG_PATH.read_text(encoding="utf-8")
+        session, CONSOLE, text=service.BUNDLED_CATALOG_PATH.read_text(encoding="utf-8")
     )
 
     assert again.created is False
@@ -80,9 +81,11 @@ def test_loading_the_same_file_twice_returns_the_stored_version_unchanged(
 def test_a_second_version_becomes_current_and_keeps_the_first(
     session: Session, small_catalog: dict[str, Any], to_yaml: ToYaml
 ) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
-    second = service.load_catalog(session, text=to_yaml(small_catalog), source_name="v9.yaml")
+    second = service.load_catalog(
+        session, CONSOLE, text=to_yaml(small_catalog), source_name="v9.yaml"
+    )
 
     assert second.created is True
     assert service.get_current_version(session) is second.version
@@ -97,12 +100,12 @@ def test_a_second_version_becomes_current_and_keeps_the_first(
 def test_reusing_a_version_id_for_other_content_is_a_conflict(
     session: Session, small_catalog: dict[str, Any], to_yaml: ToYaml
 ) -> None:
-    service.load_catalog(session, text=to_yaml(small_catalog))
+    service.load_catalog(session, CONSOLE, text=to_yaml(small_catalog))
     changed = copy.deepcopy(small_catalog)
     changed["title"] = "改过的标题"
 
     with pytest.raises(CatalogVersionConflict) as exc:
-        service.load_catalog(session, text=to_yaml(changed))
+        service.load_catalog(session, CONSOLE, text=to_yaml(changed))
 
     assert isinstance(exc.value, Conflict)
     assert "9.1" in exc.value.message
@@ -116,7 +119,7 @@ def test_a_malformed_file_stores_nothing(
     small_catalog["datasets"][0]["fields"][0]["type"] = "money"
 
     with pytest.raises(CatalogFileInvalid):
-        service.load_catalog(session, text=to_yaml(small_catalog), source_name="bad.yaml")
+        service.load_catalog(session, CONSOLE, text=to_yaml(small_catalog), source_name="bad.yaml")
 
     assert count(session, CatalogVersion) == 0
 
@@ -127,7 +130,7 @@ def test_ensure_default_catalog_loads_the_bundled_list_only_when_none_is_loaded(
     first = service.ensure_default_catalog(session)
     assert first.version == "2021.1"
 
-    service.load_catalog(session, text=to_yaml(small_catalog))
+    service.load_catalog(session, CONSOLE, text=to_yaml(small_catalog))
 
     assert service.ensure_default_catalog(session).version == "9.1"
     assert count(session, CatalogVersion) == 2
@@ -143,7 +146,7 @@ def test_reads_before_any_list_is_loaded_are_empty(session: Session) -> None:
 
 
 def test_unknown_dataset_or_version_is_not_found_in_chinese(session: Session) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
     with pytest.raises(NotFound, match="没有数据项 loans"):
         service.get_dataset_or_raise(session, code="loans")
@@ -154,7 +157,7 @@ def test_unknown_dataset_or_version_is_not_found_in_chinese(session: Session) ->
 
 
 def test_categories_come_in_file_order_with_their_dataset_counts(session: Session) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
     categories = service.list_categories(session)
 
@@ -167,7 +170,7 @@ def test_categories_come_in_file_order_with_their_dataset_counts(session: Sessio
 
 
 def test_datasets_are_listed_in_file_order_with_fields_in_file_order(session: Session) -> None:
-    service.load_catalog(session, path=service.BUNDLED_CATALOG_PATH)
+    service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
 
     datasets = service.list_datasets(session)
 
@@ -175,3 +178,19 @@ def test_datasets_are_listed_in_file_order_with_fields_in_file_order(session: Se
     assert [d.code for d in datasets] == bundled.dataset_codes
     for row, spec in zip(datasets, bundled.datasets, strict=True):
         assert [f.code for f in row.fields] == spec.field_codes
+
+
+def test_loading_a_list_is_audited_with_its_actor(session: Session) -> None:
+    """Who changed the shared-data list, and to what, is on record in the same transaction."""
+    from creditbridge.audit import service as audit_service
+    from creditbridge.audit.service import EventFilter
+
+    outcome = service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
+    again = service.load_catalog(session, CONSOLE, path=service.BUNDLED_CATALOG_PATH)
+
+    events = audit_service.list_events(session, flt=EventFilter(action="catalog.load"))
+    assert [e.object_id for e in events] == [str(outcome.version.id)] * 2
+    details = sorted(e.content["detail"]["created"] for e in events)
+    assert details == [False, True]
+    assert {e.content["actor"]["name"] for e in events} == {CONSOLE.name}
+    assert not again.created

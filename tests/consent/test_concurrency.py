@@ -14,19 +14,16 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import factories
 from creditbridge import migrations
-from creditbridge.access.models import Institution
 from creditbridge.audit import service as audit_service
 from creditbridge.audit.models import AuditEvent
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service
 from creditbridge.consent.errors import ConsentRefused
 from creditbridge.consent.models import AccessLogEntry, ConsentGrant
-from creditbridge.core.actors import Actor, ActorKind, Role
+from creditbridge.core.actors import Actor
 from creditbridge.core.db import make_engine
-from creditbridge.ingest.models import Batch, Provider
-from creditbridge.protection.service import protect_record, record_digest
-from creditbridge.subjects.models import Record, Subject
 
 PG_URL = os.environ.get("CREDITBRIDGE_TEST_DATABASE_URL", "").strip()
 SCHEMA = "cb_consent_concurrency"
@@ -34,8 +31,11 @@ MAX_USES = 3
 READERS = 8
 
 
-@pytest.fixture(params=["postgresql"] if PG_URL else [])
-def committed(request: pytest.FixtureRequest) -> Iterator[Engine]:
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture
+def committed() -> Iterator[Engine]:
     admin = make_engine(PG_URL)
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -56,50 +56,21 @@ def _seed(factory: sessionmaker[Session]) -> tuple[Actor, int, int]:
     now = datetime.now(UTC)
     with factory() as session, session.begin():
         catalog_service.ensure_default_catalog(session)
-        bank = Institution(
-            code="bank", name="银行", kind="bank", division_code="340100",
-            status="approved", created_at=now,
-        )  # fmt: skip
-        provider = Provider(
-            code="tax", name="税务", kind="department", division_code="340000", created_at=now
+        bank = factories.institution(session, code="bank", name="银行")
+        provider = factories.provider(session, code="tax", name="税务")
+        subject = factories.subject(session, uscc="91340100MA2N0001XA", name="样例")
+        factories.record(
+            session,
+            subject,
+            "tax_payment",
+            {"period": "2025-06", "total_tax_paid": "100.00"},
+            batch=factories.batch(session, provider, dataset="tax_payment", key="b"),
+            key="2025-06",
+            event_date=date(2025, 6, 30),
+            received_at=now,
         )
-        subject = Subject(
-            uscc="91340100MA2N0001XA", name="样例", entity_type="91",
-            division_code="340102", city_code="340100", created_at=now,
-        )  # fmt: skip
-        session.add_all([bank, provider, subject])
-        session.flush()
-        batch = Batch(
-            provider_id=provider.id, batch_key="b", dataset_code="tax_payment", channel="file",
-            status="applied", received_at=now, content_digest="0" * 64,
-        )  # fmt: skip
-        session.add(batch)
-        session.flush()
-        spec = catalog_service.get_dataset_or_raise(session, code="tax_payment")
-        data = {"uscc": subject.uscc, "period": "2025-06", "total_tax_paid": "100.00"}
-        session.add(
-            Record(
-                subject_id=subject.id,
-                dataset_code="tax_payment",
-                natural_key="2025-06",
-                version=1,
-                status="current",
-                event_date=date(2025, 6, 30),
-                data=protect_record(spec, data),
-                digest=record_digest(spec, data),
-                provider_id=provider.id,
-                batch_id=batch.id,
-                source_row=1,
-                received_at=now,
-            )
-        )
-        officer = Actor(
-            kind=ActorKind.USER, id=1, name="客户经理", role=Role.INSTITUTION_OFFICER,
-            institution_id=bank.id,
-        )  # fmt: skip
-        owner = Actor(
-            kind=ActorKind.USER, id=2, name="企业", role=Role.ENTERPRISE_USER, subject_id=subject.id
-        )
+        officer = factories.officer(bank, id=1, name="客户经理")
+        owner = factories.owner(subject, id=2, name="企业")
         grant = service.request_consent(
             session, officer, uscc=subject.uscc, purpose="loan_application", categories=["tax"],
             valid_until=now + timedelta(days=30), max_uses=MAX_USES,

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from creditbridge.access import service as access_service
+import factories
 from creditbridge.audit.models import AuditEvent
 from creditbridge.consent import service
 from creditbridge.consent.models import ConsentGrant
-from creditbridge.core.actors import CONSOLE, Role
+from creditbridge.core.actors import Role
 from web import conftest as web_fixtures
 from web.conftest import LOGIN_PASSWORD, LoggedIn
 from web.helpers import csrf_from, table_rows, visible_text
@@ -28,13 +28,14 @@ INJECTIONS = ("<script>alert('x')</script>", "'; DROP TABLE consent_grant; --")
 
 def _login_owner(client: TestClient, session: Session, world: World, name: str = "owner") -> str:
     """Log in an enterprise user bound to ``world.subject``; returns the session's CSRF token."""
-    access_service.create_user(
+    # An enterprise account is never created by an admin (issue 21): the factory writes it as
+    # a verified registration leaves it.
+    factories.account(
         session,
-        CONSOLE,
+        Role.ENTERPRISE_USER,
         username=name,
         display_name="企业经办人",
         password=LOGIN_PASSWORD,
-        role=Role.ENTERPRISE_USER,
         subject_id=world.subject.id,
     )
     client.cookies.clear()
@@ -147,7 +148,8 @@ class TestEnterprise:
         csrf = _login_owner(client, session, world)
 
         assert client.get(f"/consents/{theirs.id}").status_code == 404
-        assert client.get(f"/consents/{theirs.id}/receipt").status_code == 404
+        receipt = client.post(f"/consents/{theirs.id}/receipt", data={"csrf_token": csrf})
+        assert receipt.status_code == 404
         assert client.get("/consents/999999999").status_code == 404
         moved = client.post(f"/consents/{theirs.id}/revoke", data={"csrf_token": csrf})
         assert moved.status_code == 404
@@ -158,12 +160,12 @@ class TestEnterprise:
         self, client: TestClient, session: Session, world: World
     ) -> None:
         grant = active(world, session)
-        _login_owner(client, session, world)
+        csrf = _login_owner(client, session, world)
         detail = client.get(f"/consents/{grant.id}")
         assert "creditbridge consent verify" in detail.text
         assert "/.well-known/creditbridge/signing-key.pem" in detail.text
 
-        receipt = client.get(f"/consents/{grant.id}/receipt")
+        receipt = client.post(f"/consents/{grant.id}/receipt", data={"csrf_token": csrf})
 
         assert receipt.status_code == 200
         assert "attachment" in receipt.headers["content-disposition"]
@@ -421,7 +423,8 @@ class TestInstitution:
         officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
         assert client.get("/enterprise/consents").status_code == 403
         assert client.get("/enterprise/access-log").status_code == 403
-        assert client.get(f"/consents/{grant.id}/receipt").status_code == 403
+        receipt = client.post(f"/consents/{grant.id}/receipt", data={"csrf_token": officer.csrf})
+        assert receipt.status_code == 403
         approve = client.post(f"/consents/{grant.id}/approve", data={"csrf_token": officer.csrf})
         assert approve.status_code == 403
         session.expire_all()

@@ -131,8 +131,11 @@ def test_report_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
 
         # 5. An institution without a consent sees only the public sections…
         other = _subject_without_consent(site, bank["username"], uscc)
+        # A link to a report lands on the page that issues it (a POST with the CSRF token).
         officer.login(bank, f"/reports/{other}")
         report = officer.page
+        expect(report.get_by_test_id("issue-confirm")).to_be_visible()
+        report.get_by_test_id("issue-confirm-html").click()
         expect(report.get_by_test_id("credit-report")).to_have_attribute("data-audience", "public")
         expect(report.locator('[data-section="penalties"]')).to_be_visible()
         expect(report.locator('[data-section="tax"]')).to_have_count(0)
@@ -141,6 +144,7 @@ def test_report_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
         # 6. …and with the enterprise's consent, the financing sections it covers.
         _grant_tax_consent(site, bank["username"], owner["username"])
         report.goto(f"/reports/{uscc}")
+        report.get_by_test_id("issue-confirm-html").click()
         expect(report.get_by_test_id("credit-report")).to_have_attribute(
             "data-audience", "consented"
         )

@@ -16,7 +16,7 @@ from creditbridge.access import service as access_service
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.db import make_sessionmaker, session_scope
-from creditbridge.ingest.models import Provider
+from creditbridge.ingest.models import Provider, ProviderDataset
 from creditbridge.reference import uscc
 
 from .conftest import Site, screenshot
@@ -29,12 +29,19 @@ PASSWORD = "Upload-Journey-42"
 
 def _provider_user(site: Site) -> tuple[str, int, str]:
     with session_scope(make_sessionmaker(site.engine)) as session:
-        provider = session.scalars(select(Provider).order_by(Provider.id)).first()
+        # A clerk delivers only the datasets the list assigns its provider (here tax_payment).
+        provider = session.scalars(
+            select(Provider)
+            .join(ProviderDataset, ProviderDataset.provider_id == Provider.id)
+            .where(ProviderDataset.dataset_code == "tax_payment")
+            .order_by(Provider.id)
+        ).first()
         if provider is None:
             provider = Provider(code="e2e-tax", name="国家税务总局安徽省税务局", kind="department",
                                 division_code="340000", created_at=utc_now())  # fmt: skip
             session.add(provider)
             session.flush()
+            session.add(ProviderDataset(provider_id=provider.id, dataset_code="tax_payment"))
         access_service.create_user(
             session, CONSOLE, username="taxclerk", display_name="税务填报员", password=PASSWORD,
             role=Role.PROVIDER_USER, provider_id=provider.id,

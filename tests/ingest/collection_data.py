@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.catalog import service as catalog_service
-from creditbridge.ingest.models import Batch, Provider, ProviderDataset
-from creditbridge.subjects.models import Record, Subject
+from creditbridge.ingest.models import Batch
+from creditbridge.subjects.models import Record
 
 MONTH = "2026-09"
 AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -53,13 +54,11 @@ def build_province(session: Session) -> Province:
     subjects: dict[str, int] = {}
     for key, code in USCC.items():
         city = "340100" if key.startswith("H") else "340200"
-        subject = Subject(
-            uscc=code, name=f"测试企业{key}", entity_type="91", division_code=city[:4] + "02",
-            city_code=city, registration_date=date(2020, 1, 1),
-            status="deregistered" if key == "H5" else "active", created_at=_at("2020-01-01"),
+        subject = factories.subject(
+            session, uscc=code, name=f"测试企业{key}", division_code=city[:4] + "02",
+            registration_date=date(2020, 1, 1), created_at=_at("2020-01-01"),
+            status="deregistered" if key == "H5" else "active",
         )  # fmt: skip
-        session.add(subject)
-        session.flush()
         subjects[key] = subject.id
     providers: dict[str, int] = {}
     for key, division, owes in [
@@ -68,15 +67,11 @@ def build_province(session: Session) -> Province:
         ("samr", "340000", "penalty"),
         ("hrss", "340000", "social_insurance"),
     ]:
-        provider = Provider(
-            code=f"t-{key}", name=f"测试{key}", kind="department", division_code=division,
+        provider = factories.provider(
+            session, code=f"t-{key}", name=f"测试{key}", division_code=division, datasets=[owes],
             created_at=_at("2020-01-01"),
         )  # fmt: skip
-        session.add(provider)
-        session.flush()
-        session.add(ProviderDataset(provider_id=provider.id, dataset_code=owes))
         providers[key] = provider.id
-    session.flush()
 
     batches: dict[str, int] = {}
     rows = 0

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.catalog import service as catalog_service
-from creditbridge.core.clock import utc_now
 from creditbridge.ingest.models import Provider, ProviderDataset
 from creditbridge.reference import uscc
 from creditbridge.subjects.models import Record
@@ -33,27 +33,21 @@ def catalog(session: Session) -> None:
 
 @pytest.fixture
 def provider(session: Session, catalog: None) -> Provider:
-    made = Provider(
-        code="tax-ah", name="国家税务总局安徽省税务局", kind="department",
-        division_code="340000", contact_name="张三", contact_phone="0551-1234567",
-        created_at=utc_now(),
+    return factories.provider(
+        session, code="tax-ah", name="国家税务总局安徽省税务局", datasets=["tax_payment"],
+        contact_name="张三", contact_phone="0551-1234567",
     )  # fmt: skip
-    session.add(made)
-    session.flush()
-    session.add(ProviderDataset(provider_id=made.id, dataset_code="tax_payment"))
-    session.flush()
-    return made
 
 
 @pytest.fixture
 def other_provider(session: Session, catalog: None) -> Provider:
-    made = Provider(
-        code="amr-ah", name="安徽省市场监督管理局", kind="department", division_code="340000",
-        created_at=utc_now(),
-    )  # fmt: skip
-    session.add(made)
+    return factories.provider(session, code="amr-ah", name="安徽省市场监督管理局")
+
+
+def assign(session: Session, provider_id: int, *datasets: str) -> None:
+    """Assign ``datasets`` of the list to the provider, as the list's obligations do."""
+    session.add_all(ProviderDataset(provider_id=provider_id, dataset_code=d) for d in datasets)
     session.flush()
-    return made
 
 
 def tax_rows(

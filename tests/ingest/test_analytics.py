@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
+from creditbridge.core.snapshot import month_seq
 from creditbridge.ingest import analytics, metrics
 
 from .collection_data import AS_OF, USCC, build_province
@@ -18,7 +19,7 @@ from .collection_data import AS_OF, USCC, build_province
 
 def _params(session: Session, month: date) -> analytics.MetricParams:
     return analytics.MetricParams(
-        month_seq=analytics.month_seq(month.year, month.month),
+        month_seq=month_seq(month),
         as_of=AS_OF,
         panel_months=12,
         datasets=[
@@ -43,13 +44,13 @@ def test_snapshot_is_parquet_with_derived_columns(session: Session, tmp_path: Pa
     refused = next(b for b in batch if b["status"] == "refused")
     # received 2026-10-10 02:00 UTC = 10:00 in Beijing; without records it is about September
     assert refused["received_date"] == date(2026, 10, 10)
-    assert refused["fallback_seq"] == analytics.month_seq(2026, 9)
+    assert refused["fallback_seq"] == month_seq(date(2026, 9, 1))
     providers = {
         p["code"]: p["city_code"] for p in pq.read_table(snapshot.path("snap_provider")).to_pylist()
     }
     assert providers == {"t-tax": None, "t-water": "340100", "t-samr": None, "t-hrss": None}
     record = pq.read_table(snapshot.path("snap_record")).to_pylist()[0]
-    assert record["event_seq"] == analytics.month_seq(2026, 9)
+    assert record["event_seq"] == month_seq(date(2026, 9, 1))
     assert '"uscc"' in record["data"]
 
 

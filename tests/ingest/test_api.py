@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from creditbridge.access import service as access_service
 from creditbridge.access.client import Signer
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import Settings
 from creditbridge.ingest.models import Provider
 
 from .conftest import codes, csv_bytes, tax_rows
@@ -19,7 +20,7 @@ PATH = "/api/v1/ingest/batches"
 def signer_for(session: Session, provider: Provider) -> Signer:
     issued = access_service.create_client(
         session, CONSOLE, name="税务前置机", owner_kind="provider", algorithm="hmac-sm3",
-        provider_id=provider.id,
+        provider_id=provider.id, settings=Settings(),
     )  # fmt: skip
     return Signer(issued.client.key_id, secret=issued.secret)
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import IngestSettings
 from creditbridge.ingest import service
 from creditbridge.ingest.models import Provider
 from creditbridge.subjects.models import Record
@@ -22,7 +23,7 @@ def deliver(session: Session, provider: Provider, data: bytes, name: str = "t.cs
     return service.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="tax_payment",
         batch_key=name + str(len(data)), source=data, filename=name, channel="file",
-        threshold=1.0, **kw,
+        threshold=1.0, settings=IngestSettings(), **kw,
     )  # fmt: skip
 
 

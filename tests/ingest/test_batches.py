@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from creditbridge.audit.models import AuditEvent
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
+from creditbridge.core.config import IngestSettings
 from creditbridge.core.crypto import content_digest
 from creditbridge.core.errors import DuplicateDelivery, NotFound
 from creditbridge.ingest import service
@@ -15,14 +16,14 @@ from creditbridge.ingest.errors import NotYourProvider
 from creditbridge.ingest.models import Batch, Provider, Reject
 from creditbridge.subjects.models import Record, Subject
 
-from .conftest import TAX_HEADER_ZH, codes, csv_bytes, record_state, tax_rows
+from .conftest import TAX_HEADER_ZH, assign, codes, csv_bytes, record_state, tax_rows
 
 
 def deliver(session: Session, provider: Provider, data: bytes, key: str | None = "b1", **kw):  # type: ignore[no-untyped-def]
     return service.ingest_batch(
         session, kw.pop("actor", CONSOLE), provider_id=provider.id,
         dataset_code=kw.pop("dataset", "tax_payment"), batch_key=key, source=data,
-        filename=kw.pop("filename", "tax.csv"), channel="file", **kw,
+        filename=kw.pop("filename", "tax.csv"), channel="file", settings=IngestSettings(), **kw,
     )  # fmt: skip
 
 
@@ -232,7 +233,7 @@ def test_rows_from_the_api_by_code_or_label(session: Session, provider: Provider
     ]  # fmt: skip
     outcome = service.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="tax_payment", batch_key="api-1",
-        source=rows, filename=None, channel="api",
+        source=rows, filename=None, channel="api", settings=IngestSettings(),
     )  # fmt: skip
     assert (outcome.rows_new, outcome.rows_rejected) == (2, 0)
     data = {r.data["uscc"]: r.data for r in session.scalars(select(Record))}
@@ -249,6 +250,7 @@ def test_a_provider_delivers_only_for_itself(
                   provider_id=other_provider.id)  # fmt: skip
     with pytest.raises(NotYourProvider):
         deliver(session, provider, csv_bytes(tax_rows(codes(1))), actor=clerk)
+    assign(session, other_provider.id, "tax_payment")
     own = deliver(session, other_provider, csv_bytes(tax_rows(codes(1))), actor=clerk)
     assert own.status == "applied"
     # Another provider's batch is not found, not forbidden: ids reveal nothing.

@@ -33,7 +33,10 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def ingest(*args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["ingest", *args, "--dataset", "tax_payment", "--provider", "tax"])
+    return runner.invoke(
+        app,
+        ["ingest", *args, "--dataset", "tax_payment", "--on-behalf-of", "tax", "--reason", "补报"],
+    )
 
 
 def test_exit_codes_applied_refused_unreadable(database: str, tmp_path: Path) -> None:

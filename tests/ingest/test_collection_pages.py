@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import Role
+from creditbridge.core.config import Settings
 from creditbridge.ingest import metrics
 
 from .collection_data import AS_OF, MONTH, Province, build_province
@@ -22,7 +23,9 @@ from .collection_data import AS_OF, MONTH, Province, build_province
 @pytest.fixture
 def computed(session: Session, tmp_path: Path) -> Province:
     province = build_province(session)
-    metrics.compute_collection_metrics(session, month=MONTH, as_of=AS_OF, analytics_dir=tmp_path)
+    metrics.compute_collection_metrics(
+        session, month=MONTH, as_of=AS_OF, settings=Settings(analytics_dir=tmp_path)
+    )
     return province
 
 

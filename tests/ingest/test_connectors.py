@@ -66,7 +66,7 @@ def test_pages_from_a_real_server(server: str) -> None:
 
 def test_pull_command_delivers_the_rows(server: str, database: str) -> None:  # noqa: F811
     args = ["ingest", "pull", "--connector-url", server, "--page-size", "7", "--dataset",
-            "tax_payment", "--provider", "tax", "--json"]  # fmt: skip
+            "tax_payment", "--on-behalf-of", "tax", "--reason", "税务局接口", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
     body = orjson.loads(result.stdout)

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import IngestSettings
 from creditbridge.ingest import service
 from creditbridge.ingest.domain import RowOutcome, RowValidator
 from creditbridge.ingest.models import Provider, Reject
+from creditbridge.ingest.service import pipeline
 from creditbridge.subjects.models import Record
 
 from .conftest import TAX_HEADER_ZH, codes
@@ -50,6 +52,7 @@ def deliver(session: Session, provider: Provider, data: bytes, key: str) -> Any:
     return service.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="tax_payment", batch_key=key,
         source=data, filename="tax.csv", channel="file", threshold=1.0,
+        settings=IngestSettings(),
     )  # fmt: skip
 
 
@@ -118,7 +121,7 @@ def test_a_forked_reader_gives_the_same_batch(
     serial = deliver(session, provider, data, "k")
     serial_counts, serial_state = counts(serial), state(session, serial.batch_id)
     savepoint.rollback()
-    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
     forked = deliver(session, provider, data, "k")
     assert counts(forked) == serial_counts
     forked_state = state(session, forked.batch_id)
@@ -131,6 +134,6 @@ def test_an_unreadable_line_found_by_the_forked_reader_refuses_the_file(
 ) -> None:
     lines = [",".join(TAX_HEADER_ZH)] + [",".join(r) for r in mixed_rows()[:4]]
     data = ("\n".join(lines) + '\n"unclosed,' + "x" * 200_000 + "\n").encode()
-    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
     outcome = deliver(session, provider, data, "k")
     assert outcome.status == "refused"

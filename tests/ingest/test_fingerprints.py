@@ -1,4 +1,4 @@
-"""Recognising an unchanged re-delivery by the fingerprint of its cells (see service._Run).
+"""Recognising an unchanged re-delivery by the fingerprint of its cells (see service.pipeline.Run).
 
 A clean row's version keeps a fingerprint of the cells it came from; the same cells delivered
 again (under another batch id) are counted unchanged without being validated again — but only
@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import IngestSettings
 from creditbridge.ingest import service
 from creditbridge.ingest.models import Provider
+from creditbridge.ingest.service import pipeline
 from creditbridge.reference import uscc
 from creditbridge.subjects.models import Record
 
@@ -38,6 +40,7 @@ def deliver(session: Session, provider: Provider, data: bytes, key: str) -> Any:
     return service.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="tax_payment", batch_key=key,
         source=data, filename="tax.csv", channel="file", threshold=1.0,
+        settings=IngestSettings(),
     )  # fmt: skip
 
 
@@ -118,7 +121,7 @@ def test_a_key_changed_earlier_in_the_batch_is_not_taken_for_unchanged(
     batch's own bookkeeping must still send row 3 through the full path."""
     monkeypatch.setenv("CREDITBRIDGE_INGEST_CHUNK_ROWS", "1")
     if forked:
-        monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+        monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
     original = tax_rows(CODES[:1])[0]
     deliver(session, provider, csv_bytes([original]), "b1")
     changed = (CODES[0], "2026-09", "是", "1000.5", "10", "20", "99")
@@ -146,7 +149,7 @@ def test_a_repeated_row_in_one_batch_keeps_its_duplicate_warning(
 ) -> None:
     monkeypatch.setenv("CREDITBRIDGE_INGEST_CHUNK_ROWS", "2")
     if forked:
-        monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+        monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
     rows = tax_rows(CODES[:2])
     deliver(session, provider, csv_bytes(rows), "b1")
     changed = (CODES[0], "2026-09", "是", "1000.5", "10", "20", "77")

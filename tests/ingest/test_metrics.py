@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from creditbridge.core.config import Settings
 from creditbridge.core.errors import ValidationFailed
 from creditbridge.ingest import jobs, metrics
 from creditbridge.ingest.models import CollectionMetric
@@ -28,7 +29,9 @@ def province(session: Session) -> Province:
 
 @pytest.fixture
 def computed(session: Session, province: Province, tmp_path: Path) -> Province:
-    metrics.compute_collection_metrics(session, month=MONTH, as_of=AS_OF, analytics_dir=tmp_path)
+    metrics.compute_collection_metrics(
+        session, month=MONTH, as_of=AS_OF, settings=Settings(analytics_dir=tmp_path)
+    )
     return province
 
 
@@ -112,7 +115,9 @@ def test_recomputing_replaces_the_month(
     before = len(_rows(session, computed))
     # Later, the late tax batch has arrived: H4 is now covered.
     later = AS_OF.replace(month=12, day=31)
-    metrics.compute_collection_metrics(session, month=MONTH, as_of=later, analytics_dir=tmp_path)
+    metrics.compute_collection_metrics(
+        session, month=MONTH, as_of=later, settings=Settings(analytics_dir=tmp_path)
+    )
     rows = _rows(session, computed)
     assert len(rows) == before
     tax = rows[("tax_payment", "340100", "tax")]
@@ -141,7 +146,7 @@ def test_month_before_any_data_is_empty_not_an_error(
     session: Session, province: Province, tmp_path: Path
 ) -> None:
     metrics.compute_collection_metrics(
-        session, month="2026-01", as_of=AS_OF, analytics_dir=tmp_path
+        session, month="2026-01", as_of=AS_OF, settings=Settings(analytics_dir=tmp_path)
     )
     overview = metrics.get_overview(session, month="2026-03")
     assert overview.is_empty
@@ -167,7 +172,7 @@ def test_job_entry_point_computes_the_month(
     session: Session, province: Province, tmp_path: Path
 ) -> None:
     outcome = jobs.compute_collection_metrics(
-        session, month=MONTH, as_of=AS_OF, analytics_dir=tmp_path
+        session, month=MONTH, as_of=AS_OF, settings=Settings(analytics_dir=tmp_path)
     )
     assert (outcome.month, outcome.rows, outcome.batches) == (MONTH, 7, 4)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from creditbridge.core.actors import Role
 from creditbridge.ingest.models import Provider
 
-from .conftest import TAX_HEADER_ZH, codes, csv_bytes, tax_rows
+from .conftest import TAX_HEADER_ZH, assign, codes, csv_bytes, tax_rows
 
 
 def upload(client: TestClient, csrf: str, provider_id: int, data: bytes, **form: str):  # type: ignore[no-untyped-def]
@@ -37,7 +37,8 @@ def test_operator_uploads_a_gbk_file_and_downloads_the_report(
     assert provider.name in form.text
     rows = [*tax_rows(codes(30)), ("91340100MA2T0001", "2026-09", "是", "1", "1", "1", "1")]
 
-    page = upload(client, operator.csrf, provider.id, csv_bytes(rows, TAX_HEADER_ZH, "gbk"))  # type: ignore[attr-defined]
+    page = upload(client, operator.csrf, provider.id, csv_bytes(rows, TAX_HEADER_ZH, "gbk"),  # type: ignore[attr-defined]
+                  reason="代为补报")  # fmt: skip
 
     assert page.status_code == 200, page.text
     assert re.search(r'data-testid="count-accepted" data-value="30"', page.text)
@@ -62,6 +63,7 @@ def test_provider_user_sees_only_its_provider(
     assert refused.status_code == 403
 
     own = clerk.user.provider_id  # type: ignore[attr-defined]
+    assign(session, own, "tax_payment")
     done = upload(client, clerk.csrf, own, csv_bytes(tax_rows(codes(1))), batch_id="k1")  # type: ignore[attr-defined]
     assert done.status_code == 200
     assert 'data-value="1"' in done.text

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.ingest import service
 from creditbridge.ingest.models import Batch, Provider
 
@@ -13,12 +14,7 @@ NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
 
 def add_provider(session: Session, code: str, name: str) -> Provider:
-    provider = Provider(
-        code=code, name=name, kind="department", division_code="340000", created_at=NOW
-    )
-    session.add(provider)
-    session.flush()
-    return provider
+    return factories.provider(session, code=code, name=name, created_at=NOW)
 
 
 def add_batch(
@@ -30,21 +26,17 @@ def add_batch(
     rejected: int = 0,
     dataset: str = "tax_payment",
 ) -> Batch:
-    batch = Batch(
-        provider_id=provider.id,
-        batch_key=key,
-        dataset_code=dataset,
+    return factories.batch(
+        session,
+        provider,
+        dataset=dataset,
+        key=key,
         channel="api",
-        status="applied",
         received_at=at,
         rows_total=10,
         rows_accepted=10 - rejected,
         rows_rejected=rejected,
-        content_digest="0" * 64,
     )
-    session.add(batch)
-    session.flush()
-    return batch
 
 
 def test_counts(session: Session) -> None:

@@ -22,13 +22,13 @@ import pytest
 from sqlalchemy import make_url, select, text
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge import migrations
 from creditbridge.catalog import service as catalog_service
 from creditbridge.catalog.service import bundled_catalog
-from creditbridge.core.clock import utc_now
 from creditbridge.core.db import make_engine, make_sessionmaker, session_scope
 from creditbridge.ingest.domain import RowValidator
-from creditbridge.ingest.models import Batch, Provider
+from creditbridge.ingest.models import Batch
 from creditbridge.ingest.readers import open_delivery
 
 from .conftest import TAX_HEADER_ZH, codes, record_state
@@ -89,11 +89,9 @@ def _prepare(url: str) -> int:
     migrations.upgrade(engine)
     with session_scope(make_sessionmaker(engine)) as session:
         catalog_service.ensure_default_catalog(session)
-        provider = Provider(code="tax", name="税务局", kind="department",
-                            division_code="340000", created_at=utc_now())  # fmt: skip
-        session.add(provider)
-        session.flush()
-        provider_id = provider.id
+        provider_id = factories.provider(
+            session, code="tax", name="税务局", datasets=["tax_payment"]
+        ).id
     engine.dispose()
     return provider_id
 
@@ -108,7 +106,7 @@ def _ingest(url: str, path: Path) -> subprocess.Popen[bytes]:
         "CREDITBRIDGE_INGEST_SQLITE_CACHE_MB": "1",
     }
     command = [sys.executable, "-m", "creditbridge", "ingest", str(path), "--dataset",
-               "tax_payment", "--provider", "tax", "--batch-id", "big-1"]  # fmt: skip
+               "tax_payment", "--on-behalf-of", "tax", "--reason", "测试", "--batch-id", "big-1"]  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

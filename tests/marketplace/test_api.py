@@ -14,6 +14,7 @@ from creditbridge.access import service as access_service
 from creditbridge.access.client import Signer
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import utc_now
+from creditbridge.core.config import Settings
 from creditbridge.marketplace import service
 from creditbridge.marketplace.domain import WAN_FEN
 from web import conftest as web_fixtures
@@ -34,6 +35,7 @@ def _signer(session: Session, institution_id: int) -> Signer:
         owner_kind="institution",
         algorithm="hmac-sm3",
         institution_id=institution_id,
+        settings=Settings(),
     )
     return Signer(issued.client.key_id, secret=issued.secret)
 

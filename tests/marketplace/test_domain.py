@@ -91,6 +91,21 @@ def test_grade_rules_distinguish_low_from_missing() -> None:
     assert domain.check(p, Applicant(**{**base.__dict__, "grade": "AA"})) == []
 
 
+@pytest.mark.parametrize(("tax_grade", "fits"), [("A", True), ("B", True), ("M", True),
+                                                 ("C", False), ("D", False), (None, False)])  # fmt: skip
+def test_tax_finance_needs_tax_credit_rating_a_b_or_m(tax_grade: str | None, fits: bool) -> None:
+    tax = ProductRules(
+        1, "credit", 1, 10**12, 300, 400, 1, 36, tax_grades=domain.tax_grades_for("tax_finance")
+    )
+    plain = ProductRules(2, "credit", 1, 10**12, 300, 400, 1, 36)
+    who = Applicant(100, 12, "340102", "C", "small", 3, "AA", tax_grade=tax_grade)
+    assert (Rule.TAX_GRADE not in domain.check(tax, who)) is fits
+    assert domain.check(plain, who) == []
+    masks = domain.ProductMatrix.build([tax, plain]).reasons(who)
+    assert domain.rules_of(int(masks[0])) == ([] if fits else [Rule.TAX_GRADE])
+    assert int(masks[1]) == 0
+
+
 @pytest.mark.parametrize("status", list(AppStatus))
 @pytest.mark.parametrize("move", list(AppMove))
 def test_application_moves_follow_the_map(status: AppStatus, move: AppMove) -> None:

@@ -16,17 +16,15 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge import migrations
-from creditbridge.access.models import Institution
 from creditbridge.catalog import service as catalog_service
-from creditbridge.core.actors import Actor, ActorKind, Role
-from creditbridge.core.clock import utc_now
+from creditbridge.core.actors import Actor
 from creditbridge.core.db import make_engine
 from creditbridge.marketplace import service
 from creditbridge.marketplace.domain import WAN_FEN
 from creditbridge.marketplace.errors import DemandTaken
-from creditbridge.marketplace.models import Application, Demand, Product
-from creditbridge.subjects.models import Subject
+from creditbridge.marketplace.models import Application, Demand
 
 SCHEMA = "market_race"
 GRABBERS = 100
@@ -62,69 +60,39 @@ def race_engine(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
 def test_hundred_concurrent_grabs_have_exactly_one_winner(race_engine: Engine) -> None:
     with Session(race_engine) as session, session.begin():
         catalog_service.ensure_default_catalog(session)
-        now = utc_now()
         institutions = [
-            Institution(
-                code=f"race-{i}",
-                name=f"抢单银行{i}",
-                kind="bank",
-                division_code="340100",
-                status="approved",
-                created_at=now,
-            )
+            factories.institution(session, code=f"race-{i}", name=f"抢单银行{i}")
             for i in range(INSTITUTIONS)
         ]
-        subject = Subject(
+        subject = factories.subject(
+            session,
             uscc="91340100MA2R0001XA",
             name="抢单测试企业",
-            entity_type="91",
-            division_code="340102",
-            city_code="340100",
             industry_section="C",
             size_class="small",
             registration_date=date(2015, 1, 1),
-            created_at=now,
         )
-        session.add_all([*institutions, subject])
-        session.flush()
         for inst in institutions:
-            session.add(
-                Product(
-                    institution_id=inst.id,
-                    code=f"race-p-{inst.id}",
-                    name="抢单信用贷",
-                    product_type="credit_loan",
-                    security_type="credit",
-                    min_amount_fen=WAN_FEN,
-                    max_amount_fen=500 * WAN_FEN,
-                    min_rate_bp=400,
-                    max_rate_bp=500,
-                    min_term_months=3,
-                    max_term_months=24,
-                    status="published",
-                    consent_categories=["tax"],
-                    created_at=now,
-                )
+            factories.product(
+                session,
+                inst,
+                code=f"race-p-{inst.id}",
+                name="抢单信用贷",
+                product_type="credit_loan",
+                min_amount_fen=WAN_FEN,
+                max_amount_fen=500 * WAN_FEN,
+                min_rate_bp=400,
+                max_rate_bp=500,
+                min_term_months=3,
+                max_term_months=24,
             )
-        owner = Actor(
-            kind=ActorKind.USER,
-            id=1,
-            name="企业",
-            role=Role.ENTERPRISE_USER,
-            subject_id=subject.id,
-        )
+        owner = factories.owner(subject, id=1, name="企业")
         demand = service.post_demand(
             session, owner, amount_fen=50 * WAN_FEN, term_months=12, purpose="备货", mode="pool"
         )
         demand_id = demand.id
         officers = [
-            Actor(
-                kind=ActorKind.USER,
-                id=100 + n,
-                name=f"客户经理{n}",
-                role=Role.INSTITUTION_OFFICER,
-                institution_id=institutions[n % INSTITUTIONS].id,
-            )
+            factories.officer(institutions[n % INSTITUTIONS], id=100 + n, name=f"客户经理{n}")
             for n in range(GRABBERS)
         ]
 

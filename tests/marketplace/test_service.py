@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.audit.models import AuditEvent
 from creditbridge.consent.models import ConsentGrant
 from creditbridge.core.clock import FrozenClock
@@ -394,3 +395,29 @@ def test_whitelist_review_is_level_by_level_and_pushed_to_subscribers(
     assert any(
         "移出白名单" in n.message for n in service.list_notifications(session, market.other_officer)
     )
+
+
+@pytest.mark.parametrize(("rating", "fits"), [("D", False), ("C", False), ("B", True), ("M", True)])
+def test_tax_finance_is_eligible_only_with_tax_credit_rating_a_b_or_m(
+    session: Session, market: Market, rating: str, fits: bool
+) -> None:
+    """Issue 22 finding 9: 税融通 was shown as 符合 to an enterprise rated D by the tax office."""
+    tax_product = factories.product(
+        session, market.bank, code="mk-tax", by=market.officer, product_type="tax_finance"
+    )
+    tax_office = factories.provider(session, datasets=["tax_credit_rating"])
+    batch = factories.batch(session, tax_office, dataset="tax_credit_rating")
+    for year, grade in ((2023, "A"), (2024, rating)):  # the latest year decides
+        factories.record(
+            session, market.subject, "tax_credit_rating",
+            {"year": year, "rating": grade, "evaluation_date": f"{year + 1}-04-20"},
+            batch=batch, key=f"{market.subject.uscc}|{year}", event_date=date(year + 1, 4, 20),
+        )  # fmt: skip
+    demand = _demand(session, market)
+    recs = {r.product.id: r for r in service.recommend(session, market.owner, demand_id=demand.id)}
+    assert recs[tax_product.id].fits is fits
+    assert (Rule.TAX_GRADE in recs[tax_product.id].failed) is not fits
+    assert recs[market.credit_product.id].fits  # other credit products do not look at it
+    if not fits:
+        with pytest.raises(OutsideProductRange):
+            service.apply(session, market.owner, demand_id=demand.id, product_id=tax_product.id)

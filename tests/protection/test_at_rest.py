@@ -14,8 +14,10 @@ from creditbridge.access import service as access_service
 from creditbridge.catalog import service as catalog_service
 from creditbridge.core.actors import CONSOLE
 from creditbridge.core.clock import utc_now
+from creditbridge.core.config import IngestSettings
 from creditbridge.ingest import service as ingest
 from creditbridge.ingest.models import Provider, ProviderDataset
+from creditbridge.ingest.service import pipeline
 from creditbridge.protection import service as protection
 from creditbridge.protection.domain import is_envelope, open_envelope
 from creditbridge.subjects.models import Record, Subject
@@ -58,6 +60,7 @@ def deliver(session: Session, provider: Provider, rows: list[dict[str, Any]], ke
     return ingest.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="legal_rep_identity",
         batch_key=key, source=rows, filename=None, channel="api", threshold=0.0,
+        settings=IngestSettings(),
     )  # fmt: skip
 
 
@@ -185,11 +188,11 @@ def test_forked_ingest_encrypts_too(
         f"{r['uscc']},{r['person_name']},{r['id_type']},{r['id_number']},{r['effective_date']}"
         for r in ROWS
     ]
-    monkeypatch.setattr(ingest, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
     outcome = ingest.ingest_batch(
         session, CONSOLE, provider_id=provider.id, dataset_code="legal_rep_identity",
         batch_key="f1", source=("\n".join(lines) + "\n").encode(), filename="id.csv",
-        channel="file", threshold=0.0,
+        channel="file", threshold=0.0, settings=IngestSettings(),
     )  # fmt: skip
     assert (outcome.status, outcome.rows_new) == ("applied", 2)
     for (_, raw, _), row in zip(stored_rows(session), ROWS, strict=True):

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.access.models import Institution
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.models import ConsentGrant
-from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
+from creditbridge.core.actors import CONSOLE, Actor
 from creditbridge.core.clock import FrozenClock
-from creditbridge.ingest.models import Batch, Provider
-from creditbridge.protection.service import protect_record, record_digest
+from creditbridge.ingest.models import Batch
 from creditbridge.subjects.models import Record, Subject
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -46,25 +46,16 @@ def add_record(
     data: dict[str, Any],
     event_date: date | None,
 ) -> Record:
-    spec = catalog_service.get_dataset_or_raise(session, code=dataset)
-    full = {"uscc": subject.uscc, **data}
-    row = Record(
-        subject_id=subject.id,
-        dataset_code=dataset,
-        natural_key=f"{subject.uscc}|{key}",
-        version=1,
-        status="current",
+    """A record of ``subject`` whose natural key is ``key`` under the subject's code."""
+    return factories.record(
+        session,
+        subject,
+        dataset,
+        data,
+        batch=batch,
+        key=f"{subject.uscc}|{key}",
         event_date=event_date,
-        data=protect_record(spec, full),
-        digest=record_digest(spec, full),
-        provider_id=batch.provider_id,
-        batch_id=batch.id,
-        source_row=1,
-        received_at=datetime(2025, 12, 1, tzinfo=UTC),
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def _penalty(no: str, day: date, severity: str, fine: str) -> dict[str, Any]:
@@ -86,63 +77,25 @@ def _penalty(no: str, day: date, severity: str, fine: str) -> dict[str, Any]:
 def world(session: Session, frozen_clock: FrozenClock) -> World:
     catalog_service.ensure_default_catalog(session)
     now = frozen_clock.now()
-    bank = Institution(
-        code="bank-a",
-        name="徽商银行",
-        kind="bank",
-        division_code="340100",
-        status="approved",
-        created_at=now,
-    )
-    other = Institution(
-        code="bank-b",
-        name="合肥科技农商行",
-        kind="bank",
-        division_code="340100",
-        status="approved",
-        created_at=now,
-    )
-    provider = Provider(
-        code="dept", name="市场监管局", kind="department", division_code="340000", created_at=now
-    )
-    session.add_all([bank, other, provider])
-    subject = Subject(
+    bank = factories.institution(session, code="bank-a", name="徽商银行")
+    other = factories.institution(session, code="bank-b", name="合肥科技农商行")
+    provider = factories.provider(session, code="dept", name="市场监管局")
+    subject = factories.subject(
+        session,
         uscc="91340100MA2N0001XG",
         name="合肥样例科技有限公司",
-        entity_type="91",
         division_code="340104",
-        city_code="340100",
         industry_section="I",
         industry_code="65",
         size_class="small",
         registration_date=date(2015, 3, 1),
         registered_capital_fen=500_000_000,
         legal_representative="王小五",
-        status="active",
-        created_at=now,
     )
-    empty = Subject(
-        uscc="91340200MA2N0002XN",
-        name="芜湖空白贸易有限公司",
-        entity_type="91",
-        division_code="340202",
-        city_code="340200",
-        status="active",
-        created_at=now,
+    empty = factories.subject(
+        session, uscc="91340200MA2N0002XN", name="芜湖空白贸易有限公司", division_code="340202"
     )
-    session.add_all([subject, empty])
-    session.flush()
-    batch = Batch(
-        provider_id=provider.id,
-        batch_key="b1",
-        dataset_code="penalty",
-        channel="file",
-        status="applied",
-        received_at=now,
-        content_digest="0" * 64,
-    )
-    session.add(batch)
-    session.flush()
+    batch = factories.batch(session, provider, dataset="penalty", key="b1")
     today = now.date()
     records = {
         "registration": add_record(
@@ -256,31 +209,15 @@ def world(session: Session, frozen_clock: FrozenClock) -> World:
         ),
     }
 
-    def officer(institution: Institution, user_id: int) -> Actor:
-        return Actor(
-            kind=ActorKind.USER,
-            id=user_id,
-            name=f"{institution.name}客户经理",
-            role=Role.INSTITUTION_OFFICER,
-            institution_id=institution.id,
-            ip="10.1.1.1",
-        )
-
     return World(
         bank=bank,
         other_bank=other,
         subject=subject,
         empty_subject=empty,
-        officer=officer(bank, 101),
-        other_officer=officer(other, 102),
-        owner=Actor(
-            kind=ActorKind.USER,
-            id=201,
-            name="企业用户",
-            role=Role.ENTERPRISE_USER,
-            subject_id=subject.id,
-        ),
-        operator=Actor(kind=ActorKind.USER, id=301, name="运营", role=Role.OPERATOR),
+        officer=factories.officer(bank, id=101, ip="10.1.1.1"),
+        other_officer=factories.officer(other, id=102, ip="10.1.1.1"),
+        owner=factories.owner(subject, id=201, name="企业用户"),
+        operator=factories.operator(),
         records=records,
         batch=batch,
     )

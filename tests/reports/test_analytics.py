@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.reports import analytics
 from creditbridge.subjects.models import Subject
@@ -27,22 +28,17 @@ Login = Callable[..., LoggedIn]
 
 def _more_hefei(session: Session, world: World, n: int) -> list[Subject]:
     subjects = [
-        Subject(
-            uscc=f"9134010000000{i:04d}0X"[:18],
+        factories.subject(
+            session,
             name=f"合肥企业{i}",
-            entity_type="91",
             division_code="340104",
-            city_code="340100",
             industry_section="I",
             industry_code="65",
             size_class="micro",
-            status="active",
             created_at=NOW,
         )
         for i in range(n)
     ]
-    session.add_all(subjects)
-    session.flush()
     for i, subject in enumerate(subjects[:2]):
         add_record(
             session,

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from creditbridge.access import service as access_service
+import factories
 from creditbridge.core.actors import CONSOLE, Role
+from creditbridge.core.config import get_settings
 from creditbridge.reports import service
 from web import conftest as web_fixtures
 from web.conftest import LOGIN_PASSWORD, LoggedIn
@@ -25,13 +26,14 @@ Login = Callable[..., LoggedIn]
 
 
 def _login_owner(client: TestClient, session: Session, world: World) -> None:
-    access_service.create_user(
+    # An enterprise account is never created by an admin (issue 21): the factory writes it as
+    # a verified registration leaves it.
+    factories.account(
         session,
-        CONSOLE,
+        Role.ENTERPRISE_USER,
         username="owner",
         display_name="企业经办人",
         password=LOGIN_PASSWORD,
-        role=Role.ENTERPRISE_USER,
         subject_id=world.subject.id,
     )
     client.cookies.clear()
@@ -93,12 +95,18 @@ class TestSearchAndProfile:
         self, client: TestClient, session: Session, world: World, login_as: Login
     ) -> None:
         grant = grant_consent(session, world)
-        login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
+        officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
         plain = client.get(f"/enterprises/{world.subject.uscc}")
         assert "tax" not in re.findall(r'data-category="([a-z_]+)"', plain.text)
+        # A link citing the consent does not use it: a GET never spends a consent (issue 21).
+        linked = client.get(f"/enterprises/{world.subject.uscc}?consent_id={grant.id}")
+        assert "tax" not in re.findall(r'data-category="([a-z_]+)"', linked.text)
         session.refresh(grant)
         assert grant.uses == 0
-        cited = client.get(f"/enterprises/{world.subject.uscc}?consent_id={grant.id}")
+        cited = client.post(
+            f"/enterprises/{world.subject.uscc}",
+            data={"consent_id": str(grant.id), "csrf_token": officer.csrf},
+        )
         assert "tax" in re.findall(r'data-category="([a-z_]+)"', cited.text)
         session.refresh(grant)
         assert grant.uses == 1
@@ -123,8 +131,8 @@ class TestReport:
     def test_institution_without_consent_gets_public_sections_only(
         self, client: TestClient, world: World, login_as: Login
     ) -> None:
-        login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
-        page = client.get(f"/reports/{world.subject.uscc}")
+        officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
+        page = client.post(f"/reports/{world.subject.uscc}", data={"csrf_token": officer.csrf})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "tax" not in _sections(page.text)
@@ -136,8 +144,11 @@ class TestReport:
         self, client: TestClient, session: Session, world: World, login_as: Login
     ) -> None:
         grant = grant_consent(session, world)
-        login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
-        page = client.get(f"/reports/{world.subject.uscc}?consent_id={grant.id}")
+        officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
+        page = client.post(
+            f"/reports/{world.subject.uscc}",
+            data={"consent_id": str(grant.id), "csrf_token": officer.csrf},
+        )
         assert page.status_code == 200
         assert "tax" in _sections(page.text)
         assert grant.reference in page.text
@@ -145,15 +156,18 @@ class TestReport:
     def test_a_refused_consent_is_explained(
         self, client: TestClient, session: Session, world: World, login_as: Login
     ) -> None:
-        login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
-        page = client.get(f"/reports/{world.subject.uscc}?consent_id=999999")
+        officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
+        page = client.post(
+            f"/reports/{world.subject.uscc}",
+            data={"consent_id": "999999", "csrf_token": officer.csrf},
+        )
         assert page.status_code in (403, 404)
 
     def test_pdf_downloads_and_verifies(
         self, client: TestClient, session: Session, world: World, login_as: Login
     ) -> None:
-        login_as(Role.OPERATOR)
-        pdf = client.get(f"/reports/{world.subject.uscc}/pdf")
+        operator = login_as(Role.OPERATOR)
+        pdf = client.post(f"/reports/{world.subject.uscc}/pdf", data={"csrf_token": operator.csrf})
         assert pdf.status_code == 200
         assert pdf.headers["content-type"] == "application/pdf"
         assert "attachment" in pdf.headers["content-disposition"]
@@ -164,7 +178,9 @@ class TestVerifyPage:
     def test_the_qr_target_confirms_a_registered_report_without_login(
         self, client: TestClient, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         client.cookies.clear()
         page = client.get(f"/verify/{issued.report_no}")
         assert page.status_code == 200
@@ -179,7 +195,9 @@ class TestVerifyPage:
     def test_upload_of_genuine_and_altered_files(
         self, client: TestClient, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         form = client.get("/verify")
         token = csrf_from(form.text)
         good = client.post(
@@ -198,7 +216,9 @@ class TestVerifyPage:
     def test_pasted_source_with_browser_line_breaks_is_genuine(
         self, client: TestClient, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         token = csrf_from(client.get("/verify").text)
         pasted = issued.data.decode().replace("\n", "\r\n").rstrip()
         page = client.post("/verify", data={"csrf_token": token, "source": pasted})
@@ -207,7 +227,9 @@ class TestVerifyPage:
     def test_api_verifies_raw_bytes(
         self, client: TestClient, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id, fmt="html")
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, fmt="html", settings=get_settings()
+        )
         ok = client.post("/api/v1/reports/verify", content=issued.data)
         assert ok.json()["genuine"] is True
         bad = client.post("/api/v1/reports/verify", content=b"garbage")
@@ -226,7 +248,11 @@ class TestSelfQuery:
     ) -> None:
         grant = grant_consent(session, world)
         service.issue_report(
-            session, world.officer, subject_id=world.subject.id, consent_id=grant.id
+            session,
+            world.officer,
+            subject_id=world.subject.id,
+            consent_id=grant.id,
+            settings=get_settings(),
         )
         _login_owner(client, session, world)
 
@@ -234,10 +260,11 @@ class TestSelfQuery:
         assert page.status_code == 200
         assert 'data-testid="access-row"' in page.text
         assert "徽商银行" in page.text
-        pdf = client.get("/me/report/pdf")
+        token = csrf_from(page.text)
+        pdf = client.post("/me/report/pdf", data={"csrf_token": token})
         assert pdf.status_code == 200
         assert pdf.content.startswith(b"%PDF")
-        html = client.get(f"/reports/{world.subject.uscc}")
+        html = client.post(f"/reports/{world.subject.uscc}", data={"csrf_token": token})
         assert 'data-audience="owner"' in html.text
         assert "verification" in _sections(html.text)
 

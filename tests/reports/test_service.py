@@ -3,6 +3,7 @@ the audit trail, and verification of issued files."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from creditbridge.audit.models import AuditEvent
 from creditbridge.consent import service as consent_service
-from creditbridge.consent.errors import ConsentRefused
+from creditbridge.consent.errors import ConsentRefused, ReadThrottled
 from creditbridge.consent.models import AccessLogEntry
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
+from creditbridge.core.clock import utc_now
+from creditbridge.core.config import get_settings
 from creditbridge.core.errors import Forbidden, NotFound
 from creditbridge.reports import service
 from creditbridge.reports.domain import Check
@@ -42,7 +45,9 @@ class TestPublicReport:
     def test_leaves_out_expired_minor_and_ended_negative_records(
         self, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, world.operator, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        )
 
         records = _records(issued.content)
         penalty_ids = {r["id"] for r in records["penalty"]}
@@ -54,7 +59,9 @@ class TestPublicReport:
     def test_summary_flags_the_dishonesty_list_and_counts_sections(
         self, session: Session, world: World
     ) -> None:
-        content = service.issue_report(session, CONSOLE, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert content["summary"]["flags"] == ["serious_dishonesty"]
         assert content["summary"]["sections"]["penalties"] == 1
         assert content["summary"]["sections"]["honours"] == 1
@@ -62,7 +69,9 @@ class TestPublicReport:
     def test_holds_no_financing_or_verification_sections(
         self, session: Session, world: World
     ) -> None:
-        content = service.issue_report(session, world.operator, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        ).content
         sections = _sections(content)
         assert sections[:6] == [
             "registration",
@@ -77,14 +86,18 @@ class TestPublicReport:
         assert "tax_payment" not in _records(content)
 
     def test_masks_the_legal_representative(self, session: Session, world: World) -> None:
-        content = service.issue_report(session, world.operator, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert content["subject"]["legal_representative"] != "王小五"
         assert content["subject"]["legal_representative"].startswith("王")
 
     def test_enterprise_without_records_gets_a_valid_report_saying_so(
         self, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, world.operator, subject_id=world.empty_subject.id)
+        issued = service.issue_report(
+            session, world.operator, subject_id=world.empty_subject.id, settings=get_settings()
+        )
         assert issued.content["summary"]["records"] == 0
         assert "本平台未归集到该企业的公共信用记录".encode() in issued.data
         assert service.verify_file(session, issued.data).ok
@@ -94,7 +107,9 @@ class TestPublicReport:
         service.set_record_flag(
             session, CONSOLE, record_id=record.id, flag="disputed", reference="OB1"
         )
-        issued = service.issue_report(session, world.operator, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        )
         (shown,) = _records(issued.content)["penalty"]
         assert shown["disputed"] is True
         assert issued.content["summary"]["disputed"] == 1
@@ -103,27 +118,35 @@ class TestPublicReport:
     def test_repaired_records_are_left_out(self, session: Session, world: World) -> None:
         record = world.records["dishonesty"]
         service.set_record_flag(session, CONSOLE, record_id=record.id, flag="repaired")
-        content = service.issue_report(session, world.operator, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert "serious_dishonesty" not in _records(content)
         assert content["summary"]["flags"] == []
 
     def test_unknown_enterprise_is_not_found(self, session: Session, world: World) -> None:
         with pytest.raises(NotFound):
-            service.issue_report(session, world.operator, subject_id=999_999)
+            service.issue_report(
+                session, world.operator, subject_id=999_999, settings=get_settings()
+            )
 
     def test_provider_users_may_not_issue_reports(self, session: Session, world: World) -> None:
         provider = Actor(
             kind=ActorKind.USER, id=9, name="p", role=Role.PROVIDER_USER, provider_id=1
         )
         with pytest.raises(Forbidden):
-            service.issue_report(session, provider, subject_id=world.subject.id)
+            service.issue_report(
+                session, provider, subject_id=world.subject.id, settings=get_settings()
+            )
 
 
 class TestOwnReport:
     def test_holds_everything_with_what_is_not_published_marked(
         self, session: Session, world: World
     ) -> None:
-        content = service.issue_report(session, world.owner, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.owner, subject_id=world.subject.id, settings=get_settings()
+        ).content
 
         records = _records(content)
         states = {r["id"]: r["state"] for rows in records.values() for r in rows}
@@ -135,7 +158,9 @@ class TestOwnReport:
         assert {"tax", "verification"} <= set(_sections(content))
 
     def test_shows_its_own_data_unmasked(self, session: Session, world: World) -> None:
-        content = service.issue_report(session, world.owner, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.owner, subject_id=world.subject.id, settings=get_settings()
+        ).content
         (identity,) = _records(content)["legal_rep_identity"]
         assert identity["data"]["id_number"] == "340102198001011234"
         assert content["subject"]["legal_representative"] == "王小五"
@@ -150,7 +175,9 @@ class TestOwnReport:
             role=Role.ENTERPRISE_USER,
             subject_id=world.empty_subject.id,
         )
-        content = service.issue_report(session, stranger, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, stranger, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert content["audience"] == "public"
         assert "legal_rep_identity" not in _records(content)
 
@@ -159,10 +186,31 @@ class TestInstitution:
     def test_without_a_consent_sees_only_public_sections(
         self, session: Session, world: World
     ) -> None:
-        content = service.issue_report(session, world.officer, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.officer, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert content["audience"] == "public"
         assert "tax" not in _sections(content)
         assert "tax_payment" not in _records(content)
+
+    def test_a_throttled_institution_gets_no_report_and_its_refusal_is_audited(
+        self, session: Session, world: World
+    ) -> None:
+        # Public information only is still an institution's read of the enterprise.
+        world.bank.throttled_until = utc_now() + timedelta(hours=1)
+        session.flush()
+
+        with pytest.raises(ReadThrottled):
+            service.issue_report(
+                session, world.officer, subject_id=world.subject.id, settings=get_settings()
+            )
+
+        refused = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "data.read_refused")
+        ).one()
+        assert refused.content["detail"]["item"] == "report"
+        assert refused.content["detail"]["reason"] == "throttled"
+        assert session.scalar(select(func.count()).select_from(ReportIssuance)) == 0
 
     def test_with_a_consent_sees_the_financing_sections_it_covers(
         self, session: Session, world: World
@@ -170,7 +218,11 @@ class TestInstitution:
         grant = grant_consent(session, world, categories=["tax"])
 
         issued = service.issue_report(
-            session, world.officer, subject_id=world.subject.id, consent_id=grant.id
+            session,
+            world.officer,
+            subject_id=world.subject.id,
+            consent_id=grant.id,
+            settings=get_settings(),
         )
 
         content = issued.content
@@ -188,7 +240,9 @@ class TestInstitution:
         self, session: Session, world: World
     ) -> None:
         grant_consent(session, world)
-        content = service.issue_report(session, world.officer, subject_id=world.subject.id).content
+        content = service.issue_report(
+            session, world.officer, subject_id=world.subject.id, settings=get_settings()
+        ).content
         assert content["audience"] == "consented"
 
     def test_a_revoked_consent_is_refused(self, session: Session, world: World) -> None:
@@ -196,7 +250,11 @@ class TestInstitution:
         consent_service.revoke(session, world.owner, consent_id=grant.id)
         with pytest.raises(ConsentRefused):
             service.issue_report(
-                session, world.officer, subject_id=world.subject.id, consent_id=grant.id
+                session,
+                world.officer,
+                subject_id=world.subject.id,
+                consent_id=grant.id,
+                settings=get_settings(),
             )
 
     def test_another_institutions_consent_is_not_found(
@@ -205,14 +263,20 @@ class TestInstitution:
         grant = grant_consent(session, world)
         with pytest.raises(NotFound):
             service.issue_report(
-                session, world.other_officer, subject_id=world.subject.id, consent_id=grant.id
+                session,
+                world.other_officer,
+                subject_id=world.subject.id,
+                consent_id=grant.id,
+                settings=get_settings(),
             )
 
 
 class TestRegisterAndAudit:
     def test_each_issue_is_registered_and_audited(self, session: Session, world: World) -> None:
         before = _events(session, "report.issue")
-        issued = service.issue_report(session, world.operator, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, world.operator, subject_id=world.subject.id, settings=get_settings()
+        )
         row = service.get_issuance_or_raise(session, issued.report_no)
         assert row.content_digest == issued.content_digest
         assert row.node_code == issued.node_code
@@ -223,7 +287,9 @@ class TestRegisterAndAudit:
 
     def test_report_numbers_are_unique(self, session: Session, world: World) -> None:
         numbers = {
-            service.issue_report(session, CONSOLE, subject_id=world.subject.id).report_no
+            service.issue_report(
+                session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+            ).report_no
             for _ in range(5)
         }
         assert len(numbers) == 5
@@ -231,7 +297,9 @@ class TestRegisterAndAudit:
 
 class TestVerify:
     def test_issued_html_is_genuine(self, session: Session, world: World) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         result = service.verify_file(session, issued.data)
         assert result.ok
         assert result.failed is None
@@ -240,7 +308,9 @@ class TestVerify:
     def test_issued_pdf_is_genuine_and_altered_copy_fails_the_file_check(
         self, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id, fmt="pdf")
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, fmt="pdf", settings=get_settings()
+        )
         assert issued.data.startswith(b"%PDF")
         assert service.verify_file(session, issued.data).ok
         middle = len(issued.data) // 3
@@ -252,18 +322,24 @@ class TestVerify:
     def test_bytes_appended_to_a_pdf_fail_the_file_check(
         self, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id, fmt="pdf")
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, fmt="pdf", settings=get_settings()
+        )
         assert service.verify_file(session, issued.data + b"%extra\n").failed is Check.FILE
 
     def test_edited_visible_text_fails_the_file_check(self, session: Session, world: World) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         altered = issued.data.replace("守合同重信用企业".encode(), "国家级高新技术企业".encode(), 1)
         result = service.verify_file(session, altered)
         assert result.failed is Check.FILE
         assert dict(result.checks)[Check.SIGNATURE] is True
 
     def test_edited_seal_fails_the_digest_check(self, session: Session, world: World) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         altered = issued.data.replace(b'"penalties":1', b'"penalties":0', 1)
         assert altered != issued.data
         result = service.verify_file(session, altered)
@@ -273,7 +349,9 @@ class TestVerify:
     def test_report_missing_from_the_register_fails_the_registry_check(
         self, session: Session, world: World
     ) -> None:
-        issued = service.issue_report(session, CONSOLE, subject_id=world.subject.id)
+        issued = service.issue_report(
+            session, CONSOLE, subject_id=world.subject.id, settings=get_settings()
+        )
         session.delete(service.get_issuance_or_raise(session, issued.report_no))
         session.flush()
         assert service.verify_file(session, issued.data).failed is Check.REGISTRY

@@ -9,12 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.access import service as access_service
 from creditbridge.access.client import Signer
-from creditbridge.access.models import Institution, User
+from creditbridge.access.models import User
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
+from creditbridge.core.config import Settings
 from creditbridge.scoring import service
 from creditbridge.scoring.models import Score, ScoringModel, ScoringRun
 from creditbridge.subjects.models import Subject
@@ -111,12 +113,9 @@ def test_api_returns_score_grade_reasons_and_version(
 def test_institution_lookup_needs_consent(client: TestClient, login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
     catalog_service.ensure_default_catalog(session)
     officer_login = login_as(Role.INSTITUTION_OFFICER)
-    subject = Subject(
-        uscc="91340100MA2NPAGE1X", name="页面测试企业", entity_type="91", division_code="340102",
-        city_code="340100", created_at=NOW,
-    )  # fmt: skip
-    session.add(subject)
-    session.flush()
+    subject = factories.subject(
+        session, uscc="91340100MA2NPAGE1X", name="页面测试企业", created_at=NOW
+    )
     _scored(session, subject.id)
     form = client.get("/institution/credit-score")
     assert form.status_code == 200
@@ -158,12 +157,10 @@ def test_operator_sees_distribution_registry_and_report(
     client: TestClient, login_as, session: Session
 ) -> None:  # type: ignore[no-untyped-def]
     login_as(Role.OPERATOR)
-    subject = Subject(
-        uscc="91340100MA2NDIST1X", name="分布测试企业", entity_type="91", division_code="340102",
-        city_code="340100", industry_section="C", created_at=NOW,
+    subject = factories.subject(
+        session, uscc="91340100MA2NDIST1X", name="分布测试企业", industry_section="C",
+        created_at=NOW,
     )  # fmt: skip
-    session.add(subject)
-    session.flush()
     model = _scored(session, subject.id)
     page = client.get("/operator/scoring")
     assert page.status_code == 200
@@ -190,21 +187,14 @@ def test_signed_institution_client_reads_the_score_under_consent(
     session: Session,  # type: ignore[no-untyped-def]
 ) -> None:
     catalog_service.ensure_default_catalog(session)
-    bank = Institution(
-        code="score-api-bank", name="评分接口银行", kind="bank", division_code="340100",
-        status="approved", created_at=NOW,
-    )  # fmt: skip
-    session.add(bank)
-    subject = Subject(
-        uscc="91340100MA2NSIGN1X", name="接口测试企业", entity_type="91", division_code="340102",
-        city_code="340100", created_at=NOW,
-    )  # fmt: skip
-    session.add(subject)
-    session.flush()
+    bank = factories.institution(session, code="score-api-bank", name="评分接口银行")
+    subject = factories.subject(
+        session, uscc="91340100MA2NSIGN1X", name="接口测试企业", created_at=NOW
+    )
     _scored(session, subject.id)
     issued = access_service.create_client(
         session, CONSOLE, name="信贷系统", owner_kind="institution", algorithm="hmac-sm3",
-        institution_id=bank.id,
+        institution_id=bank.id, settings=Settings(),
     )  # fmt: skip
     signer = Signer(
         issued.client.key_id, secret=issued.secret, private_key_pem=issued.private_key_pem

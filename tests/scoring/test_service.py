@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
-from creditbridge.access.models import Institution
+from creditbridge.access.errors import RateLimited
+from creditbridge.access.models import Institution, ReadTally
 from creditbridge.audit.models import AuditEvent
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
 from creditbridge.core.errors import Forbidden
-from creditbridge.marketplace.models import Loan
+from creditbridge.marketplace import service as marketplace_service
+from creditbridge.marketplace.models import Application, Loan, Product
 from creditbridge.scoring import analytics, domain, service
 from creditbridge.scoring.errors import ApprovalRefused, ScoreNotFound, TrainingRefused
 from creditbridge.scoring.models import Score
@@ -78,7 +80,7 @@ def test_institution_needs_a_consent_covering_the_score_categories(lab: Lab, nes
             session.scalar(
                 select(func.count())
                 .select_from(AuditEvent)
-                .where(AuditEvent.action == "scoring.read_refused")
+                .where(AuditEvent.action == "data.read_refused")
             )
             or 0
         )
@@ -124,6 +126,86 @@ def test_institution_needs_a_consent_covering_the_score_categories(lab: Lab, nes
         service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
     with pytest.raises(ConsentRefused):
         service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
+
+
+def test_a_throttled_institution_is_refused_the_score_and_the_refusal_is_on_record(
+    lab: Lab,
+    nested,  # type: ignore[no-untyped-def]
+) -> None:
+    """Regression: ``read_score`` once checked the consent alone, so an institution throttled by
+    abuse detection kept reading scores — directly and through an application in the
+    marketplace — and its refusals were neither counted nor the same audit event as others."""
+    session = nested
+    subject = _subject(lab, 6)
+    bank = session.scalars(select(Institution).order_by(Institution.id).limit(1)).one()
+    officer = Actor(
+        ActorKind.USER, 9012, "客户经理", Role.INSTITUTION_OFFICER, institution_id=bank.id
+    )
+    owner = Actor(ActorKind.USER, 9013, "企业", Role.ENTERPRISE_USER, subject_id=subject.id)
+    full = consent_service.request_consent(
+        session, officer, uscc=subject.uscc, purpose="loan_application",
+        categories=list(service.SCORE_CATEGORIES),
+        valid_until=datetime.now(UTC) + timedelta(days=30), max_uses=5,
+    )  # fmt: skip
+    consent_service.approve(session, owner, consent_id=full.id)
+    product = session.scalars(select(Product).order_by(Product.id).limit(1)).one()
+    now = datetime.now(UTC)
+    application = Application(
+        subject_id=subject.id, product_id=product.id, institution_id=bank.id,
+        consent_id=full.id, amount_fen=1_000_000, term_months=12, channel="apply",
+        status="submitted", created_at=now, status_changed_at=now,
+    )  # fmt: skip
+    session.add(application)
+    session.flush()
+    service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
+
+    session.execute(
+        update(Institution)
+        .where(Institution.id == bank.id)
+        .values(throttled_until=now + timedelta(hours=1))
+    )
+
+    def refused_reads() -> list[AuditEvent]:
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.action == "data.read_refused", AuditEvent.subject_id == subject.id
+                )
+                .order_by(AuditEvent.id)
+            )
+        )
+
+    def refusals_counted() -> int:
+        return int(
+            session.scalar(
+                select(func.coalesce(func.sum(ReadTally.refusals), 0)).where(
+                    ReadTally.institution_id == bank.id
+                )
+            )
+            or 0
+        )
+
+    counted = refusals_counted()
+    with pytest.raises(RateLimited) as direct:
+        service.read_score(session, officer, subject_id=subject.id, consent_id=full.id)
+    with pytest.raises(RateLimited) as through_marketplace:
+        marketplace_service.read_score_for_application(
+            session, officer, application_id=application.id
+        )
+
+    for raised in (direct.value, through_marketplace.value):
+        assert raised.code == "CB-RATE-LIMITED"
+        assert raised.headers["Retry-After"]
+        # What the unit of work writes again after rolling the request back.
+        assert getattr(raised, "kept_on_rollback", None) is not None
+    events = refused_reads()
+    assert len(events) == 2
+    assert all(e.content["detail"]["item"] == "credit_score" for e in events)
+    assert all(e.content["detail"]["reason"] == "throttled" for e in events)
+    assert refusals_counted() == counted + 2
+    session.refresh(full)
+    assert full.uses == 1  # only the read before the throttle
 
 
 def test_operator_reads_any_and_sees_the_distribution(lab: Lab) -> None:

@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.orm import Session
 
-from creditbridge.ingest.models import Batch, Provider
+import factories
+from creditbridge.ingest.models import Batch
 from creditbridge.subjects import service
 from creditbridge.subjects.models import Record, Subject
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-_serial = itertools.count(1)
 
 
 def add_subject(session: Session, *, city: str = "340100", size: str | None = "micro") -> Subject:
-    n = next(_serial)
-    subject = Subject(
-        uscc=f"9134{n:014d}",
-        name=f"企业{n}",
-        entity_type="91",
-        division_code=city[:4] + "02",
-        city_code=city,
-        size_class=size,
-        created_at=NOW,
+    return factories.subject(
+        session, division_code=city[:4] + "02", city_code=city, size_class=size, created_at=NOW
     )
-    session.add(subject)
-    session.flush()
-    return subject
 
 
 @pytest.fixture
 def batch(session: Session) -> Batch:
-    provider = Provider(
-        code="p", name="提供单位", kind="department", division_code="340000", created_at=NOW
-    )
-    session.add(provider)
-    session.flush()
-    delivered = Batch(
-        provider_id=provider.id,
-        batch_key="b",
-        dataset_code="tax_payment",
-        channel="file",
-        status="applied",
-        received_at=NOW,
-        content_digest="0" * 64,
-    )
-    session.add(delivered)
-    session.flush()
-    return delivered
+    provider = factories.provider(session, code="p", name="提供单位", created_at=NOW)
+    return factories.batch(session, provider, dataset="tax_payment", key="b", received_at=NOW)
 
 
 def add_record(

@@ -16,16 +16,14 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from creditbridge.access import service as access_service
-from creditbridge.access.models import Institution, User
-from creditbridge.core.actors import CONSOLE, Role
+import factories
+from creditbridge.access.models import User
+from creditbridge.core.actors import Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
-from creditbridge.ingest.models import Provider
-from creditbridge.subjects.models import Subject
 from creditbridge.web.app import create_app
 
 from .helpers import csrf_from
@@ -77,44 +75,12 @@ class LoggedIn:
 def _bind(session: Session, role: Role, institution_id: int | None) -> dict[str, int | None]:
     if role is Role.INSTITUTION_OFFICER:
         if institution_id is None:
-            n = session.scalar(select(func.count()).select_from(Institution)) or 0
-            institution = Institution(
-                code=f"login-inst-{n}",
-                name=f"登录测试银行{n}",
-                kind="bank",
-                division_code="340100",
-                status="approved",
-                created_at=utc_now(),
-            )
-            session.add(institution)
-            session.flush()
-            institution_id = institution.id
+            institution_id = factories.institution(session).id
         return {"institution_id": institution_id}
     if role is Role.PROVIDER_USER:
-        n = session.scalar(select(func.count()).select_from(Provider)) or 0
-        provider = Provider(
-            code=f"login-prov-{n}",
-            name=f"登录测试部门{n}",
-            kind="department",
-            division_code="340000",
-            created_at=utc_now(),
-        )
-        session.add(provider)
-        session.flush()
-        return {"provider_id": provider.id}
+        return {"provider_id": factories.provider(session).id}
     if role is Role.ENTERPRISE_USER:
-        n = session.scalar(select(func.count()).select_from(Subject)) or 0
-        subject = Subject(
-            uscc=f"91340100LG{n:07d}X"[:18],
-            name=f"登录测试企业{n}",
-            entity_type="91",
-            division_code="340102",
-            city_code="340100",
-            created_at=utc_now(),
-        )
-        session.add(subject)
-        session.flush()
-        return {"subject_id": subject.id}
+        return {"subject_id": factories.subject(session).id}
     return {}
 
 
@@ -130,13 +96,12 @@ def login_as(client: TestClient, session: Session) -> Callable[..., LoggedIn]:
         role: Role, *, institution_id: int | None = None, username: str | None = None
     ) -> LoggedIn:
         name = username or f"{role.value.replace('_', '')}{next(counter)}"
-        user = access_service.create_user(
+        user = factories.account(
             session,
-            CONSOLE,
+            role,
             username=name,
             display_name=f"测试{role.label_zh}",
             password=LOGIN_PASSWORD,
-            role=role,
             **_bind(session, role, institution_id),
         )
         client.cookies.clear()

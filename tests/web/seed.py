@@ -1,4 +1,4 @@
-"""A small, fully known sample of a province, inserted through the models, for page tests.
+"""A small, fully known sample of a province, made with the test factories, for page tests.
 
 Every figure a page shows can be computed back from :class:`Sample`, so a test can assert that
 the page shows the database's numbers rather than numbers that merely look right.
@@ -6,18 +6,17 @@ the page shows the database's numbers rather than numbers that merely look right
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from creditbridge.access.models import Institution
+import factories
 from creditbridge.catalog import service as catalog_service
 from creditbridge.ingest.models import Batch, Provider
-from creditbridge.marketplace.models import Loan, Product
+from creditbridge.marketplace.models import Loan
 from creditbridge.reference import divisions
-from creditbridge.subjects.models import Record, Subject
+from creditbridge.subjects.models import Subject
 
 SIZES = ("micro", "micro", "small", "micro", "medium", "small", "large", None)
 BASE_TIME = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
@@ -51,10 +50,6 @@ class Sample:
         return sum(self.rows_accepted_by_dataset.values())
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
     """Insert ``enterprises`` subjects over Anhui's cities (some cities on purpose left empty),
     a registration record each, tax and electricity records for some, three providers with
@@ -63,52 +58,44 @@ def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
     sample = Sample()
     now = BASE_TIME
 
-    providers = []
-    for index, (code, name, _, _) in enumerate(PROVIDERS):
-        provider = Provider(
+    providers = [
+        factories.provider(
+            session,
             code=code,
             name=name,
             kind="department" if index < 2 else "utility",
-            division_code="340000",
             created_at=now - timedelta(days=30),
         )
-        session.add(provider)
-        providers.append(provider)
-    session.flush()  # ids for the batches
+        for index, (code, name, _, _) in enumerate(PROVIDERS)
+    ]
     sample.providers = len(providers)
 
     batches: dict[str, Batch] = {}
     for index, (provider, (_, _, dataset, channel)) in enumerate(
         zip(providers, PROVIDERS, strict=True)
     ):
-        batch = Batch(
-            provider_id=provider.id,
-            batch_key=f"{dataset}-2026-11",
-            dataset_code=dataset,
+        batches[dataset] = factories.batch(
+            session,
+            provider,
+            dataset=dataset,
+            key=f"{dataset}-2026-11",
             channel=channel,
-            status="applied",
             received_at=now + timedelta(hours=index),
             rows_total=0,
             rows_accepted=0,
             rows_rejected=index,
-            content_digest=_digest(dataset),
         )
-        session.add(batch)
-        batches[dataset] = batch
-    refused = Batch(
-        provider_id=providers[1].id,
-        batch_key="tax-bad",
-        dataset_code="tax_payment",
-        channel="file",
+    refused = factories.batch(
+        session,
+        providers[1],
+        dataset="tax_payment",
+        key="tax-bad",
         status="refused",
         received_at=now + timedelta(hours=5),
         rows_total=7,
         rows_accepted=0,
         rows_rejected=7,
-        content_digest=_digest("bad"),
     )
-    session.add(refused)
-    session.flush()
 
     # Leave the last four cities empty so the dashboard must still show them, with zero.
     cities = [c.code for c in divisions.cities("340000")][:12]
@@ -116,10 +103,10 @@ def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
     for n in range(enterprises):
         city = cities[(n * 7) % len(cities)] if n % 3 else cities[0]
         size = SIZES[n % len(SIZES)]
-        subject = Subject(
+        subject = factories.subject(
+            session,
             uscc=f"91340{n:013d}",
             name=f"安徽样例{n:03d}有限公司",
-            entity_type="91",
             division_code=city[:4] + "02",
             city_code=city,
             industry_code="C13",
@@ -128,14 +115,11 @@ def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
             registration_date=date(2015, 1, 1) + timedelta(days=n * 40),
             registered_capital_fen=1_000_000 * (n + 1),
             legal_representative="张三",
-            status="active",
             created_at=now - timedelta(days=10),
         )
-        session.add(subject)
         subjects.append(subject)
         sample.subjects_by_city[city] = sample.subjects_by_city.get(city, 0) + 1
         sample.subjects_by_size[size] = sample.subjects_by_size.get(size, 0) + 1
-    session.flush()
     sample.subjects = len(subjects)
 
     def record(
@@ -148,21 +132,19 @@ def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
         version: int = 1,
     ) -> None:
         batch = batches[dataset]
-        session.add(
-            Record(
-                subject_id=subject.id,
-                dataset_code=dataset,
-                natural_key=key,
-                version=version,
-                status=status,
-                event_date=date(2026, 10, 1),
-                data={"uscc": subject.uscc},
-                digest=_digest(key + str(version)),
-                provider_id=provider.id,
-                batch_id=batch.id,
-                source_row=row,
-                received_at=batch.received_at,
-            )
+        assert batch.provider_id == provider.id
+        factories.record(
+            session,
+            subject,
+            dataset,
+            {},
+            batch=batch,
+            key=key,
+            event_date=date(2026, 10, 1),
+            version=version,
+            status=status,
+            received_at=batch.received_at,
+            source_row=row,
         )
         batch.rows_total += 1
         batch.rows_accepted += 1
@@ -192,47 +174,24 @@ def seed_sample(session: Session, *, enterprises: int = 48) -> Sample:
     session.flush()
     sample.batches = [*batches.values(), refused]
 
-    bank = Institution(
-        code="bank-a",
-        name="徽商银行",
-        kind="bank",
-        uscc=None,
-        division_code="340100",
-        status="approved",
-        created_at=now,
-    )
-    guarantor = Institution(
-        code="guar-a",
-        name="安徽省信用融资担保集团",
-        kind="guarantor",
-        uscc=None,
-        division_code="340100",
-        status="approved",
-        created_at=now,
-    )
-    session.add_all([bank, guarantor])
-    session.flush()
+    bank = factories.institution(session, code="bank-a", name="徽商银行")
+    factories.institution(session, code="guar-a", name="安徽省信用融资担保集团", kind="guarantor")
     sample.institutions = 2
     products = [
-        Product(
-            institution_id=bank.id,
+        factories.product(
+            session,
+            bank,
             code=f"p{n}",
             name=f"税融通{n}",
             product_type="tax_finance",
-            security_type="credit",
             min_amount_fen=10_000_000,
             max_amount_fen=300_000_000,
             min_rate_bp=300,
             max_rate_bp=450,
-            min_term_months=6,
             max_term_months=36,
-            status="published",
-            created_at=now,
         )
         for n in range(3)
     ]
-    session.add_all(products)
-    session.flush()
     sample.products = len(products)
     for n in range(5):
         session.add(

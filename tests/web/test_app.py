@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from creditbridge import __version__
+from creditbridge.core.actors import Role
 from creditbridge.core.config import Settings
 from creditbridge.core.db import make_engine
 from creditbridge.core.errors import DatabaseUnavailable
 from creditbridge.web.app import VENDOR_FILES, AssetsMissing, check_assets, create_app
 
+from .conftest import LoggedIn
 from .helpers import parse
 
 PAGES = (
@@ -42,7 +45,18 @@ class TestStartUp:
 
 
 class TestHealth:
-    def test_healthy_node(self, client: TestClient) -> None:
+    def test_the_public_learns_only_that_the_node_is_ok(self, client: TestClient) -> None:
+        response = client.get("/healthz")
+
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert response.headers["cache-control"] == "no-store"
+
+    def test_a_signed_in_operator_sees_version_and_database(
+        self, client: TestClient, login_as: Callable[..., LoggedIn]
+    ) -> None:
+        login_as(Role.OPERATOR)
+
         response = client.get("/healthz")
 
         assert response.status_code == 200
@@ -55,24 +69,37 @@ class TestHealth:
         assert body["database"]["revision"]
         assert response.headers["cache-control"] == "no-store"
 
+    def test_other_signed_in_users_see_only_the_status(
+        self, client: TestClient, login_as: Callable[..., LoggedIn]
+    ) -> None:
+        login_as(Role.ENTERPRISE_USER)
+
+        assert client.get("/healthz").json() == {"status": "ok"}
+
     def test_database_down_is_503(self, tmp_path: Path) -> None:
         broken = make_engine(f"sqlite:///{tmp_path}")
-        app = create_app(Settings(database_url=f"sqlite:///{tmp_path}"), engine=broken)
+        settings = Settings(database_url=f"sqlite:///{tmp_path}")
 
-        response = TestClient(app).get("/healthz")
+        public = TestClient(create_app(settings, engine=broken)).get("/healthz")
+        internal = TestClient(
+            create_app(settings.model_copy(update={"health_details": True}), engine=broken)
+        ).get("/healthz")
 
-        assert response.status_code == 503
-        body = response.json()
+        assert public.status_code == internal.status_code == 503
+        assert public.json() == {"status": "unavailable"}
+        body = internal.json()
         assert body["status"] == "unavailable"
         assert body["database"]["reachable"] is False
         assert body["database"]["error"]
 
     def test_unmigrated_database_is_503(self, tmp_path: Path) -> None:
         empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-        app = create_app(Settings(database_url="sqlite://"), engine=empty)
+        settings = Settings(database_url="sqlite://", health_details=True)
 
-        body = TestClient(app).get("/healthz").json()
+        response = TestClient(create_app(settings, engine=empty)).get("/healthz")
 
+        assert response.status_code == 503
+        body = response.json()
         assert body["status"] == "migrations_pending"
         assert body["database"]["revision"] is None
 

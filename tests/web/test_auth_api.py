@@ -15,6 +15,7 @@ from creditbridge.access.client import Signer
 from creditbridge.access.models import Institution
 from creditbridge.core.actors import CONSOLE
 from creditbridge.core.clock import utc_now
+from creditbridge.core.config import Settings
 
 from .conftest import LoggedIn
 
@@ -47,6 +48,7 @@ def _signer(
         owner_kind="institution",
         algorithm=algorithm,
         institution_id=institution.id,
+        settings=Settings(),
         **kw,  # type: ignore[arg-type]
     )
     return Signer(

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import factories
 from creditbridge.access import service as access_service
 from creditbridge.access.models import Institution, User
+from creditbridge.core import crypto
 from creditbridge.core.actors import CONSOLE, Role
 from creditbridge.core.clock import FrozenClock, utc_now
 
@@ -47,7 +49,7 @@ def test_institution_officer_logs_in_with_totp_sees_menu_and_logs_out(
     assert "金融机构用户" in page.text
     cookie = client.cookies.get("cb_session")
     assert cookie
-    assert access_service.crypto.sm3_hex(cookie.encode()) != cookie
+    assert crypto.sm3_hex(cookie.encode()) != cookie
     out = client.post("/logout", data={"csrf_token": me.csrf}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/account", follow_redirects=False).status_code == 303
@@ -60,13 +62,12 @@ def test_pages_without_session_redirect_to_login_with_next(client: TestClient) -
 
 
 def test_open_redirect_after_login_is_refused(client: TestClient, session: Session) -> None:
-    access_service.create_user(
+    factories.account(
         session,
-        CONSOLE,
+        Role.ENTERPRISE_USER,
         username="ent-redirect",
         display_name="企业",
         password=LOGIN_PASSWORD,
-        role=Role.ENTERPRISE_USER,
         subject_id=_subject_id(session),
     )
     form = client.get("/login")
@@ -290,12 +291,21 @@ def test_system_admin_cannot_grant_roles_and_security_admin_cannot_disable(
         ).status_code
         == 403
     )
-    granted = client.post(
+    # Making someone an administrator is a change another administrator approves (issue 21).
+    alone = client.post(
         f"/admin/users/{target.id}/role",
         data={"role": "audit_admin", "csrf_token": security.csrf},
+    )
+    assert alone.status_code == 403
+    assert "CB-SECOND-ADMIN" in alone.text
+    proposed = client.post(
+        f"/admin/users/{target.id}/changes",
+        data={"action": "set_role", "role": "audit_admin", "csrf_token": security.csrf},
         follow_redirects=False,
     )
-    assert granted.status_code == 303
+    assert proposed.status_code == 303
+    session.refresh(target)
+    assert target.role == "operator"
 
 
 # --- Injection -------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from creditbridge.catalog.errors import CatalogFileInvalid
-from creditbridge.core.errors import Conflict, Issue, ValidationFailed
+from creditbridge.core.errors import Conflict, Issue, NotFound, ValidationFailed
+from creditbridge.presentation.errors import keyed, keyed_issue
 
 from .helpers import visible_text
 
@@ -33,6 +34,19 @@ def failing_app(app: FastAPI) -> FastAPI:
     def catalog_invalid() -> None:
         raise CatalogFileInvalid("清单文件有误")
 
+    def keyed_missing() -> None:
+        raise keyed(NotFound, "error.catalog.no_version", version="2099.1")
+
+    def keyed_invalid() -> None:
+        issue = keyed_issue("encoding", "error.catalog.encoding", location="list.yaml")
+        raise keyed(
+            CatalogFileInvalid,
+            "error.catalog.file_invalid",
+            issues=[issue],
+            name="list.yaml",
+            n=1,
+        )
+
     def database_down() -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
@@ -42,6 +56,8 @@ def failing_app(app: FastAPI) -> FastAPI:
         app.add_api_route(f"{prefix}/invalid", invalid)
         app.add_api_route(f"{prefix}/database", database_down)
         app.add_api_route(f"{prefix}/catalog-invalid", catalog_invalid)
+        app.add_api_route(f"{prefix}/keyed-missing", keyed_missing)
+        app.add_api_route(f"{prefix}/keyed-invalid", keyed_invalid)
     return app
 
 
@@ -95,6 +111,23 @@ class TestApi:
         assert body["errors"] == [
             {"code": "required", "message": "必填", "field": "uscc", "row": 3}
         ]
+
+    def test_a_keyed_error_keeps_its_chinese_detail_and_adds_key_and_params(
+        self, failing: TestClient
+    ) -> None:
+        body = failing.get("/api/v1/test/keyed-missing?lang=en").json()
+
+        assert body["detail"] == "没有版本为 2099.1 的共享清单"
+        assert body["key"] == "error.catalog.no_version"
+        assert body["params"] == {"version": "2099.1"}
+
+    def test_unknown_route_detail_is_chinese_whatever_the_language(
+        self, client: TestClient
+    ) -> None:
+        body = client.get("/api/v1/no/such/route?lang=en").json()
+
+        assert body["detail"] == "页面不存在：/api/v1/no/such/route"
+        assert body["params"] == {"path": "/api/v1/no/such/route"}
 
     def test_unexpected_error_is_a_500_problem_without_details(
         self, failing: TestClient, caplog: pytest.LogCaptureFixture
@@ -157,7 +190,28 @@ class TestPages:
 
         assert zh.status_code == en.status_code == 422
         assert "共享清单文件有误" in visible_text(zh.text)
-        assert "Invalid input" in visible_text(en.text)
+        assert "Invalid shared-data list file" in visible_text(en.text)
+
+    def test_a_keyed_error_is_explained_in_english(self, failing: TestClient) -> None:
+        en = visible_text(failing.get("/test/keyed-missing?lang=en").text)
+        zh = visible_text(failing.get("/test/keyed-missing?lang=zh").text)
+
+        assert "There is no shared-data list of version 2099.1" in en
+        assert "没有版本为" not in en
+        assert "没有版本为 2099.1 的共享清单" in zh
+
+    def test_keyed_issues_are_listed_in_english(self, failing: TestClient) -> None:
+        en = visible_text(failing.get("/test/keyed-invalid?lang=en").text)
+
+        assert "The shared-data list file list.yaml has 1 error" in en
+        assert "The file must be encoded in UTF-8" in en
+        assert "UTF-8 编码" not in en
+
+    def test_a_missing_dataset_page_in_english(self, client: TestClient, sample: object) -> None:
+        response = client.get("/catalog/no-such-dataset?lang=en")
+
+        assert response.status_code == 404
+        assert "has no dataset no-such-dataset" in visible_text(response.text)
 
     def test_unexpected_error_page_shows_no_traceback(self, failing: TestClient) -> None:
         response = failing.get("/test/boom")

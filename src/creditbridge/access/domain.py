@@ -47,6 +47,14 @@ def missing_assessment_items(assessment: dict[str, dict[str, object]] | None) ->
 # --- Roles -----------------------------------------------------------------------------------
 
 ADMIN_ROLES: Final = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+# Roles that act for an enterprise or an institution. No administrator creates them: an account is
+# bound to an enterprise by the enterprise (verified registration, a colleague's invitation), to an
+# institution by its officer-administrator's invitation (issue 21, finding 2).
+BUSINESS_ROLES: Final = frozenset({Role.ENTERPRISE_USER, Role.INSTITUTION_OFFICER})
+INVITATION_DAYS: Final = 7
+# What the administrators' desk creates: the platform's own staff and the providers' clerks, who
+# read no enterprise's self-query, consents or reports.
+ADMIN_CREATED_ROLES: Final = frozenset({Role.OPERATOR, Role.PROVIDER_USER})
 # 等保 2.0 §8.1.4 身份鉴别: two factors for everyone who administers or feeds the platform.
 TOTP_REQUIRED: Final = frozenset(
     {
@@ -82,6 +90,22 @@ def binding_issues(
         if name != wanted and value is not None:
             issues.append(Issue("not_allowed", f"{role.label_zh}不能绑定此项", field=name))
     return issues
+
+
+def needs_second_admin(current: Role, new: Role | None) -> bool:
+    """Whether a change of an account needs a second administrator's approval: it disables
+    (``new`` None) or re-roles an administrator, or makes someone an administrator."""
+    return current in ADMIN_ROLES or (new is not None and new in ADMIN_ROLES)
+
+
+def retry_after_seconds(counted: list[float], *, limit: int, window_seconds: int) -> int | None:
+    """Seconds until one more attempt is allowed, given the ages in seconds (oldest first) of the
+    attempts counted within the window; None when fewer than ``limit`` were counted."""
+    if len(counted) < limit:
+        return None
+    # The attempt whose expiry brings the count below the limit.
+    age = counted[len(counted) - limit]
+    return max(1, int(window_seconds - age) + 1)
 
 
 # --- Passwords -------------------------------------------------------------------------------

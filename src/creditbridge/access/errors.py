@@ -12,15 +12,28 @@ a clock problem from a key problem without reading the message.
     │   ├── UnknownKey             401 CB-AUTH-UNKNOWN-KEY
     │   └── ClientSuspended        401 CB-AUTH-SUSPENDED  client or its institution not active
     ├── Forbidden
-    │   └── CsrfFailed             403 CB-CSRF            form without its synchronizer token
+    │   ├── CsrfFailed             403 CB-CSRF            form without its synchronizer token
+    │   ├── BindingRefused         403 CB-BINDING-REFUSED an account bound to an enterprise or
+    │   │                                                 institution by someone outside it
+    │   └── SecondAdminRequired    403 CB-SECOND-ADMIN    an admin changing another admin alone
+    ├── ValidationFailed
+    │   ├── PasswordChangeRefused  422 CB-VALIDATION      wrong current password; kept on rollback
+    │   └── RegistrationRefused    422 CB-REGISTER-UNVERIFIED  legal representative not confirmed;
+    │                                                 counted and audited, kept on rollback
     └── RateLimited                429 CB-RATE-LIMITED    with Retry-After
+        └── TooManyAttempts        429 CB-TOO-MANY-ATTEMPTS  registration or login tried too often
+                                                          from one address or for one enterprise
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, ClassVar
 
-from creditbridge.core.errors import DomainError, Forbidden
+from creditbridge.core.errors import DomainError, Forbidden, ValidationFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Unauthenticated(DomainError):
@@ -80,6 +93,35 @@ class CsrfFailed(Forbidden):
     title = "表单已失效"
 
 
+class BindingRefused(Forbidden):
+    """Raised when an account would be bound to an enterprise or an institution by anyone but that
+    organisation: enterprise accounts come from a verified registration or a colleague's
+    invitation, officers from their institution's officer-administrator's invitation."""
+
+    code = "CB-BINDING-REFUSED"
+    title = "无权绑定企业或机构账户"
+
+
+class SecondAdminRequired(Forbidden):
+    """Raised when an administrator disables, demotes or re-roles an administrator account (or
+    grants an admin role) directly: such a change is proposed and another administrator approves
+    it (三员分立)."""
+
+    code = "CB-SECOND-ADMIN"
+    title = "须另一名管理员批准"
+
+
+class PasswordChangeRefused(ValidationFailed):
+    """Raised when a password change gives a wrong current password, or the account is locked.
+
+    The failure counts towards the lockout and is audited even though the request fails:
+    :attr:`kept_on_rollback` writes both again after the entry point's unit of work
+    (``web.deps.get_write_session``) has rolled the request back, and commits them.
+    """
+
+    kept_on_rollback: Callable[[Session], None] | None = None
+
+
 class RateLimited(DomainError):
     """Raised when a client or a throttled institution asks too often; says when to retry."""
 
@@ -87,7 +129,34 @@ class RateLimited(DomainError):
     status_code: ClassVar[int] = 429
     title = "请求过于频繁"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, key=key, params=params)
         self.retry_after = max(1, retry_after)
         self.headers = {"Retry-After": str(self.retry_after)}
+
+
+class RegistrationRefused(ValidationFailed):
+    """Raised when registration's legal-representative check fails. The failure counts towards
+    the per-code and per-address limits and is audited although the request fails: both are
+    written again by :attr:`kept_on_rollback` after the entry point rolls back."""
+
+    code = "CB-REGISTER-UNVERIFIED"
+    title = "法定代表人核验未通过"
+    kept_on_rollback: Callable[[Session], None] | None = None
+
+
+class TooManyAttempts(RateLimited):
+    """Raised when registration checks or logins failed too often in the window, for one
+    enterprise code or from one client address; says when to retry. The refusal's audit event is
+    kept when the request rolls back."""
+
+    code = "CB-TOO-MANY-ATTEMPTS"
+    title = "尝试次数过多"
+    kept_on_rollback: Callable[[Session], None] | None = None

@@ -1,5 +1,7 @@
 """Institutions (接入机构), users, login sessions, API clients and the records that protect them:
-used nonces, rate-limit windows, data-read tallies and abuse flags."""
+used nonces, rate-limit windows, data-read tallies and abuse flags; invitations that bind an account
+to an enterprise or institution, notices to an organisation's users, counted login and registration
+attempts, and changes among the administrators awaiting a second administrator."""
 
 from __future__ import annotations
 
@@ -53,7 +55,16 @@ class User(Base):
     )
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_provider.id"), index=True)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="active", doc="active | disabled")
+    status: Mapped[str] = mapped_column(
+        String(16),
+        default="active",
+        doc="active | disabled | pending (a registration awaiting the enterprise's approval)",
+    )
+    org_admin: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=text("false"),
+        doc="an officer who administers its institution's accounts: invites colleagues",
+    )
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret_enc: Mapped[bytes | None] = mapped_column(
         LargeBinary, doc="SM4-GCM token of the base32 TOTP secret (GB/T 39786 §8.4 e)"
@@ -163,3 +174,81 @@ class AbuseFlag(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class Invitation(Base):
+    """An invitation to bind a new account to one enterprise or institution, made by a user of
+    that organisation (or, for an institution's first officer-administrator, by the operator who
+    admitted it). The link carries a random token; we keep only its SM3."""
+
+    __tablename__ = "access_invitation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32), doc="enterprise_user | institution_officer")
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    institution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("access_institution.id"), index=True
+    )
+    org_admin: Mapped[bool] = mapped_column(default=False)
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("access_user.id"))
+    invited_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending", doc="pending | accepted | revoked"
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_user_id: Mapped[int | None] = mapped_column(ForeignKey("access_user.id"))
+
+
+class Notification(Base):
+    """A notice to one user about its organisation's accounts (a new account bound, a
+    registration awaiting approval), shown on the user's account page."""
+
+    __tablename__ = "access_notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("access_user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), doc="member_bound | member_pending")
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class Attempt(Base):
+    """One counted attempt (a failed registration check, a failed login) under one key — the
+    enterprise code or the client address — so limits hold across all workers of the node."""
+
+    __tablename__ = "access_attempt"
+    __table_args__ = (Index("ix_access_attempt_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(
+        String(24), doc="register_code | register_address | login_address"
+    )
+    key: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+
+
+class AdminChange(Base):
+    """A change to an administrator's account (disable, change of role, or a grant of an admin
+    role) proposed by one administrator and applied only when another approves (三员分立)."""
+
+    __tablename__ = "access_admin_change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target_user_id: Mapped[int] = mapped_column(ForeignKey("access_user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16), doc="disable | set_role")
+    role: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending", doc="pending | approved | rejected"
+    )
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("access_user.id"))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("access_user.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]

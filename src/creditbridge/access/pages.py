@@ -1,6 +1,7 @@
-"""Pages of the trust layer: login with a second factor, enterprise registration, and the admin
-desks — users (system admin), roles, API clients and abuse flags (security admin), institution
-admission (operator). Handlers parse the form, call one service, render or redirect."""
+"""Pages of the trust layer: login with a second factor, enterprise registration, invitations and
+approvals of an organisation's accounts (on the account page), and the admin desks — users (system
+admin), roles, API clients and abuse flags (security admin), changes among administrators (a second
+administrator approves), institution admission and registration review (operator). Handlers parse the form, call one service, render or redirect."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import segno
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from creditbridge.access import domain
 from creditbridge.access import service as access_service
 from creditbridge.access.errors import LoginFailed
+from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
-from creditbridge.core.errors import ValidationFailed
+from creditbridge.core.config import Settings
+from creditbridge.core.errors import NotFound, ValidationFailed
 from creditbridge.web.auth import (
     SESSION_COOKIE,
     CurrentActor,
@@ -25,12 +29,12 @@ from creditbridge.web.auth import (
     queue_cookie,
     require_roles,
 )
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[types.Id, Path()]
 Text = Annotated[str, Form(max_length=500)]
 OptionalText = Annotated[str, Form(max_length=500)]
 NEXT_DEFAULT: Final = "/"
@@ -58,6 +62,11 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 # --- Login -----------------------------------------------------------------------------------
 
 
@@ -78,7 +87,11 @@ def login_submit(
 ) -> Response:
     try:
         opened = access_service.login_with_password(
-            session, username=username, password=password, ip=client_ip(request)
+            session,
+            username=username,
+            password=password,
+            ip=client_ip(request),
+            settings=_settings(request),
         )
     except LoginFailed as failure:
         # Rendered, not raised: the failure count must be committed for the lockout to work.
@@ -114,14 +127,17 @@ def totp_form(
     session: WriteSession,
     next: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    pending = access_service.pending_user(session, request.cookies.get(SESSION_COOKIE, ""))
+    settings = _settings(request)
+    pending = access_service.pending_user(
+        session, request.cookies.get(SESSION_COOKIE, ""), settings=settings
+    )
     if pending is None:
         return _redirect(request.url_for("auth:login").path)
     user = pending[1]
     secret = qr = None
     if not user.totp_enabled:
-        secret = access_service.start_totp_enrolment(session, user)
-        issuer = request.app.state.settings.node_name
+        secret = access_service.start_totp_enrolment(session, user, settings=settings)
+        issuer = settings.node_name
         qr = _qr_svg(access_service.totp_uri(user, secret, issuer=issuer))
     return render(
         request,
@@ -143,7 +159,11 @@ def totp_submit(
 ) -> Response:
     try:
         opened = access_service.verify_second_factor(
-            session, token=request.cookies.get(SESSION_COOKIE, ""), code=code, ip=client_ip(request)
+            session,
+            token=request.cookies.get(SESSION_COOKIE, ""),
+            code=code,
+            ip=client_ip(request),
+            settings=_settings(request),
         )
     except LoginFailed as failure:
         return render(
@@ -163,7 +183,10 @@ def totp_submit(
 @router.post("/logout", name="auth:logout")
 def logout(request: Request, session: WriteSession) -> Response:
     access_service.end_session(
-        session, token=request.cookies.get(SESSION_COOKIE, ""), ip=client_ip(request)
+        session,
+        token=request.cookies.get(SESSION_COOKIE, ""),
+        ip=client_ip(request),
+        settings=_settings(request),
     )
     clear_cookie(request, SESSION_COOKIE)
     return _redirect(request.url_for("auth:login").path)
@@ -172,10 +195,96 @@ def logout(request: Request, session: WriteSession) -> Response:
 @router.get("/account", name="auth:account")
 def account(
     request: Request,
+    session: ReadSession,
     actor: CurrentActor,
     changed: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> HTMLResponse:
-    return render(request, "access/account.html", actor=actor, changed=bool(changed))
+    return _account_page(request, session, actor, changed=bool(changed), issued=None)
+
+
+def _account_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    changed: bool,
+    issued: access_service.IssuedInvitation | None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "access/account.html",
+        actor=actor,
+        changed=changed,
+        notifications=access_service.list_notifications(session, actor),
+        pending=access_service.list_pending_members(session, actor),
+        can_invite=access_service.may_invite(session, actor),
+        invite_officer=actor.has_role(Role.INSTITUTION_OFFICER),
+        issued=issued,
+        issued_url=_absolute(request, issued.path) if issued else None,
+    )
+
+
+def _absolute(request: Request, path: str) -> str:
+    # From the configured public base URL, never the request's Host header (issue 21, finding 4).
+    return _settings(request).public_base_url.rstrip("/") + path
+
+
+@router.post("/account/invitations", name="auth:invite")
+def invite(
+    request: Request,
+    session: WriteSession,
+    actor: CurrentActor,
+    note: OptionalText = "",
+    org_admin: Annotated[str, Form(max_length=5)] = "",
+) -> HTMLResponse:
+    issued = access_service.invite_member(session, actor, org_admin=org_admin == "1", note=note)
+    # The link is shown on this response only; the platform keeps only its SM3.
+    return _account_page(request, session, actor, changed=False, issued=issued)
+
+
+@router.post("/account/members/{user_id}/decide", name="auth:member_decide")
+def member_decide(
+    request: Request,
+    session: WriteSession,
+    actor: CurrentActor,
+    user_id: Id,
+    approve: Annotated[str, Form(max_length=5)],
+) -> Response:
+    access_service.decide_member(session, actor, user_id=user_id, approve=approve == "1")
+    return _redirect(request.url_for("auth:account").path)
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+Token = Annotated[str, Path(min_length=16, max_length=200)]
+
+
+@router.get("/invitations/{token}", name="auth:invitation")
+def invitation_form(request: Request, session: ReadSession, token: Token) -> HTMLResponse:
+    invitation = access_service.get_open_invitation(session, token)
+    if invitation is None:
+        raise NotFound("邀请不存在、已使用或已过期", key="access.invitation_invalid")
+    return render(request, "access/invitation.html", invitation=invitation, token=token)
+
+
+@router.post("/invitations/{token}", name="auth:invitation_accept")
+def invitation_accept(
+    request: Request,
+    session: WriteSession,
+    token: Token,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    access_service.accept_invitation(
+        session,
+        token=token,
+        username=username,
+        display_name=display_name,
+        password=password,
+        ip=client_ip(request),
+    )
+    return _redirect(request.url_for("auth:login").path + "?registered=1")
 
 
 @router.post("/account/password", name="auth:password_change")
@@ -186,9 +295,11 @@ def password_change(
     current_password: Annotated[str, Form(max_length=256)],
     password: Annotated[str, Form(max_length=256)],
 ) -> Response:
-    # A wrong current password counts towards the lockout: committed although the request fails.
-    with commit_on(session, ValidationFailed):
-        access_service.change_password(session, actor, current=current_password, new=password)
+    # A wrong current password still counts towards the lockout: PasswordChangeRefused carries
+    # its record past the rollback (see web.deps.get_write_session).
+    access_service.change_password(
+        session, actor, current=current_password, new=password, settings=_settings(request)
+    )
     clear_cookie(request, SESSION_COOKIE)
     return _redirect(request.url_for("auth:login").path + "?password_changed=1")
 
@@ -212,7 +323,7 @@ def register_submit(
     display_name: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=256)],
 ) -> Response:
-    access_service.register_enterprise_user(
+    user = access_service.register_enterprise_user(
         session,
         uscc=uscc,
         legal_rep_name=legal_rep_name,
@@ -221,8 +332,10 @@ def register_submit(
         display_name=display_name,
         password=password,
         ip=client_ip(request),
+        settings=_settings(request),
     )
-    return _redirect(request.url_for("auth:login").path + "?registered=1")
+    done = "pending" if user.status == "pending" else "1"
+    return _redirect(request.url_for("auth:login").path + f"?registered={done}")
 
 
 # --- Users (system admin; security admin assigns roles) --------------------------------------
@@ -235,8 +348,7 @@ def users(request: Request, session: ReadSession, actor: UserViewer) -> HTMLResp
         "access/users.html",
         actor=actor,
         users=access_service.list_users(session, actor),
-        roles=list(Role),
-        institutions=access_service.list_institutions(session),
+        roles=[role for role in Role if role in domain.ADMIN_CREATED_ROLES],
     )
 
 
@@ -249,10 +361,9 @@ def user_create(
     display_name: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=256)],
     role: Annotated[str, Form(max_length=32)],
-    institution_id: Annotated[str, Form(max_length=20)] = "",
     provider_id: Annotated[str, Form(max_length=20)] = "",
-    subject_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
+    # No institution or enterprise here: those accounts are bound by the organisation itself.
     user = access_service.create_user(
         session,
         actor,
@@ -260,9 +371,7 @@ def user_create(
         display_name=display_name,
         password=password,
         role=_role(role),
-        institution_id=_optional_id(institution_id, "institution_id"),
         provider_id=_optional_id(provider_id, "provider_id"),
-        subject_id=_optional_id(subject_id, "subject_id"),
     )
     return _redirect(request.url_for("access:user", user_id=user.id).path)
 
@@ -288,7 +397,14 @@ def user_detail(
     request: Request, session: ReadSession, actor: UserViewer, user_id: Id
 ) -> HTMLResponse:
     user = access_service.access_user(session, actor, user_id)
-    return render(request, "access/user.html", actor=actor, user=user, roles=list(Role))
+    return render(
+        request,
+        "access/user.html",
+        actor=actor,
+        user=user,
+        roles=list(Role),
+        admin_roles=sorted(role.value for role in domain.ADMIN_ROLES),
+    )
 
 
 @router.post("/admin/users/{user_id}/disable", name="access:user_disable")
@@ -309,6 +425,56 @@ def user_role(
 ) -> Response:
     access_service.set_role(session, actor, user_id=user_id, role=_role(role))
     return _redirect(request.url_for("access:user", user_id=user_id).path)
+
+
+# --- Changes among the administrators (a second administrator approves) --------------------
+
+AnyAdmin = Annotated[
+    Actor, Depends(require_roles(Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN))
+]
+
+
+@router.post("/admin/users/{user_id}/changes", name="access:admin_change_propose")
+def admin_change_propose(
+    request: Request,
+    session: WriteSession,
+    actor: AnyAdmin,
+    user_id: Id,
+    action: Annotated[str, Form(max_length=16)],
+    role: Annotated[str, Form(max_length=32)] = "",
+    reason: OptionalText = "",
+) -> Response:
+    access_service.propose_admin_change(
+        session,
+        actor,
+        user_id=user_id,
+        action=action,
+        role=_role(role) if role else None,
+        reason=reason,
+    )
+    return _redirect(request.url_for("access:admin_changes").path)
+
+
+@router.get("/admin/changes", name="access:admin_changes")
+def admin_changes(request: Request, session: ReadSession, actor: AnyAdmin) -> HTMLResponse:
+    return render(
+        request,
+        "access/admin_changes.html",
+        actor=actor,
+        changes=access_service.list_admin_changes(session, actor, status=None),
+    )
+
+
+@router.post("/admin/changes/{change_id}/decide", name="access:admin_change_decide")
+def admin_change_decide(
+    request: Request,
+    session: WriteSession,
+    actor: AnyAdmin,
+    change_id: Id,
+    approve: Annotated[str, Form(max_length=5)],
+) -> Response:
+    access_service.decide_admin_change(session, actor, change_id=change_id, approve=approve == "1")
+    return _redirect(request.url_for("access:admin_changes").path)
 
 
 # --- API clients and abuse flags (security admin) --------------------------------------------
@@ -350,6 +516,7 @@ def client_create(
         node_code=node_code.strip() or None,
         public_key_pem=public_key_pem.strip() or None,
         rate_limit_per_minute=_optional_id(rate_limit_per_minute, "rate_limit_per_minute"),
+        settings=_settings(request),
     )
     # The secret is shown on this response only; it is stored encrypted and never shown again.
     return render(
@@ -430,6 +597,17 @@ def institution_apply(
 def institution_detail(
     request: Request, session: ReadSession, actor: Operator, institution_id: Id
 ) -> HTMLResponse:
+    return _institution_page(request, session, actor, institution_id, issued=None)
+
+
+def _institution_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    institution_id: int,
+    *,
+    issued: access_service.IssuedInvitation | None,
+) -> HTMLResponse:
     institution = access_service.access_institution(session, actor, institution_id)
     return render(
         request,
@@ -437,7 +615,48 @@ def institution_detail(
         institution=institution,
         items=domain.ASSESSMENT_ITEMS,
         targets=sorted(domain.TRANSITIONS[institution.status]),
+        has_org_admin=access_service.has_org_admin(session, institution.id),
+        issued=issued,
+        issued_url=_absolute(request, issued.path) if issued else None,
     )
+
+
+@router.post("/operator/institutions/{institution_id}/invite", name="access:institution_invite")
+def institution_invite(
+    request: Request,
+    session: WriteSession,
+    actor: Operator,
+    institution_id: Id,
+    note: OptionalText = "",
+) -> HTMLResponse:
+    issued = access_service.invite_institution_admin(
+        session, actor, institution_id=institution_id, note=note
+    )
+    return _institution_page(request, session, actor, institution_id, issued=issued)
+
+
+@router.get("/operator/registrations", name="access:registrations")
+def registrations(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+    return render(
+        request,
+        "access/registrations.html",
+        pending=access_service.list_pending_registrations(session, actor),
+    )
+
+
+@router.post("/operator/registrations/{user_id}", name="access:registration_review")
+def registration_review(
+    request: Request,
+    session: WriteSession,
+    actor: Operator,
+    user_id: Id,
+    approve: Annotated[str, Form(max_length=5)],
+    evidence: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    access_service.review_registration(
+        session, actor, user_id=user_id, approve=approve == "1", evidence=evidence
+    )
+    return _redirect(request.url_for("access:registrations").path)
 
 
 @router.post("/operator/institutions/{institution_id}/assess", name="access:institution_assess")

@@ -1,7 +1,8 @@
 """The audit admin's desk: the trail with filters, its CSV export and the chain check. The audit
 admin reads and verifies; nothing here changes the trail (三员分立) — but each look at it is itself
 appended to it (``audit.view``, ``audit.export``, ``audit.verify``), so the trail also shows who
-watched the watchers."""
+watched the watchers. Viewing and exporting are GETs whose only write is that record of the look;
+the chain check records its result, so it runs on a POST with the page's CSRF token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from creditbridge.audit import service
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI
+from creditbridge.core.types import FilterDate, Id
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
@@ -23,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 AuditAdmin = Annotated[Actor, Depends(require_roles(Role.AUDIT_ADMIN))]
 PAGE_SIZE: Final = 50
-OptionalId = Annotated[int | None, Query(ge=1, le=2**62)]
+OptionalId = Annotated[Id | None, Query()]
 
 
 def _day_start(day: date | None) -> datetime | None:
@@ -36,8 +38,8 @@ class Filters:
 
     def __init__(
         self,
-        since: Annotated[date | None, Query()] = None,
-        until: Annotated[date | None, Query()] = None,
+        since: Annotated[FilterDate | None, Query()] = None,
+        until: Annotated[FilterDate | None, Query()] = None,
         actor_kind: Annotated[str, Query(max_length=16)] = "",
         actor_id: OptionalId = None,
         action: Annotated[str, Query(max_length=64)] = "",
@@ -116,7 +118,14 @@ def export(
     )
 
 
-@router.get("/audit/verify", name="audit:verify")
+@router.get("/audit/verify", name="audit:verify_form")
+def verify_form(request: Request, actor: AuditAdmin) -> HTMLResponse:
+    """The check's page with its button: running it appends ``audit.verify`` to the trail, so
+    it is a POST (a cross-site link must not write to the trail)."""
+    return render(request, "audit/verify.html", report=None)
+
+
+@router.post("/audit/verify", name="audit:verify")
 def verify(request: Request, session: WriteSession, actor: AuditAdmin) -> HTMLResponse:
     report = service.verify(session)
     service.note_trail_access(

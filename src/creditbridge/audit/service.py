@@ -33,6 +33,8 @@ from creditbridge.core.actors import Actor
 from creditbridge.core.clock import utc_now
 from creditbridge.core.crypto import canonical_json
 from creditbridge.core.errors import Conflict, ValidationFailed
+from creditbridge.presentation.errors import keyed
+from creditbridge.presentation.exports import csv_cell
 
 __all__ = [
     "EventFilter",
@@ -368,15 +370,9 @@ EXPORT_COLUMNS = (
 
 
 def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
     if isinstance(value, dict | list):
         value = canonical_json(value).decode()
-    text_value = str(value)
-    # A cell starting with = + - @ is run as a formula by spreadsheet programs (CSV injection).
-    if text_value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text_value
-    return text_value
+    return csv_cell(value)
 
 
 def export_csv(session: Session, *, flt: EventFilter | None = None) -> Iterator[str]:
@@ -685,8 +681,11 @@ def purge(session: Session, actor: Actor, *, before: datetime) -> int:
     event itself names the anchor, the deleted range and the last deleted hash."""
     limit = utc_now() - timedelta(days=RETENTION_DAYS)
     if before > limit:
-        raise ValidationFailed(
-            f"审计日志至少保留 {RETENTION_DAYS} 天，不能删除 {limit:%Y-%m-%d} 之后的事件"
+        raise keyed(
+            ValidationFailed,
+            "error.audit.retention",
+            days=RETENTION_DAYS,
+            limit=f"{limit:%Y-%m-%d}",
         )
     head_sequence, _ = _lock_chain(session)
     victims = select(func.max(AuditEvent.sequence), func.count()).where(
@@ -697,7 +696,7 @@ def purge(session: Session, actor: Actor, *, before: datetime) -> int:
         return 0
     if last_purged >= head_sequence:
         # Never empty the trail entirely: the head must stay anchored to a real event.
-        raise Conflict("删除范围包含最新事件，拒绝清理 refusing to purge the newest event")
+        raise keyed(Conflict, "error.audit.purge_newest")
     anchor = session.execute(
         select(AuditEvent.sequence, AuditEvent.prev_hash).where(
             AuditEvent.sequence == last_purged + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date
+from enum import StrEnum
 from typing import Final
 
 CODE_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
@@ -77,10 +78,19 @@ CLASSIFICATION_LEVELS: Final[dict[int, str]] = {
 }
 """JR/T 0197-2020 data security levels, 1 lowest to 5 highest."""
 
+
+class DisclosureClass(StrEnum):
+    """How a dataset may leave the platform (公开类别); stored as its value in the catalog."""
+
+    PUBLIC = "public"  # 依法公开: anyone, no consent
+    AUTHORIZED = "authorized"  # 授权查询: only under a consent that covers its category
+    VERIFICATION_ONLY = "verification_only"  # 仅限核验: never as raw values, only yes/no answers
+
+
 DISCLOSURE_CLASSES: Final[dict[str, str]] = {
-    "public": "依法公开",
-    "authorized": "授权查询",
-    "verification_only": "仅限核验",
+    DisclosureClass.PUBLIC: "依法公开",
+    DisclosureClass.AUTHORIZED: "授权查询",
+    DisclosureClass.VERIFICATION_ONLY: "仅限核验",
 }
 
 PROVIDER_KINDS: Final[dict[str, str]] = {

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from creditbridge.catalog import domain
+from creditbridge.catalog.domain import DisclosureClass as DisclosureClass  # re-exported
 from creditbridge.catalog.models import CatalogDataset, CatalogField, CatalogVersion
 
 Loc = tuple[str | int, ...]

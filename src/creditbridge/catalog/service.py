@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from creditbridge.audit import service as audit_service
 from creditbridge.catalog.errors import CatalogFileInvalid, CatalogVersionConflict
 from creditbridge.catalog.models import CatalogDataset, CatalogField, CatalogVersion
 from creditbridge.catalog.schemas import (
@@ -30,9 +31,11 @@ from creditbridge.catalog.schemas import (
     PublicationPeriodsFile,
     PublicationRegime,
 )
+from creditbridge.core.actors import SYSTEM, Actor
 from creditbridge.core.clock import utc_now
 from creditbridge.core.crypto import sm3_hex
 from creditbridge.core.errors import Issue, NotFound
+from creditbridge.presentation.errors import keyed, keyed_issue
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED_CATALOG_PATH = DATA_DIR / "catalog-2021.yaml"
@@ -84,7 +87,7 @@ def publication_regime_on(day: date) -> PublicationRegime:
     for regime in publication_regimes().regimes:
         if regime.in_force_on(day):
             return regime
-    raise NotFound(f"{day.isoformat()} 没有施行中的失信信息公示期规定")
+    raise keyed(NotFound, "error.catalog.no_regime", day=day.isoformat())
 
 
 def _read_catalog(
@@ -99,13 +102,17 @@ def _read_catalog(
         except OSError as exc:
             raise _invalid(
                 name,
-                [Issue(code="unreadable", message=f"无法读取文件：{exc.strerror}", location=name)],
+                [
+                    keyed_issue(
+                        "unreadable", "error.catalog.unreadable", location=name, reason=exc.strerror
+                    )
+                ],
             ) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise _invalid(
-                name, [Issue(code="encoding", message="文件须为 UTF-8 编码", location=name)]
+                name, [keyed_issue("encoding", "error.catalog.encoding", location=name)]
             ) from None
     else:
         assert text is not None
@@ -147,38 +154,44 @@ def _yaml_mapping(text: str, name: str) -> dict[str, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        column = f"（第{mark.column + 1}列）" if mark is not None else ""
+        reason = exc.problem or exc.context
         raise _invalid(
             name,
             [
-                Issue(
-                    code="yaml_syntax",
-                    message=f"YAML 语法错误{column}：{exc.problem or exc.context}",
+                keyed_issue(
+                    "yaml_syntax",
+                    "error.catalog.yaml_syntax_at",
                     row=line,
                     location=name,
+                    column=mark.column + 1,
+                    reason=reason,
+                )
+                if mark is not None
+                else keyed_issue(
+                    "yaml_syntax", "error.catalog.yaml_syntax", location=name, reason=reason
                 )
             ],
         ) from None
     except yaml.YAMLError as exc:
         raise _invalid(
-            name, [Issue(code="yaml_syntax", message=f"YAML 语法错误：{exc}", location=name)]
+            name,
+            [
+                keyed_issue(
+                    "yaml_syntax", "error.catalog.yaml_syntax", location=name, reason=str(exc)
+                )
+            ],
         ) from None
     if not isinstance(data, dict):
         raise _invalid(
-            name,
-            [
-                Issue(
-                    code="invalid_type",
-                    message="文件内容须为映射（含 version、datasets 等键）",
-                    location=name,
-                )
-            ],
+            name, [keyed_issue("invalid_type", "error.catalog.not_a_mapping", location=name)]
         )
     return data
 
 
 def _invalid(name: str, issues: list[Issue]) -> CatalogFileInvalid:
-    return CatalogFileInvalid(f"共享清单文件 {name} 有 {len(issues)} 处错误", issues=issues)
+    return keyed(
+        CatalogFileInvalid, "error.catalog.file_invalid", issues=issues, name=name, n=len(issues)
+    )
 
 
 # ------------------------------------------------------------------ pydantic errors → issues
@@ -299,6 +312,7 @@ def _issues_from(exc: ValidationError, data: dict[str, Any], name: str) -> list[
 
 def load_catalog(
     session: Session,
+    actor: Actor,
     *,
     path: Path | None = None,
     text: str | None = None,
@@ -309,12 +323,17 @@ def load_catalog(
     Loading a file whose SM3 digest equals a stored version's returns that version unchanged
     (and does not make it current again). A file reusing a stored version id with other content
     raises :class:`CatalogVersionConflict`: a published version is never rewritten.
+
+    The load is audited in the same transaction (``catalog.load``): the list decides what
+    every provider owes and what leaves the platform with or without consent, so who changed it
+    and when must be on record.
     """
     catalog, digest = _read_catalog(path=path, text=text, source_name=source_name)
     same_content = session.scalar(
         select(CatalogVersion).where(CatalogVersion.source_digest == digest).limit(1)
     )
     if same_content is not None:
+        _audit_load(session, actor, same_content, created=False)
         return LoadOutcome(
             version=same_content,
             created=False,
@@ -324,10 +343,12 @@ def load_catalog(
         select(CatalogVersion).where(CatalogVersion.version == catalog.version)
     )
     if same_id is not None:
-        raise CatalogVersionConflict(
-            f"清单版本 {catalog.version} 已载入，但本文件内容与之不同"
-            f"（已载入文件 SM3 {same_id.source_digest[:16]}…，本文件 {digest[:16]}…）。"
-            "已发布的版本不能改写，请为新清单另起版本号。"
+        raise keyed(
+            CatalogVersionConflict,
+            "error.catalog.version_conflict",
+            version=catalog.version,
+            loaded=same_id.source_digest[:16],
+            digest=digest[:16],
         )
     session.execute(
         update(CatalogVersion).where(CatalogVersion.is_current.is_(True)).values(is_current=False)
@@ -348,7 +369,19 @@ def load_catalog(
     )
     session.add(version)
     session.flush()
+    _audit_load(session, actor, version, created=True)
     return LoadOutcome(version=version, created=True, dataset_count=len(catalog.datasets))
+
+
+def _audit_load(session: Session, actor: Actor, version: CatalogVersion, *, created: bool) -> None:
+    audit_service.record(
+        session,
+        actor,
+        action="catalog.load",
+        object_type="catalog_version",
+        object_id=version.id,
+        detail={"version": version.version, "digest": version.source_digest, "created": created},
+    )
 
 
 def _dataset_row(position: int, spec: DatasetSpec) -> CatalogDataset:
@@ -387,15 +420,18 @@ def _dataset_row(position: int, spec: DatasetSpec) -> CatalogDataset:
     )
 
 
-def ensure_default_catalog(session: Session) -> CatalogVersion:
-    """The current version, loading the bundled list first when no version has been loaded."""
+def ensure_default_catalog(session: Session, actor: Actor = SYSTEM) -> CatalogVersion:
+    """The current version, loading the bundled list first when no version has been loaded.
+
+    An explicit set-up step (``creditbridge catalog load``, ``demo ensure``, test fixtures):
+    deliveries and pages never call it, so the list in force changes only when someone loads it."""
     current = get_current_version(session)
     if current is not None:
         return current
     newest = session.scalar(select(CatalogVersion).order_by(CatalogVersion.id.desc()).limit(1))
     if newest is not None:
         return newest
-    return load_catalog(session, path=BUNDLED_CATALOG_PATH).version
+    return load_catalog(session, actor, path=BUNDLED_CATALOG_PATH).version
 
 
 # ------------------------------------------------------------------ reads
@@ -415,9 +451,9 @@ def get_version_or_raise(session: Session, *, version: str | None = None) -> Cat
     """The named version, or the current one when ``version`` is None; NotFound otherwise."""
     row = _version(session, version)
     if row is None:
-        raise NotFound(
-            "尚未载入信用信息共享清单" if version is None else f"没有版本为 {version} 的共享清单"
-        )
+        if version is None:
+            raise keyed(NotFound, "error.catalog.none_loaded")
+        raise keyed(NotFound, "error.catalog.no_version", version=version)
     return row
 
 
@@ -456,7 +492,7 @@ def get_dataset_or_raise(
         .options(*_DATASET_LOADS)
     )
     if dataset is None:
-        raise NotFound(f"共享清单（版本 {row.version}）中没有数据项 {code}")
+        raise keyed(NotFound, "error.catalog.no_dataset", version=row.version, code=code)
     return dataset
 
 
@@ -466,7 +502,7 @@ def list_categories(session: Session, *, version: str | None = None) -> list[Cat
     if row is None:
         if version is None:
             return []
-        raise NotFound(f"没有版本为 {version} 的共享清单")
+        raise keyed(NotFound, "error.catalog.no_version", version=version)
     rows = session.execute(
         select(CatalogDataset.category, func.count())
         .where(CatalogDataset.catalog_version_id == row.id)

@@ -18,6 +18,8 @@ from creditbridge.access import service
 from creditbridge.cli.catalog import _table
 from creditbridge.cli.context import fail, friendly_errors, transaction
 from creditbridge.core.actors import CONSOLE, Role
+from creditbridge.core.config import get_settings
+from creditbridge.demo.logins import ensure_demo_logins
 
 users_app = typer.Typer(help="用户 Users and their roles.", no_args_is_help=True)
 clients_app = typer.Typer(help="接口客户端 API clients and signing keys.", no_args_is_help=True)
@@ -40,11 +42,13 @@ def users_create(
     password: Annotated[
         str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
     ] = "",
-    institution_id: Annotated[int | None, typer.Option()] = None,
     provider_id: Annotated[int | None, typer.Option()] = None,
-    subject_id: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Create a user. 创建用户（控制台可创建三类管理员）。"""
+    """Create a staff, provider or admin user. 创建用户（控制台可创建三类管理员）。
+
+    Enterprise users and institution officers are never created here: an enterprise registers
+    (or a colleague invites), an institution's officer-administrator invites its officers, and
+    its first one comes from `creditbridge institutions invite`."""
     with transaction() as session:
         user = service.create_user(
             session,
@@ -53,9 +57,7 @@ def users_create(
             display_name=display_name or username,
             password=password,
             role=role,
-            institution_id=institution_id,
             provider_id=provider_id,
-            subject_id=subject_id,
         )
         typer.echo(f"已创建 created user {user.id} {user.username} ({role.value})")
 
@@ -137,6 +139,7 @@ def clients_create(
             node_code=node_code,
             public_key_pem=pem,
             rate_limit_per_minute=rate_limit,
+            settings=get_settings(),
         )
         key_id = issued.client.key_id
     typer.echo(f"key id: {key_id}")
@@ -204,7 +207,7 @@ def clients_suspend(key_id: str) -> None:
 def clients_clean() -> None:
     """Delete nonces past retention, old rate windows and long-expired sessions. 清理过期数据。"""
     with transaction() as session:
-        counts = service.clean_expired(session)
+        counts = service.clean_expired(session, settings=get_settings())
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -245,6 +248,25 @@ def _move(code: str, target: str, reason: str) -> None:
 ReasonOption = Annotated[str, typer.Option(help="why (kept in the audit trail)")]
 
 
+@institutions_app.command("invite")
+@friendly_errors
+def institutions_invite(
+    code: str, note: Annotated[str, typer.Option(help="kept with the invitation")] = ""
+) -> None:
+    """Invite an admitted institution's first officer-administrator; prints the link once.
+    机构管理员邀请（仅在机构尚无机构管理员时）。"""
+    with transaction() as session:
+        institution = service.get_institution_by_code(session, code)
+        if institution is None:
+            raise fail(f"接入机构不存在 no such institution: {code}")
+        issued = service.invite_institution_admin(
+            session, CONSOLE, institution_id=institution.id, note=note
+        )
+        path = issued.path
+    link = get_settings().public_base_url.rstrip("/") + path
+    typer.echo(f"邀请链接（仅显示一次，7 天内有效）invitation link, shown once: {link}")
+
+
 @institutions_app.command("admit")
 @friendly_errors
 def institutions_admit(code: str, reason: ReasonOption = "") -> None:
@@ -271,7 +293,7 @@ def institutions_revoke(code: str, reason: ReasonOption = "") -> None:
 def demo_logins(json: JsonOption = False) -> None:
     """Create (once) and print one demo login per role. 打印各角色演示账户。"""
     with transaction() as session:
-        logins = service.ensure_demo_logins(session, CONSOLE)
+        logins = ensure_demo_logins(session, CONSOLE, settings=get_settings())
     rows = [
         {
             "role": login.role.value,

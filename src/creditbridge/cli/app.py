@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+import creditbridge.analytics  # noqa: F401  (registers every snapshot table)
 from creditbridge.cli import (
     access,
     audit,

@@ -13,6 +13,7 @@ import typer
 from creditbridge.catalog import domain, service
 from creditbridge.catalog.schemas import CatalogVersionOut, DatasetDetailOut, DatasetSummaryOut
 from creditbridge.cli.context import friendly_errors, transaction
+from creditbridge.core.actors import CONSOLE
 from creditbridge.core.clock import to_local
 
 app = typer.Typer(help="共享清单 The shared-data list.", no_args_is_help=True)
@@ -151,7 +152,7 @@ def load(
 ) -> None:
     """Load a list file as a new version. 载入共享清单文件（生成新版本）。"""
     with transaction() as session:
-        outcome = service.load_catalog(session, path=file or service.BUNDLED_CATALOG_PATH)
+        outcome = service.load_catalog(session, CONSOLE, path=file or service.BUNDLED_CATALOG_PATH)
         version = outcome.version.version
     if outcome.created:
         typer.echo(f"已载入 loaded: version {version}, {outcome.dataset_count} 个信息项 datasets")

@@ -11,6 +11,7 @@ import typer
 
 from creditbridge.cli.catalog import _table
 from creditbridge.cli.context import fail, friendly_errors, transaction
+from creditbridge.core.config import get_settings
 from creditbridge.ingest import jobs, metrics
 
 app = typer.Typer(help="归集指标 Collection metrics.", no_args_is_help=True)
@@ -40,15 +41,18 @@ def compute(
     """Compute a month's metrics from a fresh snapshot (DuckDB over Parquet). 计算归集指标。"""
     first = metrics.parse_month(month)
     cut = metrics.as_of_datetime(date.fromisoformat(as_of)) if as_of else None
+    settings = get_settings()
     for back in range(last - 1, -1, -1):
         text = metrics.month_text(metrics.shift_month(first, -back))
         with transaction() as session:
             if keep_snapshot:
                 outcome = metrics.compute_collection_metrics(
-                    session, month=text, as_of=cut, keep_snapshot=True
+                    session, month=text, settings=settings, as_of=cut, keep_snapshot=True
                 )
             else:
-                outcome = jobs.compute_collection_metrics(session, month=text, as_of=cut)
+                outcome = jobs.compute_collection_metrics(
+                    session, month=text, settings=settings, as_of=cut
+                )
         where = f" snapshot {outcome.snapshot_folder}" if outcome.snapshot_folder else ""
         typer.echo(
             f"{outcome.month}: {outcome.rows} 行指标 metric rows, {outcome.batches} 批次 batches{where}"
@@ -63,7 +67,9 @@ def report(
 ) -> None:
     """Province totals and each dataset's figures for a month. 归集情况报告。"""
     with transaction() as session:
-        overview = metrics.get_overview(session, month=month)
+        overview = metrics.get_overview(
+            session, month=month, bar=metrics.CollectionBar.from_settings(get_settings().collection)
+        )
     if overview.is_empty:
         raise fail(
             f"{month} 尚未计算归集指标 no metrics computed for {month}: "

@@ -11,6 +11,7 @@ from creditbridge.catalog import service as catalog_service
 from creditbridge.cli.context import friendly_errors, transaction
 from creditbridge.consent import service
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import get_settings
 from creditbridge.core.crypto import InvalidKey, Sm2PublicKey
 from creditbridge.protection import service as protection
 
@@ -62,13 +63,14 @@ def expire() -> None:
 @friendly_errors
 def send_notifications(
     to: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--to",
-            help="JSON-lines file the messages are appended to (read by the SMS/mail gateway)",
+            help="JSON-lines file the messages are appended to (read by the SMS/mail gateway) "
+            "[default: <data dir>/outbox/consent-notifications.jsonl]",
             dir_okay=False,
         ),
-    ] = Path("var/outbox/consent-notifications.jsonl"),
+    ] = None,
     webhook: Annotated[
         str | None,
         typer.Option("--webhook", help="POST each message as JSON to this https:// URL instead"),
@@ -85,9 +87,11 @@ def send_notifications(
         typer.echo("--webhook 须为 https:// 地址 must be an https:// URL", err=True)
         raise typer.Exit(2)
 
+    outbox = to or get_settings().data_root / "outbox" / "consent-notifications.jsonl"
+
     def to_file(topic: str, payload: dict[str, object]) -> None:
-        to.parent.mkdir(parents=True, exist_ok=True)
-        with to.open("ab") as handle:
+        outbox.parent.mkdir(parents=True, exist_ok=True)
+        with outbox.open("ab") as handle:
             handle.write(orjson.dumps({"topic": topic, **payload}) + b"\n")
 
     def to_webhook(topic: str, payload: dict[str, object]) -> None:

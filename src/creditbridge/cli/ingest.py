@@ -1,8 +1,12 @@
 """`creditbridge ingest FILE …` and `creditbridge ingest pull …`: deliver a batch from the console.
 
-Acts as the console operator (core.actors.CONSOLE), in one transaction. Exit status: 0 applied,
-1 refused (too many rejected rows) or refused by a rule (a batch id reused for other content),
-2 unreadable (the file as a whole: empty, unknown headers, wrong format, connector failure).
+Acts as the console operator (core.actors.CONSOLE), in one transaction. The console is not a
+provider: the operator states on whose behalf it delivers (``--on-behalf-of PROVIDER``) and why
+(``--reason TEXT``, kept in the batch's audit event), and that provider must be assigned the
+dataset like any other delivery (``CB-INGEST-NOT-ASSIGNED``, audited). Exit status: 0 applied,
+1 refused (too many rejected rows) or refused by a rule (no reason stated, a dataset not
+assigned, a batch id reused for other content), 2 unreadable (the file as a whole: empty,
+unknown headers, wrong format, connector failure).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import typer
 
 from creditbridge.cli.context import fail, friendly_errors, transaction
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import get_settings
 from creditbridge.ingest import connectors, service
 
 PULL = "pull"
@@ -26,7 +31,19 @@ def ingest(
         str, typer.Argument(metavar="FILE|pull", help="a CSV/XLSX/JSONL file, or `pull`")
     ],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset code, e.g. tax_payment")],
-    provider: Annotated[str, typer.Option("--provider", help="provider id or code")],
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--on-behalf-of",
+            "--provider",
+            metavar="PROVIDER",
+            help="id or code of the provider this delivery is made for (代报单位)",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="why the console delivers for the provider (audited)"),
+    ] = None,
     batch_id: Annotated[
         str | None,
         typer.Option("--batch-id", help="idempotency key; the file's SM3 digest by default"),
@@ -41,7 +58,7 @@ def ingest(
 ) -> None:
     """Deliver a batch: validate, store accepted rows, report rejects. 提交一个批次。"""
     raise typer.Exit(
-        _run(target, dataset, provider, batch_id, sheet, connector_url, page_size, json)
+        _run(target, dataset, provider, reason, batch_id, sheet, connector_url, page_size, json)
     )
 
 
@@ -49,13 +66,22 @@ def ingest(
 def _run(
     target: str,
     dataset: str,
-    provider: str,
+    provider: str | None,
+    reason: str | None,
     batch_id: str | None,
     sheet: str | None,
     connector_url: str | None,
     page_size: int,
     json: bool,
 ) -> int:
+    reason = (reason or "").strip()
+    if not provider or not reason:
+        raise fail(
+            "错误 error: 控制台不是数据提供单位：请用 --on-behalf-of 写明代哪个"
+            "数据提供单位提交，并用 --reason 写明理由（记入审计日志） the console delivers only "
+            "on behalf of a provider: state --on-behalf-of PROVIDER and --reason TEXT (audited)",
+            EXIT_REFUSED,
+        )
     if target == PULL:
         if not connector_url:
             raise fail("`ingest pull` 需要 --connector-url", EXIT_UNREADABLE)
@@ -66,6 +92,7 @@ def _run(
                 outcome = service.ingest_batch(
                     session, CONSOLE, provider_id=found.id, dataset_code=dataset,
                     batch_key=batch_id, source=path, filename=path.name, channel="pull",
+                    settings=get_settings().ingest, reason=reason,
                 )  # fmt: skip
         except connectors.ConnectorFailed as exc:
             typer.echo(f"错误 error [{exc.code}]: {exc}", err=True)
@@ -79,6 +106,7 @@ def _run(
             outcome = service.ingest_batch(
                 session, CONSOLE, provider_id=found.id, dataset_code=dataset,
                 batch_key=batch_id, source=path, filename=path.name, channel="cli", sheet=sheet,
+                settings=get_settings().ingest, reason=reason,
             )  # fmt: skip
     if json:
         typer.echo(orjson.dumps(outcome.as_json(), option=orjson.OPT_INDENT_2))

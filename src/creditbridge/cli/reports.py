@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from creditbridge.cli.context import friendly_errors, transaction
+from creditbridge.cli.context import friendly_errors, require_existing_node, transaction
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import get_settings
 from creditbridge.core.errors import ValidationFailed
+from creditbridge.presentation.errors import keyed
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, service
 from creditbridge.subjects import service as subjects_service
@@ -32,17 +34,16 @@ def issue(
     code: Annotated[str, typer.Argument(help="统一社会信用代码 the enterprise's USCC")],
     out: Annotated[Path, typer.Option("--out", "-o", help="file to write", dir_okay=False)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="html | pdf")] = "pdf",
-    base_url: Annotated[
-        str, typer.Option("--base-url", help="public address of this node, for the QR code")
-    ] = "http://localhost:8000",
 ) -> None:
     """Issue the public standardized credit report of an enterprise. 出具信用报告。"""
     if fmt not in ("html", "pdf"):
-        raise ValidationFailed("--format 只能是 html 或 pdf")
+        raise keyed(ValidationFailed, "error.cli.report_format")
     checked = uscc_codes.validate(code)
     if not checked.valid:
-        raise ValidationFailed(
-            "统一社会信用代码有误", issues=[e.to_issue(field="CODE") for e in checked.errors]
+        raise keyed(
+            ValidationFailed,
+            "error.cli.uscc_invalid",
+            issues=[e.to_issue(field="CODE") for e in checked.errors],
         )
     with transaction() as session:
         subject = subjects_service.get_subject_by_uscc_or_raise(session, checked.code)
@@ -51,7 +52,7 @@ def issue(
             CONSOLE,
             subject_id=subject.id,
             fmt="pdf" if fmt == "pdf" else "html",
-            base_url=base_url,
+            settings=get_settings(),
         )
         out.write_bytes(issued.data)
     typer.echo(f"报告编号 report no.: {issued.report_no}")
@@ -66,7 +67,10 @@ def verify(
         Path, typer.Argument(help="an issued report (HTML or PDF)", exists=True, dir_okay=False)
     ],
 ) -> None:
-    """Check a report file; exit 0 only when genuine and unaltered. 核验信用报告。"""
+    """Check a report file; exit 0 only when genuine and unaltered. 核验信用报告。
+
+    Run it where the node's data lives: it creates no database and no key."""
+    require_existing_node()
     with transaction() as session:
         result = service.verify_file(session, file.read_bytes())
         session.rollback()

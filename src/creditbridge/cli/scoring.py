@@ -10,8 +10,10 @@ from typing import Annotated
 import orjson
 import typer
 
+from creditbridge.cli import scorecard
 from creditbridge.cli.context import fail, friendly_errors, transaction
 from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import get_settings
 from creditbridge.scoring import service
 from creditbridge.scoring.errors import TrainingRefused
 
@@ -21,15 +23,24 @@ app = typer.Typer(
 )
 
 RootOption = Annotated[
-    Path,
-    typer.Option("--dir", help="folder of the analytics snapshot and reports", show_default=True),
+    Path | None,
+    typer.Option(
+        "--dir",
+        help="folder of the analytics snapshot and reports "
+        "[default: <data dir>/analytics/scoring, beside the SQLite file]",
+    ),
 ]
+
+
+def lab_folder(root: Path | None) -> Path:
+    """``--dir``, or the node's own: under its data directory, never the working directory."""
+    return root or get_settings().analytics_root / "scoring"
 
 
 @app.command("snapshot")
 @friendly_errors
 def snapshot(
-    root: RootOption = service.DEFAULT_ROOT,
+    root: RootOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="as-of day YYYY-MM-DD (default today)")
     ] = None,
@@ -38,7 +49,7 @@ def snapshot(
     day = date.fromisoformat(as_of) if as_of else None
     started = time.perf_counter()
     with transaction() as session:
-        snap = service.take_snapshot(session, CONSOLE, root=root, as_of=day)
+        snap = service.take_snapshot(session, CONSOLE, root=lab_folder(root), as_of=day)
     typer.echo(
         f"快照 snapshot {snap.folder} as of {snap.as_of}: {snap.rows.get('subject', 0)} 企业, "
         f"{sum(v for k, v in snap.rows.items() if k not in ('subject', 'loan', 'param', 'coverage'))}"
@@ -49,7 +60,7 @@ def snapshot(
 @app.command("train")
 @friendly_errors
 def train(
-    root: RootOption = service.DEFAULT_ROOT,
+    root: RootOption = None,
     kind: Annotated[
         str, typer.Option("--kind", help="all | expert | scorecard (scorecard adds LightGBM)")
     ] = "all",
@@ -61,14 +72,14 @@ def train(
     started = time.perf_counter()
     if kind in ("all", "expert"):
         with transaction() as session:
-            model = service.register_expert(session, CONSOLE, root=root)
+            model = service.register_expert(session, CONSOLE, root=lab_folder(root))
             typer.echo(
                 f"专家评分卡 expert draft {model.version} (cut-offs {model.spec['cutoffs_from']})"
             )
     if kind in ("all", "scorecard"):
         try:
             with transaction() as session:
-                card, challenger = service.train_scorecard(session, CONSOLE, root=root)
+                card, challenger = service.train_scorecard(session, CONSOLE, root=lab_folder(root))
                 selected = [r["code"] for r in card.spec["iv"] if r["selected"]]
                 typer.echo(
                     f"统计评分卡 scorecard draft {card.version}: {len(selected)} 个指标 "
@@ -95,7 +106,7 @@ def validate(
     version: Annotated[
         str | None, typer.Argument(help="model version; every draft when omitted")
     ] = None,
-    root: RootOption = service.DEFAULT_ROOT,
+    root: RootOption = None,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="write the HTML validation report")
     ] = True,
@@ -116,7 +127,7 @@ def validate(
         if not models:
             raise fail("没有待验证的模型 no draft to validate (run creditbridge scoring train)")
         for model in models:
-            model = service.validate(session, CONSOLE, version=model.version, root=root)
+            model = service.validate(session, CONSOLE, version=model.version, root=lab_folder(root))
             m = model.metrics
             verdict = (
                 "通过 passed"
@@ -129,7 +140,7 @@ def validate(
                 f"n={m.get('n')} bad={m.get('n_bad')} — {verdict}"
             )
             if report:
-                path = root / "reports" / f"{model.version}.html"
+                path = lab_folder(root) / "reports" / f"{model.version}.html"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(report_module.render_report(model, standalone=True), "utf-8")
                 typer.echo(f"  报告 report: {path}")
@@ -164,11 +175,11 @@ def retire(version: Annotated[str, typer.Argument(help="model version")]) -> Non
 
 @app.command("run")
 @friendly_errors
-def run(root: RootOption = service.DEFAULT_ROOT) -> None:
+def run(root: RootOption = None) -> None:
     """Score every enterprise with every approved model and store the scores. 批量评分。"""
     started = time.perf_counter()
     with transaction() as session:
-        results = service.run(session, CONSOLE, root=root)
+        results = service.run(session, CONSOLE, root=lab_folder(root))
         for result in results:
             r = result.run
             psi = r.psi.get("score") if r.psi else None
@@ -220,3 +231,8 @@ def show(
         typer.echo(f"{code}: {view.score} 分 {view.grade} ({view.model_version})")
     for reason in view.reasons:
         typer.echo(f"  - [{reason.code}] {reason.text_zh} (-{reason.points_lost})")
+
+
+# The scorecard as a tool on the analyst's own table (no database): cli/scorecard.py.
+app.command("fit")(scorecard.fit)
+app.command("apply")(scorecard.apply)

@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from creditbridge.cli.context import engine, friendly_errors
+from creditbridge.ingest import service as ingest_service
 from creditbridge.web import server
 
 
@@ -17,6 +18,8 @@ def serve(
 ) -> None:
     """Serve the platform's pages and API. 启动平台网站与接口。"""
     engine()  # fail early, with one line, when the database is unreachable
+    server.prepare_process()
+    ingest_service.sweep_stale_uploads()  # left by a server killed mid-delivery
     typer.echo(f"CreditBridge 融资信用服务平台: http://{host}:{port}/")
     uvicorn.run(
         "creditbridge.web.app:create_app",
@@ -24,6 +27,6 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        http=server.PROTOCOL,
         log_level="warning",
+        **server.uvicorn_options(),
     )

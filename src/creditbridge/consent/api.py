@@ -3,20 +3,19 @@ reads under consent (signed API clients), and the enterprise's receipts and acce
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from creditbridge.consent import service
-from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import Actor
+from creditbridge.core.types import FilterDate, Id
 from creditbridge.protection import service as protection
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import CurrentActor, SignedClient
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 
 router = APIRouter(tags=["consent 授权"])
 
@@ -50,9 +49,7 @@ def keys() -> dict[str, Any]:
 
 
 def _read(session: Session, actor: Actor, **kwargs: Any) -> dict[str, Any]:
-    # The refusal's audit event and abuse tally must stand although the read fails.
-    with commit_on(session, ConsentRefused):
-        result = service.read_records(session, actor, **kwargs)
+    result = service.read_records(session, actor, **kwargs)
     return {
         "subject": {
             "id": result.subject_id,
@@ -91,9 +88,9 @@ def read_subject_records(
     session: WriteSession,
     purpose: Annotated[str, Query(max_length=32)],
     categories: Annotated[list[str], Query()],
-    consent_id: int | None = None,
-    data_from: date | None = None,
-    data_to: date | None = None,
+    consent_id: Id | None = None,
+    data_from: FilterDate | None = None,
+    data_to: FilterDate | None = None,
 ) -> dict[str, Any]:
     """Refused with 403 `CB-CONSENT-*` (problem+json, with `reason`) when no consent covers the
     read; every read is logged for the enterprise and audited."""
@@ -111,8 +108,12 @@ def read_subject_records(
 
 
 @router.get("/api/v1/consents/{consent_id}/receipt", summary="Signed receipt 授权回执")
-def consent_receipt(consent_id: int, actor: CurrentActor, session: WriteSession) -> Response:
-    raw = service.receipt(session, actor, consent_id=consent_id)
+def consent_receipt(
+    request: Request, consent_id: Annotated[Id, Path()], actor: CurrentActor, session: WriteSession
+) -> Response:
+    raw = service.receipt(
+        session, actor, consent_id=consent_id, settings=request.app.state.settings
+    )
     return Response(
         raw,
         media_type="application/json",

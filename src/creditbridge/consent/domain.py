@@ -14,6 +14,8 @@ import orjson
 
 from creditbridge.core.crypto import Sm2PrivateKey, Sm2PublicKey, canonical_json, sign, verify
 from creditbridge.core.errors import InvalidTransition
+from creditbridge.presentation.errors import keyed
+from creditbridge.presentation.i18n import translate
 
 
 class Purpose(StrEnum):
@@ -28,16 +30,8 @@ class Purpose(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return PURPOSE_LABELS[self]
-
-
-PURPOSE_LABELS: Final[dict[Purpose, str]] = {
-    Purpose.LOAN_APPLICATION: "贷款申请审查",
-    Purpose.CREDIT_LINE_REVIEW: "授信额度审查",
-    Purpose.POST_LOAN_MONITORING: "贷后管理",
-    Purpose.GUARANTEE_REVIEW: "融资担保审查",
-    Purpose.INSURANCE_UNDERWRITING: "保险承保审查",
-}
+        # The Chinese label stored in notifications and receipts; pages translate ``purpose.*``.
+        return translate("zh", f"purpose.{self.value}")
 
 
 class ConsentStatus(StrEnum):
@@ -50,17 +44,7 @@ class ConsentStatus(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS: Final[dict[ConsentStatus, str]] = {
-    ConsentStatus.REQUESTED: "待企业确认",
-    ConsentStatus.ACTIVE: "生效中",
-    ConsentStatus.PAUSED: "已暂停",
-    ConsentStatus.REVOKED: "已撤销",
-    ConsentStatus.EXPIRED: "已过期",
-    ConsentStatus.REJECTED: "已拒绝",
-}
+        return translate("zh", f"consent_status.{self.value}")
 
 
 class Move(StrEnum):
@@ -73,17 +57,8 @@ class Move(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return MOVE_LABELS[self]
+        return translate("zh", f"consent_move.{self.value}")
 
-
-MOVE_LABELS: Final[dict[Move, str]] = {
-    Move.APPROVE: "同意授权",
-    Move.REJECT: "拒绝授权",
-    Move.PAUSE: "暂停授权",
-    Move.RESUME: "恢复授权",
-    Move.REVOKE: "撤销授权",
-    Move.EXPIRE: "授权到期",
-}
 
 S = ConsentStatus
 TRANSITIONS: Final[dict[tuple[ConsentStatus, Move], ConsentStatus]] = {
@@ -110,7 +85,13 @@ def transition(status: str, move: Move) -> ConsentStatus:
     current = ConsentStatus(status)
     target = TRANSITIONS.get((current, move))
     if target is None:
-        raise InvalidTransition(f"授权当前状态为“{current.label_zh}”，不能{move.label_zh}")
+        # The labels are filled in Chinese: the English page names them in Chinese too.
+        raise keyed(
+            InvalidTransition,
+            "error.consent.move",
+            status=current.label_zh,
+            move=move.label_zh,
+        )
     return target
 
 

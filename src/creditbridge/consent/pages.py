@@ -14,21 +14,22 @@ from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
 from creditbridge.catalog import service as catalog_service
+from creditbridge.catalog.schemas import DisclosureClass
 from creditbridge.consent import service
 from creditbridge.consent.domain import ConsentStatus, Move, Purpose, allowed_moves
-from creditbridge.consent.errors import ConsentRefused
 from creditbridge.consent.models import ConsentGrant
+from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI, to_local, utc_now
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import require_roles
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[types.Id, Path()]
 Enterprise = Annotated[Actor, Depends(require_roles(Role.ENTERPRISE_USER))]
 Officer = Annotated[Actor, Depends(require_roles(Role.INSTITUTION_OFFICER))]
 EitherSide = Annotated[
@@ -59,7 +60,7 @@ def _category_choices(session: Session) -> list[CategoryChoice]:
     needs_consent = {
         d.category
         for d in catalog_service.list_datasets(session)
-        if d.disclosure_class == "authorized"
+        if d.disclosure_class == DisclosureClass.AUTHORIZED
     }
     return [
         CategoryChoice(c.code, c.name_zh, c.name_en, c.code not in needs_consent)
@@ -112,6 +113,25 @@ def consent_detail(
     )
 
 
+@router.post("/consents/{consent_id}/receipt", name="consent:receipt")
+def consent_receipt(
+    request: Request, session: WriteSession, actor: Enterprise, consent_id: Id
+) -> Response:
+    # Handing out a receipt is itself audited: a POST with the page's CSRF token, so that a
+    # cross-site link cannot write to the trail. Declared before consent:decide, whose
+    # /consents/{id}/{move} would otherwise take the path and refuse "receipt" as a move.
+    raw = service.receipt(
+        session, actor, consent_id=consent_id, settings=request.app.state.settings
+    )
+    return Response(
+        raw,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="consent-{consent_id}-receipt.json"'
+        },
+    )
+
+
 @router.post("/consents/{consent_id}/{move}", name="consent:decide")
 def consent_decide(
     request: Request,
@@ -123,19 +143,6 @@ def consent_decide(
 ) -> Response:
     service.decide(session, actor, consent_id=consent_id, move=Move(move), reason=reason or None)
     return _redirect(request.url_for("consent:detail", consent_id=consent_id).path)
-
-
-@router.get("/consents/{consent_id}/receipt", name="consent:receipt")
-def consent_receipt(session: WriteSession, actor: Enterprise, consent_id: Id) -> Response:
-    # A write session: handing out a receipt is itself audited.
-    raw = service.receipt(session, actor, consent_id=consent_id)
-    return Response(
-        raw,
-        media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="consent-{consent_id}-receipt.json"'
-        },
-    )
 
 
 @router.get("/enterprise/access-log", name="consent:access_log")
@@ -326,7 +333,7 @@ def read_form(
     request: Request,
     session: ReadSession,
     actor: Officer,
-    consent_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    consent_id: Annotated[types.Id | None, Query()] = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -357,16 +364,14 @@ def read_submit(
             issues=[Issue("CB-CONSENT-SCOPE-EMPTY", "至少选择一个信息类别", field="categories")],
         )
     subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
-    # A refused read raises after writing its audit event and abuse tally; they must stand.
-    with commit_on(session, ConsentRefused):
-        result = service.read_records(
-            session,
-            actor,
-            subject_id=subject.id,
-            purpose=purpose,
-            categories=form.categories,
-            consent_id=cited,
-        )
+    result = service.read_records(
+        session,
+        actor,
+        subject_id=subject.id,
+        purpose=purpose,
+        categories=form.categories,
+        consent_id=cited,
+    )
     datasets = {d.code: d for d in catalog_service.list_datasets(session)}
     return render(
         request,

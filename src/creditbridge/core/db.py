@@ -104,10 +104,18 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.close()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build an engine for ``url``; the SQLite file's folder is created when missing."""
+def make_engine(url: str, *, echo: bool = False, pool_timeout: float | None = None) -> Engine:
+    """Build an engine for ``url``; the SQLite file's folder is created when missing.
+
+    ``pool_timeout``: how long a checkout waits for a free connection before SQLAlchemy's
+    ``TimeoutError`` (the web server answers it 503); the default 30 s only queues requests.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if pool_timeout is not None and (
+        parsed.get_backend_name() != "sqlite" or _sqlite_path(url) is not None
+    ):
+        kwargs["pool_timeout"] = pool_timeout
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(url)
         if path is not None:

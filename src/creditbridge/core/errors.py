@@ -10,7 +10,8 @@
     │   ├── InvalidTransition       a workflow move the state machine does not allow
     │   └── DuplicateDelivery       an idempotency key seen before with different content
     ├── ValidationFailed            input is malformed; carries one Issue per row/field
-    └── ExchangeError               another node answered wrongly or not at all
+    ├── ExchangeError               another node answered wrongly or not at all
+    └── Busy                        the worker is at its admission limit; retry after a while (503)
     PlatformError                   the platform itself cannot work (not the user's fault)
     ├── DatabaseUnavailable         the database URL cannot be reached
     └── CryptoError                 a cryptographic operation failed (core/crypto/errors.py)
@@ -19,10 +20,18 @@
 
 Each error has a stable ``code`` (``CB-…``) for the API and a Chinese ``message`` for screens.
 The HTTP status lives here too so that handlers never choose it.
+
+An error (and an :class:`Issue`) may also carry a message ``key`` and its ``params``: the key names
+a ``(zh, en)`` pair of the message tables (``creditbridge.presentation``), so a page in English shows
+the refusal in English while the API's ``detail`` stays the Chinese ``message``. The tables sit above
+this module, so the text for a key is filled in by ``creditbridge.presentation.errors.keyed``. The
+title of each class is the pair ``error.<code>`` of the same tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,9 +46,15 @@ class Issue:
     row: int | None = None
     value: str | None = None
     location: str | None = None
+    # The message as a key of the message tables, for pages in another language than Chinese.
+    key: str | None = None
+    params: Mapping[str, object] | None = dataclasses.field(default=None, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        body = {k: v for k, v in self.__dict__.items() if v is not None}
+        if self.params is not None:
+            body["params"] = plain_params(self.params)
+        return body
 
     def __str__(self) -> str:
         where = []
@@ -53,6 +68,15 @@ class Issue:
         return f"{prefix}：{self.message}" if prefix else self.message
 
 
+def plain_params(params: Mapping[str, object]) -> dict[str, object]:
+    """Message parameters as JSON can carry them: numbers, text and booleans as they are, anything
+    else (a date, a Decimal) as its text."""
+    return {
+        name: value if value is None or isinstance(value, str | int | float | bool) else str(value)
+        for name, value in params.items()
+    }
+
+
 class DomainError(Exception):
     """Base of every refusal a user or caller can provoke."""
 
@@ -60,13 +84,30 @@ class DomainError(Exception):
     status_code: ClassVar[int] = 400
     title: ClassVar[str] = "请求无法处理"
 
-    def __init__(self, message: str, *, issues: list[Issue] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+        issues: list[Issue] | None = None,
+    ) -> None:
+        """``message`` is the Chinese text (the class title when omitted); ``key`` and ``params``
+        name the same text in the message tables, for pages in other languages."""
+        text = self.title if message is None else message
+        super().__init__(text)
+        self.message = text
+        self.key = key
+        self.params: dict[str, object] = dict(params or {})
         self.issues: list[Issue] = list(issues or [])
 
+    @classmethod
+    def title_key(cls) -> str:
+        """The message key of the class's title, in every language."""
+        return f"error.{cls.code}"
+
     def problem(self) -> dict[str, Any]:
-        """RFC 9457 Problem Details body."""
+        """RFC 9457 Problem Details body; ``key`` and ``params`` let a client translate ``detail``."""
         body: dict[str, Any] = {
             "type": f"urn:creditbridge:error:{self.code}",
             "title": self.title,
@@ -74,6 +115,9 @@ class DomainError(Exception):
             "detail": self.message,
             "code": self.code,
         }
+        if self.key is not None:
+            body["key"] = self.key
+            body["params"] = plain_params(self.params)
         if self.issues:
             body["errors"] = [issue.as_dict() for issue in self.issues]
         return body
@@ -138,6 +182,22 @@ class ExchangeError(DomainError):
     code = "CB-EXCHANGE"
     status_code = 502
     title = "节点交换失败"
+
+
+class Busy(DomainError):
+    """Raised when a worker is at an admission limit (requests in flight, PDF renders, database
+    connections): answered 503 with ``Retry-After`` rather than queued without bound."""
+
+    code = "CB-BUSY"
+    status_code = 503
+    title = "系统繁忙，请稍后重试"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2) -> None:
+        super().__init__(
+            "系统繁忙，请稍后重试" if message is None else message,
+            key="error.busy" if message is None else None,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class PlatformError(Exception):

@@ -49,6 +49,8 @@ from creditbridge.demo.timeline import Window, months_of, period_text
 from creditbridge.demo.writer import BulkWriter, writer_for
 from creditbridge.ingest.models import Batch, Provider, ProviderDataset
 from creditbridge.marketplace.models import Loan, Product
+from creditbridge.presentation.errors import keyed
+from creditbridge.presentation.exports import csv_row
 from creditbridge.subjects import service as subjects_service
 from creditbridge.subjects.models import Record, Subject
 
@@ -130,21 +132,18 @@ def generate(
     One audit event (``demo.generate``) records the run in the same transaction.
     """
     if not 1 <= enterprises <= MAX_ENTERPRISES:
-        raise ValidationFailed(f"企业数须在 1 至 {MAX_ENTERPRISES} 之间，收到 {enterprises}")
+        raise keyed(ValidationFailed, "error.demo.enterprises", max=MAX_ENTERPRISES, n=enterprises)
     if seed < 0:
-        raise ValidationFailed(f"随机种子须为非负整数，收到 {seed}")
+        raise keyed(ValidationFailed, "error.demo.seed", seed=seed)
     existing = count_subjects(session)
     if existing:
-        raise Conflict(
-            f"数据库中已有 {existing} 个信用主体，演示数据只能生成到空库中"
-            f"（database already holds {existing} subjects; use an empty database）"
-        )
+        raise keyed(Conflict, "error.demo.not_empty", n=existing)
     say = progress or (lambda _message: None)
     started = time.perf_counter()
     clock = _Stages()
     window = Window(as_of)
 
-    catalog_service.ensure_default_catalog(session)
+    catalog_service.ensure_default_catalog(session, actor)
     specs = [
         DatasetSpec.model_validate(row.definition) for row in catalog_service.list_datasets(session)
     ]
@@ -302,7 +301,9 @@ def export_truth(session: Session, actor: Actor, *, path: Path) -> int:
         out = csv.writer(handle)
         out.writerow(["subject_id", "uscc", "risk", "true_pd", "defaulted", "seed"])
         for subject_id, code, risk, pd_true, defaulted, seed in rows:
-            out.writerow([subject_id, code, f"{risk:.6f}", f"{pd_true:.6f}", int(defaulted), seed])
+            out.writerow(
+                csv_row([subject_id, code, f"{risk:.6f}", f"{pd_true:.6f}", int(defaulted), seed])
+            )
             written += 1
     audit.record(
         session,

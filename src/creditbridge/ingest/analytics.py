@@ -1,9 +1,8 @@
 """The analytics path of the collection metrics: a columnar snapshot of the store and the SQL that
 turns it into figures.
 
-1. :func:`export_snapshot` streams the tables the metrics need out of the OLTP store (SQLite or
-   PostgreSQL) in chunks into Parquet files (pyarrow), one per table, memory bounded by the chunk.
-   Times become numbers and dates the SQL can compare on any engine: ``received_epoch`` (UTC
+1. :data:`SNAPSHOT_TABLES` are collection's part of the analytics snapshot
+   (:mod:`creditbridge.core.snapshot`); :func:`export_snapshot` writes them. Times become numbers and dates the SQL can compare on any engine: ``received_epoch`` (UTC
    seconds), ``received_date`` (the Beijing calendar day) and month sequence numbers
    (``year * 12 + month - 1``), so the metric SQL needs no date functions, which differ by engine.
 2. :data:`METRIC_SQL` computes one month's rows per provider × dataset × city. It is standard SQL
@@ -18,10 +17,9 @@ turns it into figures.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -31,12 +29,13 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-from sqlalchemy import Connection, Select, Text, cast, select
+from sqlalchemy import Connection, Text, cast, select
 
+from creditbridge.core import snapshot
+from creditbridge.core.snapshot import CHUNK_ROWS, Chunk, Snapshot, Table
 from creditbridge.ingest.models import Batch, Provider, ProviderDataset
 from creditbridge.subjects.models import Record, Subject
 
-CHUNK_ROWS: Final = 50_000
 BEIJING_OFFSET_SECONDS: Final = 8 * 3600  # China has kept UTC+8 without summer time since 1991.
 SECONDS_PER_DAY: Final = 86_400
 
@@ -44,32 +43,7 @@ JSON_TEXT: Final = "{column} ->> ('$.' || {path})"
 """How the engine reads one JSON field as text (NULL when absent or JSON null)."""
 
 
-def month_seq(year: int, month: int) -> int:
-    return year * 12 + month - 1
-
-
-def seq_month(seq: int) -> str:
-    return f"{seq // 12:04d}-{seq % 12 + 1:02d}"
-
-
 # ------------------------------------------------------------------ snapshot
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A folder of Parquet files, one per table of :data:`SNAPSHOT_TABLES`."""
-
-    folder: Path
-    rows: dict[str, int]
-
-    def path(self, table: str) -> Path:
-        return self.folder / f"{table}.parquet"
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-Chunk = dict[str, pa.Array]
 
 
 def _month_seq_of(days: pa.Array) -> pa.Array:
@@ -110,15 +84,9 @@ def _record(chunk: Chunk) -> Chunk:
     return chunk
 
 
-@dataclass(frozen=True)
-class _TableExport:
-    query: Callable[[], Select[*tuple[Any, ...]]]
-    types: dict[str, pa.DataType]
-    transform: Callable[[Chunk], Chunk]
-
-
-SNAPSHOT_TABLES: Final[dict[str, _TableExport]] = {
-    "snap_subject": _TableExport(
+SNAPSHOT_TABLES: Final = snapshot.register(
+    Table(
+        "snap_subject",
         lambda: select(
             Subject.id, Subject.city_code, Subject.status, Subject.entity_type,
             Subject.registration_date,
@@ -127,19 +95,21 @@ SNAPSHOT_TABLES: Final[dict[str, _TableExport]] = {
          "entity_type": pa.string(), "registration_date": pa.date32()},
         _subject,
     ),
-    "snap_provider": _TableExport(
+    Table(
+        "snap_provider",
         lambda: select(Provider.id, Provider.code, Provider.division_code).order_by(Provider.id),
         {"id": pa.int64(), "code": pa.string(), "division_code": pa.string()},
         _provider,
     ),
-    "snap_provider_dataset": _TableExport(
+    Table(
+        "snap_provider_dataset",
         lambda: select(ProviderDataset.provider_id, ProviderDataset.dataset_code).order_by(
             ProviderDataset.id
         ),
         {"provider_id": pa.int64(), "dataset_code": pa.string()},
-        lambda chunk: chunk,
     ),
-    "snap_batch": _TableExport(
+    Table(
+        "snap_batch",
         lambda: select(
             Batch.id, Batch.provider_id, Batch.dataset_code, Batch.status, Batch.received_at,
             Batch.rows_total, Batch.rows_accepted, Batch.rows_rejected,
@@ -151,7 +121,8 @@ SNAPSHOT_TABLES: Final[dict[str, _TableExport]] = {
     ),
     # The payload is exported as JSON text for the completeness check; the metric SQL reads only
     # the required fields of it.
-    "snap_record": _TableExport(
+    Table(
+        "snap_record",
         lambda: select(
             Record.id, Record.subject_id, Record.dataset_code, Record.status, Record.event_date,
             Record.batch_id, Record.provider_id, cast(Record.data, Text).label("data"),
@@ -161,30 +132,8 @@ SNAPSHOT_TABLES: Final[dict[str, _TableExport]] = {
          "provider_id": pa.int64(), "data": pa.string()},
         _record,
     ),
-}  # fmt: skip
-
-
-def _chunks(
-    connection: Connection, export: _TableExport, chunk_rows: int
-) -> Iterator[pa.RecordBatch]:
-    names = list(export.types)
-    # Options on the statement, not the connection: Connection.execution_options() changes the
-    # caller's connection for good (every later statement would open a server-side cursor).
-    result = connection.execute(
-        export.query().execution_options(stream_results=True, yield_per=chunk_rows)
-    )
-    for rows in result.partitions(chunk_rows):
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        chunk: Chunk = {
-            name: pa.array(values, type=export.types[name])
-            for name, values in zip(names, columns, strict=True)
-        }
-        yield pa.RecordBatch.from_pydict(export.transform(chunk))
-
-
-def _empty_schema(export: _TableExport) -> pa.Schema:
-    empty: Chunk = {name: pa.array([], type=kind) for name, kind in export.types.items()}
-    return pa.RecordBatch.from_pydict(export.transform(empty)).schema
+)  # fmt: skip
+"""The tables collection contributes to the analytics snapshot, which the metric SQL reads."""
 
 
 def export_snapshot(
@@ -194,17 +143,7 @@ def export_snapshot(
     in chunks of ``chunk_rows`` rows. Reads through ``connection`` so that it sees the caller's
     transaction (rows not yet committed included)."""
     folder = root / f"snapshot-{uuid.uuid4().hex[:12]}"
-    folder.mkdir(parents=True)
-    counts: dict[str, int] = {}
-    for table, export in SNAPSHOT_TABLES.items():
-        schema = _empty_schema(export)
-        written = 0
-        with pq.ParquetWriter(folder / f"{table}.parquet", schema) as writer:
-            for chunk in _chunks(connection, export, chunk_rows):
-                writer.write_batch(chunk.select(schema.names))
-                written += chunk.num_rows
-        counts[table] = written
-    return Snapshot(folder, counts)
+    return snapshot.export(connection, folder, tables=SNAPSHOT_TABLES, chunk_rows=chunk_rows)
 
 
 # ------------------------------------------------------------------ parameters

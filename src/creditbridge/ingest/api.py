@@ -4,16 +4,15 @@ reads only for its own provider (403 ``CB-INGEST-NOT-YOUR-PROVIDER`` / 404)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from creditbridge.core import types
 from creditbridge.core.errors import Issue
 from creditbridge.ingest import service
 from creditbridge.ingest.errors import RowsMalformed
@@ -23,8 +22,7 @@ from creditbridge.web.deps import ReadSession, WriteSession
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest 归集"])
 
-BatchId = Annotated[int, Path(ge=1, le=2**62, description="batch id (批次编号)")]
-MAX_UPLOAD_BYTES = 2 << 30
+BatchId = Annotated[types.Id, Path(description="batch id (批次编号)")]
 
 
 def batch_out(outcome: service.BatchOutcome) -> BatchOut:
@@ -53,28 +51,39 @@ async def post_batch(
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         outcome = await _multipart(request, session, client)
     else:
-        try:
-            body = BatchIn.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise RowsMalformed(
-                "请求体不是有效的批次：须含 provider、dataset、batch_id 和 rows",
-                issues=[
-                    Issue(
-                        code="INGEST-BODY",
-                        message=error["msg"],
-                        field=".".join(map(str, error["loc"])),
-                    )
-                    for error in exc.errors()[:20]
-                ],
-            ) from exc
-        provider = service.get_provider_or_raise(session, body.provider)
-        outcome = service.ingest_batch(
-            session, client, provider_id=provider.id, dataset_code=body.dataset,
-            batch_key=body.batch_id, source=body.rows, filename=None, channel="api",
-        )  # fmt: skip
+        raw = await request.body()
+        outcome = await run_in_threadpool(_deliver_rows, request, session, client, raw)
     if outcome.replayed:
         response.status_code = 200
     return batch_out(outcome)
+
+
+# The body is read on the event loop (above); its validation and the ingest (pydantic over every
+# row, SQLAlchemy, sqlite3, the file) are synchronous and run in a worker thread. On the loop, a
+# delivery waiting out SQLite's busy timeout froze every request of the worker, /healthz included.
+
+
+def _deliver_rows(request: Request, session: Any, client: Any, raw: bytes) -> service.BatchOutcome:
+    try:
+        body = BatchIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RowsMalformed(
+            "请求体不是有效的批次：须含 provider、dataset、batch_id 和 rows",
+            issues=[
+                Issue(
+                    code="INGEST-BODY",
+                    message=error["msg"],
+                    field=".".join(map(str, error["loc"])),
+                )
+                for error in exc.errors()[:20]
+            ],
+        ) from exc
+    provider = service.get_provider_or_raise(session, body.provider)
+    return service.ingest_batch(
+        session, client, provider_id=provider.id, dataset_code=body.dataset,
+        batch_key=body.batch_id, source=body.rows, filename=None, channel="api",
+        settings=request.app.state.settings.ingest,
+    )  # fmt: skip
 
 
 async def _multipart(request: Request, session: Any, client: Any) -> service.BatchOutcome:
@@ -86,15 +95,21 @@ async def _multipart(request: Request, session: Any, client: Any) -> service.Bat
     ):
         raise RowsMalformed("multipart 请求须含 file、provider 和 dataset")
     text = {k: v if isinstance(v, str) and v else None for k, v in fields.items()}
+    outcome: service.BatchOutcome = await run_in_threadpool(
+        _deliver_file, request, session, client, upload, text
+    )
+    return outcome
+
+
+def _deliver_file(
+    request: Request, session: Any, client: Any, upload: UploadFile, text: dict[str, str | None]
+) -> service.BatchOutcome:
     provider = service.get_provider_or_raise(session, str(text["provider"]))
-    with tempfile.TemporaryDirectory(prefix="creditbridge-upload-") as folder:
-        path = FilePath(folder) / "upload"
-        with path.open("wb") as out:
-            shutil.copyfileobj(upload.file, out, length=1 << 20)
+    with service.saved_upload(upload.file, upload.filename) as path:
         return service.ingest_batch(
             session, client, provider_id=provider.id, dataset_code=str(text["dataset"]),
             batch_key=text["batch_id"], source=path, filename=upload.filename or "upload.csv",
-            channel="api", sheet=text["sheet"],
+            channel="api", sheet=text["sheet"], settings=request.app.state.settings.ingest,
         )  # fmt: skip
 
 
@@ -114,12 +129,15 @@ def get_rejects(
     session: ReadSession,
     client: SignedClient,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
 ) -> Any:
-    """Every line of the report in row order: JSON, or CSV in UTF-8 with a BOM (`format=csv`)."""
+    """Every line of the report in row order: JSON (each line's `key` and `params` name its
+    reason in the message tables), or CSV in UTF-8 with a BOM (`format=csv`; `lang=en` adds the
+    reason in English as a last column)."""
     if format == "csv":
         service.access_batch(session, client, batch_id)  # refuse before the stream starts
         return StreamingResponse(
-            service.reject_report_csv(session, client, batch_id=batch_id),
+            service.reject_report_csv(session, client, batch_id=batch_id, english=lang == "en"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="rejects-{batch_id}.csv"'},
         )
@@ -132,6 +150,8 @@ def get_rejects(
             code=r.code,
             message=r.message,
             warning=r.warning,
+            key=r.message_key,
+            params=r.message_params,
         )
         for r in service.list_rejects(session, client, batch_id=batch_id)
     ]

@@ -56,13 +56,18 @@ def _charts(overview: metrics.Overview, trend: list[tuple[str, float]]) -> dict[
     }
 
 
+def _bar(request: Request) -> metrics.CollectionBar:
+    return metrics.CollectionBar.from_settings(request.app.state.settings.collection)
+
+
 @router.get("", name="collection:dashboard")
 def dashboard(
     request: Request, session: ReadSession, actor: Operator, month: MonthParam = None
 ) -> HTMLResponse:
     chosen, months = _month(session, month)
-    overview = metrics.get_overview(session, month=chosen) if chosen else None
-    trend = metrics.get_trend(session) if overview and not overview.is_empty else []
+    bar = _bar(request)
+    overview = metrics.get_overview(session, month=chosen, bar=bar) if chosen else None
+    trend = metrics.get_trend(session, bar=bar) if overview and not overview.is_empty else []
     return render(
         request,
         "collection/dashboard.html",
@@ -80,10 +85,13 @@ def dataset_page(
     month: MonthParam = None,
 ) -> HTMLResponse:  # fmt: skip
     chosen, months = _month(session, month)
-    dataset, cities = metrics.get_dataset_by_city(session, month=chosen or "", dataset_code=code)
+    bar = _bar(request)
+    dataset, cities = metrics.get_dataset_by_city(
+        session, month=chosen or "", dataset_code=code, bar=bar
+    )
     return render(
         request, "collection/dataset.html", month=chosen, months=months, dataset=dataset,
-        cities=cities, bar=metrics.CollectionBar.from_settings(),
+        cities=cities, bar=bar,
     )  # fmt: skip
 
 

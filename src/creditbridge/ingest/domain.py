@@ -3,7 +3,9 @@
 Real deliveries write dates five ways, amounts with thousands separators and in 万元 where the list
 wants 元, booleans as 是/否, and full-width digits out of Excel in GBK. Each parser either returns the
 value in the field's canonical form (what is stored in a record) or raises :class:`FieldProblem` with a
-stable code and a Chinese reason; :func:`validate_row` applies them to a whole row.
+stable code and a reason: a message key of ``presentation/messages/ingest_issues.py`` with its
+parameters, and the Chinese text the reject report stores; :func:`validate_row` applies them to a
+whole row.
 
 No I/O: the file readers, the batch service and the API all call these.
 """
@@ -14,11 +16,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
+from creditbridge.presentation.i18n import translate
 from creditbridge.reference import divisions, industries, uscc
 
 
@@ -48,11 +52,28 @@ class FieldLike(Protocol):
 class FieldProblem(ValueError):
     """A value that cannot be read as its field requires."""
 
-    def __init__(self, code: str, message: str, *, warning: bool = False) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        warning: bool = False,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.warning = warning
+        self.key = key
+        self.params: dict[str, object] = dict(params or {})
+
+
+def _problem(code: str, key: str, /, *, warning: bool = False, **params: object) -> FieldProblem:
+    """A :class:`FieldProblem` told by message key, its Chinese text taken from the table."""
+    return FieldProblem(
+        code, translate("zh", key, **params), warning=warning, key=key, params=params
+    )
 
 
 # ---------------------------------------------------------------- text
@@ -105,13 +126,15 @@ def parse_date(value: Any) -> date:
             try:
                 return date(year, month, day)
             except ValueError:
-                raise FieldProblem(
-                    "INGEST-DATE-INVALID", f"日期 {text} 不存在（{year}年没有{month}月{day}日）"
+                raise _problem(
+                    "INGEST-DATE-INVALID",
+                    "ingest_issue.date_invalid",
+                    text=text,
+                    year=year,
+                    month=month,
+                    day=day,
                 ) from None
-    raise FieldProblem(
-        "INGEST-DATE-FORMAT",
-        f"无法识别的日期 {text}：可用格式 2024-01-02、2024/1/2、2024年1月2日、20240102",
-    )
+    raise _problem("INGEST-DATE-FORMAT", "ingest_issue.date_format", text=text)
 
 
 _PERIOD_PATTERNS: Final = (
@@ -134,16 +157,12 @@ def parse_period(value: Any) -> str:
             year, month = int(match["y"]), int(match["m"])
             if 1 <= month <= 12:
                 return f"{year:04d}-{month:02d}"
-            raise FieldProblem(
-                "INGEST-PERIOD-INVALID", f"月份 {text} 不存在：月份须在 1 至 12 之间"
-            )
+            raise _problem("INGEST-PERIOD-INVALID", "ingest_issue.period_invalid", text=text)
     # A full date in a period column: accept the month it falls in.
     try:
         day = parse_date(text)
     except FieldProblem:
-        raise FieldProblem(
-            "INGEST-PERIOD-FORMAT", f"无法识别的月份 {text}：可用格式 2024-01、2024年1月、202401"
-        ) from None
+        raise _problem("INGEST-PERIOD-FORMAT", "ingest_issue.period_format", text=text) from None
     return f"{day.year:04d}-{day.month:02d}"
 
 
@@ -161,20 +180,27 @@ _NUMBER: Final = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _GROUPED: Final = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
+# The messages of a badly written number, by what the number is: (wrongly grouped, not a number).
+_NUMBER_PROBLEMS: Final[dict[str, tuple[str, str]]] = {
+    "amount": ("ingest_issue.amount.grouping", "ingest_issue.amount.not_a_number"),
+    "integer": ("ingest_issue.integer.grouping", "ingest_issue.integer.not_a_number"),
+    "decimal": ("ingest_issue.decimal.grouping", "ingest_issue.decimal.not_a_number"),
+}
+
+
 def _number(text: str, what: str) -> Decimal:
+    grouping, not_a_number = _NUMBER_PROBLEMS[what]
     raw = text.replace(" ", "")
     if "," in raw:
         if not _GROUPED.match(raw):
-            raise FieldProblem(
-                "INGEST-NUMBER-FORMAT", f"{what} {text} 的千分位分隔不正确（应为 1,234,567.89）"
-            )
+            raise _problem("INGEST-NUMBER-FORMAT", grouping, text=text)
         raw = raw.replace(",", "")
     if not _NUMBER.match(raw):
-        raise FieldProblem("INGEST-NUMBER-FORMAT", f"{what} {text} 不是数字")
+        raise _problem("INGEST-NUMBER-FORMAT", not_a_number, text=text)
     try:
         return Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern already guarantees a number
-        raise FieldProblem("INGEST-NUMBER-FORMAT", f"{what} {text} 不是数字") from None
+        raise _problem("INGEST-NUMBER-FORMAT", not_a_number, text=text) from None
 
 
 def split_unit(text: str) -> tuple[str, str | None]:
@@ -192,7 +218,7 @@ def parse_amount(value: Any, *, unit: str, column_unit: str | None = None) -> De
     (``注册资本(万元)``, passed as ``column_unit``), else the field's own unit is assumed.
     """
     if isinstance(value, bool):
-        raise FieldProblem("INGEST-AMOUNT-FORMAT", f"金额 {value} 不是数字")
+        raise _problem("INGEST-AMOUNT-FORMAT", "ingest_issue.amount.not_a_number", text=value)
     if isinstance(value, int | float | Decimal):
         number = Decimal(str(value))
         written_unit = column_unit
@@ -200,48 +226,55 @@ def parse_amount(value: Any, *, unit: str, column_unit: str | None = None) -> De
         text = clean_text(value).replace("￥", "").replace("¥", "").replace("，", ",")
         body, written_unit = split_unit(text)
         written_unit = written_unit or column_unit
-        number = _number(body, "金额")
+        number = _number(body, "amount")
     if not number.is_finite():
-        raise FieldProblem("INGEST-AMOUNT-FORMAT", f"金额 {value} 不是有限数值")
+        raise _problem("INGEST-AMOUNT-FORMAT", "ingest_issue.amount.not_finite", text=value)
     if number < 0:
-        raise FieldProblem("INGEST-AMOUNT-NEGATIVE", f"金额 {clean_text(value)} 为负数")
+        raise _problem(
+            "INGEST-AMOUNT-NEGATIVE", "ingest_issue.amount.negative", text=clean_text(value)
+        )
     target = _UNIT_FACTORS.get(unit)
     if target is None:
-        raise FieldProblem("INGEST-UNIT-UNKNOWN", f"字段单位 {unit} 不是金额单位")
+        raise _problem("INGEST-UNIT-UNKNOWN", "ingest_issue.amount.unit_unknown", unit=unit)
     factor = _AMOUNT_UNITS[written_unit] if written_unit else target
     converted = number * factor / target
     # Amounts are kept to the fen in 元 and to the yuan's fen in 万元 (6 places).
     places = Decimal("0.01") if unit == "yuan" else Decimal("0.000001")
     quantized = converted.quantize(places)
     if quantized != converted:
-        raise FieldProblem(
+        raise _problem(
             "INGEST-AMOUNT-PRECISION",
-            f"金额 {clean_text(value)} 精度超过{'分' if unit == 'yuan' else '0.000001万元'}",
+            "ingest_issue.amount.precision_fen"
+            if unit == "yuan"
+            else "ingest_issue.amount.precision_wan_yuan",
+            text=clean_text(value),
         )
     return quantized.quantize(Decimal(1)) if quantized == quantized.to_integral() else quantized
 
 
 def parse_integer(value: Any) -> int:
     if isinstance(value, bool):
-        raise FieldProblem("INGEST-INTEGER-FORMAT", f"{value} 不是整数")
+        raise _problem("INGEST-INTEGER-FORMAT", "ingest_issue.integer.not_whole", text=value)
     if isinstance(value, int):
         return value
     number = (
         Decimal(str(value))
         if isinstance(value, float | Decimal)
-        else _number(clean_text(value), "整数")
+        else _number(clean_text(value), "integer")
     )
     if number != number.to_integral_value():
-        raise FieldProblem("INGEST-INTEGER-FORMAT", f"{clean_text(value)} 不是整数")
+        raise _problem(
+            "INGEST-INTEGER-FORMAT", "ingest_issue.integer.not_whole", text=clean_text(value)
+        )
     return int(number)
 
 
 def parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise FieldProblem("INGEST-NUMBER-FORMAT", f"{value} 不是数字")
+        raise _problem("INGEST-NUMBER-FORMAT", "ingest_issue.not_a_number", text=value)
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value))
-    return _number(clean_text(value), "数值")
+    return _number(clean_text(value), "decimal")
 
 
 _TRUE: Final = frozenset({"是", "有", "y", "yes", "true", "t", "1", "√", "✓"})
@@ -256,7 +289,7 @@ def parse_boolean(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise FieldProblem("INGEST-BOOLEAN-FORMAT", f"{clean_text(value)} 不是“是/否”")
+    raise _problem("INGEST-BOOLEAN-FORMAT", "ingest_issue.boolean", text=clean_text(value))
 
 
 # ---------------------------------------------------------------- whole values by field type
@@ -280,11 +313,11 @@ def parse_value(spec: FieldLike, raw: Any, *, column_unit: str | None = None) ->
     if kind in ("string", "text"):
         text = clean_text(raw)
         if spec.max_length is not None and len(text) > spec.max_length:
-            raise FieldProblem(
-                "INGEST-TOO-LONG", f"长度 {len(text)} 超过上限 {spec.max_length} 个字符"
+            raise _problem(
+                "INGEST-TOO-LONG", "ingest_issue.too_long", length=len(text), limit=spec.max_length
             )
         if spec.pattern and not re.fullmatch(spec.pattern, text):
-            raise FieldProblem("INGEST-PATTERN", f"{text} 不符合格式要求")
+            raise _problem("INGEST-PATTERN", "ingest_issue.pattern", text=text)
         return Parsed(text)
     if kind == "date":
         return Parsed(parse_date(raw).isoformat())
@@ -314,9 +347,9 @@ def parse_value(spec: FieldLike, raw: Any, *, column_unit: str | None = None) ->
             and (digits == code or industries.section_of(digits) == code[0])
         )
         if not plausible:
-            raise FieldProblem("INGEST-INDUSTRY", f"行业代码 {code} 不在 GB/T 4754-2017 中")
+            raise _problem("INGEST-INDUSTRY", "ingest_issue.industry", code=code)
         return Parsed(code)
-    raise FieldProblem("INGEST-TYPE-UNKNOWN", f"字段类型 {kind} 未知")
+    raise _problem("INGEST-TYPE-UNKNOWN", "ingest_issue.type_unknown", kind=kind)
 
 
 def _parse_enum(spec: FieldLike, raw: Any) -> str:
@@ -329,7 +362,7 @@ def _parse_enum(spec: FieldLike, raw: Any) -> str:
         if text == label and value in allowed:
             return value
     shown = "、".join(allowed[:12]) + ("…" if len(allowed) > 12 else "")
-    raise FieldProblem("INGEST-ENUM", f"{text} 不是允许的取值（{shown}）")
+    raise _problem("INGEST-ENUM", "ingest_issue.enum", text=text, allowed=shown)
 
 
 def _parse_uscc(raw: Any) -> Parsed:
@@ -337,7 +370,7 @@ def _parse_uscc(raw: Any) -> Parsed:
     result = uscc.validate(code)
     if not result.valid:
         reasons = "；".join(issue.message for issue in result.errors)
-        raise FieldProblem("INGEST-USCC", f"统一社会信用代码 {code} 无效：{reasons}")
+        raise _problem("INGEST-USCC", "ingest_issue.uscc", code=code, reasons=reasons)
     warnings = tuple(
         FieldProblem(f"INGEST-{issue.code}", issue.message, warning=True)
         for issue in result.warnings
@@ -350,16 +383,18 @@ def _parse_division(raw: Any) -> Parsed:
     # Anhui is held in full; elsewhere GB/T 2260 is checked at province level only.
     known = divisions.is_known(code, include_historical=True)
     if not known and not (code.isdigit() and len(code) == 6 and divisions.province_of(code)):
-        raise FieldProblem("INGEST-DIVISION", f"行政区划代码 {code} 不在 GB/T 2260 中")
+        raise _problem("INGEST-DIVISION", "ingest_issue.division", code=code)
     successor = divisions.current_successor(code)
     if successor and successor != code:
         return Parsed(
             code,
             (
-                FieldProblem(
+                _problem(
                     "INGEST-DIVISION-HISTORICAL",
-                    f"行政区划代码 {code} 已撤销，现为 {successor}",
+                    "ingest_issue.division_historical",
                     warning=True,
+                    code=code,
+                    successor=successor,
                 ),
             ),
         )
@@ -367,6 +402,9 @@ def _parse_division(raw: Any) -> Parsed:
 
 
 # ---------------------------------------------------------------- rows
+
+
+_REQUIRED_MESSAGE: Final = translate("zh", "ingest_issue.required")
 
 
 class RowStatus(StrEnum):
@@ -386,6 +424,10 @@ class RowIssue:
     code: str
     message: str
     warning: bool = False
+    # The message as a key of the message tables with its parameters, so that an English page can
+    # show the report in English; None for a line told in Chinese only.
+    key: str | None = None
+    params: Mapping[str, object] | None = dataclass_field(default=None, hash=False)
 
 
 @dataclass
@@ -419,7 +461,16 @@ def validate_row(
         if is_blank(value):
             if spec.required:
                 outcome.issues.append(
-                    RowIssue(row, spec.code, spec.label_zh, "", "INGEST-REQUIRED", "必填字段为空")
+                    RowIssue(
+                        row,
+                        spec.code,
+                        spec.label_zh,
+                        "",
+                        "INGEST-REQUIRED",
+                        _REQUIRED_MESSAGE,
+                        key="ingest_issue.required",
+                        params={},
+                    )
                 )
             continue
         try:
@@ -427,14 +478,29 @@ def validate_row(
         except FieldProblem as problem:
             outcome.issues.append(
                 RowIssue(
-                    row, spec.code, spec.label_zh, clean_text(value), problem.code, problem.message
+                    row,
+                    spec.code,
+                    spec.label_zh,
+                    clean_text(value),
+                    problem.code,
+                    problem.message,
+                    key=problem.key,
+                    params=problem.params,
                 )
             )
             continue
         outcome.values[spec.code] = parsed.value
         outcome.issues.extend(
             RowIssue(
-                row, spec.code, spec.label_zh, clean_text(value), w.code, w.message, warning=True
+                row,
+                spec.code,
+                spec.label_zh,
+                clean_text(value),
+                w.code,
+                w.message,
+                warning=True,
+                key=w.key,
+                params=w.params,
             )
             for w in parsed.warnings
         )

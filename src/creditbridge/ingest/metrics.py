@@ -26,21 +26,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
-from creditbridge.catalog.models import CatalogDataset
 from creditbridge.core.clock import SHANGHAI, utc_now
+from creditbridge.core.config import CollectionSettings, Settings
 from creditbridge.core.errors import NotFound, ValidationFailed
+from creditbridge.core.snapshot import month_seq
 from creditbridge.ingest import analytics
 from creditbridge.ingest.models import Batch, CollectionBatch, CollectionMetric, Provider
+from creditbridge.presentation.exports import xlsx_row
 from creditbridge.reference import calendar, divisions
 from creditbridge.reference.errors import CalendarOutOfRange
+
+if TYPE_CHECKING:
+    from creditbridge.catalog.models import CatalogDataset
+
 
 # ------------------------------------------------------------------ definitions (configuration)
 
@@ -80,21 +84,6 @@ SLA_FREQUENCIES: Final = frozenset({"monthly", "quarterly", "yearly"})
 """Frequencies whose catalog ``sla_days`` counts from the end of the period, used as the window."""
 
 
-class CollectionSettings(BaseSettings):
-    """``CREDITBRIDGE_ANALYTICS_DIR`` and the bar a dataset must meet (``CREDITBRIDGE_COLLECTION_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="CREDITBRIDGE_", extra="ignore")
-
-    analytics_dir: Path = Field(default=Path("var/analytics"))
-    collection_bar_timeliness: float = 0.95
-    collection_bar_coverage: float = 0.90
-    collection_bar_completeness: float = 0.98
-    collection_freshness_months: int = Field(
-        default=3, description="an event dataset with no delivery for longer is not live"
-    )
-    collection_panel_months: int = 12
-
-
 @dataclass(frozen=True)
 class CollectionBar:
     timeliness: float = 0.95
@@ -103,15 +92,17 @@ class CollectionBar:
     freshness_months: int = 3
 
     @classmethod
-    def from_settings(cls, settings: CollectionSettings | None = None) -> CollectionBar:
-        s = settings or CollectionSettings()
+    def from_settings(cls, settings: CollectionSettings) -> CollectionBar:
         return cls(
-            s.collection_bar_timeliness,
-            s.collection_bar_coverage,
-            s.collection_bar_completeness,
-            s.collection_freshness_months,
+            settings.bar_timeliness,
+            settings.bar_coverage,
+            settings.bar_completeness,
+            settings.freshness_months,
         )
 
+
+DEFAULT_BAR: Final = CollectionBar()
+"""The bar when the node configures none (the settings' defaults)."""
 
 TARGET_RATE: Final = 1.0
 """安徽省《...行动方案》(2022): 信用信息共享清单数据归集率 100%."""
@@ -221,23 +212,23 @@ def compute_collection_metrics(
     session: Session,
     *,
     month: str,
+    settings: Settings,
     as_of: datetime | None = None,
-    analytics_dir: Path | None = None,
     keep_snapshot: bool = False,
 ) -> ComputeOutcome:
-    """Compute one month's metrics from a fresh snapshot and replace that month's rows.
+    """Compute one month's metrics from a fresh snapshot (under ``settings.analytics_root``) and
+    replace that month's rows.
 
     Batches received after ``as_of`` (default: now) are not counted, nor are deliveries about a
     later month. Flushes; the caller commits.
     """
     first = parse_month(month)
     cut = as_of or utc_now()
-    settings = CollectionSettings()
     datasets = catalog_service.list_datasets(session)
     params = analytics.MetricParams(
-        month_seq=analytics.month_seq(first.year, first.month),
+        month_seq=month_seq(first),
         as_of=cut,
-        panel_months=settings.collection_panel_months,
+        panel_months=settings.collection.panel_months,
         datasets=[
             dataset_params(
                 d.code,
@@ -249,9 +240,10 @@ def compute_collection_metrics(
             for d in datasets
         ],
     )
-    root = analytics_dir or settings.analytics_dir
     session.flush()
-    snapshot = analytics.export_snapshot(session.connection(), root / "collection")
+    snapshot = analytics.export_snapshot(
+        session.connection(), settings.analytics_root / "collection"
+    )
     try:
         result = analytics.run_metrics(snapshot, params)
     finally:
@@ -498,10 +490,9 @@ def _group(rows: Iterable[CollectionMetric], *keys: str) -> dict[tuple[Any, ...]
     return groups
 
 
-def get_overview(session: Session, *, month: str, bar: CollectionBar | None = None) -> Overview:
+def get_overview(session: Session, *, month: str, bar: CollectionBar = DEFAULT_BAR) -> Overview:
     """The month's collection rate for the province and per city, and each dataset's figures."""
     parse_month(month)
-    bar = bar or CollectionBar.from_settings()
     catalog = catalog_service.list_datasets(session)
     rows = _rows(session, month)
     by_dataset = _group(rows, "dataset_code")
@@ -545,9 +536,8 @@ def get_overview(session: Session, *, month: str, bar: CollectionBar | None = No
     )
 
 
-def get_trend(session: Session, *, bar: CollectionBar | None = None) -> list[tuple[str, float]]:
+def get_trend(session: Session, *, bar: CollectionBar = DEFAULT_BAR) -> list[tuple[str, float]]:
     """(month, collection rate) for every computed month, oldest first."""
-    bar = bar or CollectionBar.from_settings()
     out = []
     for month in reversed(list_months(session)):
         rate = get_overview(session, month=month, bar=bar).rate
@@ -565,9 +555,8 @@ class ProviderLine:
 
 
 def get_dataset_by_city(
-    session: Session, *, month: str, dataset_code: str, bar: CollectionBar | None = None
+    session: Session, *, month: str, dataset_code: str, bar: CollectionBar = DEFAULT_BAR
 ) -> tuple[CatalogDataset, list[CityLine]]:
-    bar = bar or CollectionBar.from_settings()
     dataset = catalog_service.get_dataset_or_raise(session, code=dataset_code)
     rows = _rows(session, month, CollectionMetric.dataset_code == dataset_code)
     lines = []
@@ -699,7 +688,7 @@ def export_xlsx(session: Session, *, months: Sequence[str]) -> bytes:
     names = {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
     book = Workbook(write_only=True)
     sheet = book.create_sheet("归集指标")
-    sheet.append(list(EXPORT_HEADER))
+    sheet.append(xlsx_row(sheet, EXPORT_HEADER))
     rows = session.execute(
         select(CollectionMetric, Provider.name)
         .join(Provider, Provider.id == CollectionMetric.provider_id)
@@ -715,29 +704,32 @@ def export_xlsx(session: Session, *, months: Sequence[str]) -> bytes:
         f = Figures()
         f.add(row)
         sheet.append(
-            [
-                row.month,
-                row.dataset_code,
-                names.get(row.dataset_code, row.dataset_code),
-                row.city_code,
-                city_name(row.city_code),
-                provider_name,
-                "按月报送" if row.cadence == "periodic" else "按事件报送",
-                row.deadline_date,
-                row.deliveries_due,
-                row.deliveries_made,
-                row.deliveries_on_time,
-                row.first_received_date,
-                row.batches_applied,
-                row.batches_refused,
-                row.coverage_expected,
-                row.coverage_covered,
-                row.records_total,
-                row.records_complete,
-                f.timeliness,
-                f.coverage,
-                f.completeness,
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    row.month,
+                    row.dataset_code,
+                    names.get(row.dataset_code, row.dataset_code),
+                    row.city_code,
+                    city_name(row.city_code),
+                    provider_name,
+                    "按月报送" if row.cadence == "periodic" else "按事件报送",
+                    row.deadline_date,
+                    row.deliveries_due,
+                    row.deliveries_made,
+                    row.deliveries_on_time,
+                    row.first_received_date,
+                    row.batches_applied,
+                    row.batches_refused,
+                    row.coverage_expected,
+                    row.coverage_covered,
+                    row.records_total,
+                    row.records_complete,
+                    f.timeliness,
+                    f.coverage,
+                    f.completeness,
+                ],
+            )
         )
     out = io.BytesIO()
     book.save(out)

@@ -102,6 +102,21 @@ class Reject(Base):
     code: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(String(1000))
     warning: Mapped[bool] = mapped_column(default=False)
+    # The message as a key of the message tables with its parameters (issue 12), so the report
+    # reads in English on an English page; NULL for lines stored before 0004 (told in Chinese).
+    message_key: Mapped[str | None] = mapped_column(String(100))
+    message_params: Mapped[dict[str, Any] | None] = mapped_column(
+        type_=Base.type_annotation_map[dict[str, Any]], nullable=True
+    )
+
+    @property
+    def key(self) -> str | None:
+        """:attr:`message_key`, under the name a message explainer reads."""
+        return self.message_key
+
+    @property
+    def params(self) -> dict[str, Any] | None:
+        return self.message_params
 
 
 # ---------------------------------------------------------------------------------------------

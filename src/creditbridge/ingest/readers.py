@@ -17,12 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 import orjson
 from charset_normalizer import from_bytes
 
+from creditbridge.core.config import IngestSettings
 from creditbridge.ingest.domain import FieldLike, clean_text, split_unit
+from creditbridge.presentation.i18n import translate
 
 SAMPLE_BYTES: Final = 1 << 20
 HEADER_SEARCH_ROWS: Final = 10
@@ -34,12 +36,43 @@ _HEADER_UNIT: Final = re.compile(r"^(?P<label>.+?)\s*[（(]\s*(?P<unit>[^）)]+?
 
 
 class DeliveryUnreadable(ValueError):
-    """The file as a whole cannot be read: empty, undecodable, no recognisable header."""
+    """The file as a whole cannot be read: empty, undecodable, no recognisable header.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``message`` is the Chinese reason the reject report stores; ``key`` and ``params`` name it in
+    the message tables (``presentation/messages/ingest_issues.py``) for an English page."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.key = key
+        self.params: dict[str, object] | None = None if params is None else dict(params)
+
+
+def unreadable(code: str, key: str, /, **params: object) -> DeliveryUnreadable:
+    """A :class:`DeliveryUnreadable` told by message key, its Chinese text taken from the table."""
+    return DeliveryUnreadable(code, translate("zh", key, **params), key=key, params=params)
+
+
+class ReadProblem(NamedTuple):
+    """A problem that belongs to a row, not to one value: found while reading it."""
+
+    field: str  # "" for the row as a whole
+    code: str
+    message: str  # Chinese
+    key: str | None = None
+    params: Mapping[str, object] | None = None
+
+
+def read_problem(field: str, code: str, key: str, /, **params: object) -> ReadProblem:
+    return ReadProblem(field, code, translate("zh", key, **params), key, params)
 
 
 @dataclass(slots=True)
@@ -48,8 +81,7 @@ class RawRow:
 
     row: int
     values: dict[str, Any]
-    read_problems: tuple[tuple[str, str, str], ...] = ()
-    """(field or "", code, Chinese message) for problems that belong to the row, not one value."""
+    read_problems: tuple[ReadProblem, ...] = ()
 
 
 @dataclass
@@ -109,9 +141,12 @@ def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap
             mapping.ignored.append(text)
             continue
         if code in mapping.positions.values():
-            raise DeliveryUnreadable(
+            raise unreadable(
                 "INGEST-HEADER-DUPLICATE",
-                f"表头第{position + 1}列“{text}”与前面的列对应同一字段 {code}",
+                "ingest_issue.header.duplicate",
+                column=position + 1,
+                text=text,
+                code=code,
             )
         mapping.positions[position] = code
         if unit:
@@ -121,10 +156,10 @@ def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap
 
 def check_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> None:
     if not set(mapping.positions.values()) - {ACTION_COLUMN}:
-        raise DeliveryUnreadable(
+        raise unreadable(
             "INGEST-HEADER-UNKNOWN",
-            "表头无法识别：列名须为清单中的字段代码或中文名称，例如 "
-            + "、".join(f"{spec.label_zh}({spec.code})" for spec in list(fields)[:4]),
+            "ingest_issue.header.unknown",
+            examples="、".join(f"{spec.label_zh}({spec.code})" for spec in list(fields)[:4]),
         )
     present = set(mapping.positions.values())
     if ACTION_COLUMN in present:
@@ -133,9 +168,10 @@ def check_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> None:
         return
     missing = [spec for spec in fields if spec.required and spec.code not in present]
     if missing:
-        raise DeliveryUnreadable(
+        raise unreadable(
             "INGEST-HEADER-MISSING",
-            "缺少必填列：" + "、".join(f"{spec.label_zh}({spec.code})" for spec in missing),
+            "ingest_issue.header.missing",
+            columns="、".join(f"{spec.label_zh}({spec.code})" for spec in missing),
         )
 
 
@@ -170,7 +206,7 @@ def detect_encoding(sample: bytes) -> str:
     GBK line pasted into a UTF-8 file must not make the whole file read as GBK (every UTF-8
     Chinese character would then turn into two wrong ones), and the reverse."""
     if not sample.strip():
-        raise DeliveryUnreadable("INGEST-EMPTY", "文件为空")
+        raise unreadable("INGEST-EMPTY", "ingest_issue.file.empty")
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     lines = sample.split(b"\n")
@@ -193,9 +229,7 @@ def detect_encoding(sample: bytes) -> str:
         return "gb18030"
     best = from_bytes(sample).best()
     if best is None:
-        raise DeliveryUnreadable(
-            "INGEST-ENCODING", "无法识别文件编码：请保存为 UTF-8 或 GBK 编码的 CSV"
-        )
+        raise unreadable("INGEST-ENCODING", "ingest_issue.file.encoding")
     return str(best.encoding)
 
 
@@ -296,19 +330,19 @@ def open_delivery(
     fields: Sequence[FieldLike],
     filename: str | None = None,
     sheet: str | None = None,
+    limits: IngestSettings | None = None,
 ) -> Delivery:
-    """Open a delivery by its file name's extension (``.csv``, ``.xlsx``, ``.jsonl``/``.ndjson``)."""
+    """Open a delivery by its file name's extension (``.csv``, ``.xlsx``, ``.jsonl``/``.ndjson``).
+    ``limits``: the XLSX guard's (``Settings.ingest``); their defaults when not given."""
     name = (filename or (source.name if isinstance(source, Path) else "")).lower()
     if name.endswith((".xlsx", ".xlsm")):
+        check_xlsx_size(source, name=filename or name, limits=limits)
         return _open_xlsx(source, fields=fields, sheet=sheet)
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return _open_jsonl(_binary(source), fields=fields)
     if name.endswith((".csv", ".txt")) or not name:
         return _open_csv(_binary(source), fields=fields)
-    raise DeliveryUnreadable(
-        "INGEST-FORMAT",
-        f"不支持的文件类型 {Path(name).suffix or name}：请提交 CSV、XLSX 或 JSON Lines 文件",
-    )
+    raise unreadable("INGEST-FORMAT", "ingest_issue.file.format", suffix=Path(name).suffix or name)
 
 
 def open_rows(rows: Iterable[Mapping[str, Any]], *, fields: Sequence[FieldLike]) -> Delivery:
@@ -319,7 +353,7 @@ def open_rows(rows: Iterable[Mapping[str, Any]], *, fields: Sequence[FieldLike])
     def stream() -> Iterator[RawRow]:
         for number, obj in enumerate(rows, start=1):
             if not isinstance(obj, Mapping):
-                yield RawRow(number, {}, (("", "INGEST-JSON", "每行须为一个 JSON 对象"),))
+                yield RawRow(number, {}, (_NOT_AN_OBJECT,))
                 continue
             yield RawRow(number, _keyed(obj, by_name, amounts))
 
@@ -364,7 +398,7 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
                 header = cells
                 break
         if header is None:
-            raise DeliveryUnreadable("INGEST-EMPTY", "文件为空：没有表头和数据行")
+            raise unreadable("INGEST-EMPTY", "ingest_issue.file.no_header")
         columns = map_columns(header, fields)
         check_columns(columns, fields)
     except BaseException:
@@ -399,18 +433,22 @@ def _open_csv(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
                 if not any(clean_text(cell) for cell in cells):
                     seen_bad = lines.bad_lines
                     continue
-                problems: list[tuple[str, str, str]] = []
+                problems: list[ReadProblem] = []
                 if lines.bad_lines > seen_bad:
                     seen_bad = lines.bad_lines
                     problems.append(
-                        ("", "INGEST-ENCODING", f"本行无法按 {label} 解码：文件中混有其他编码")
+                        read_problem(
+                            "", "INGEST-ENCODING", "ingest_issue.row.encoding", encoding=label
+                        )
                     )
                 if width > header_width:
                     problems.append(
-                        (
+                        read_problem(
                             "",
                             "INGEST-ROW-WIDTH",
-                            f"本行有 {width} 列，表头只有 {header_width} 列",
+                            "ingest_issue.row.width",
+                            width=width,
+                            header=header_width,
                         )
                     )
                 yield RawRow(row_no, values, tuple(problems))
@@ -432,7 +470,7 @@ def _csv_rows(reader: Any) -> Iterator[list[str]]:
 
 
 def _unreadable_csv(reader: Any, exc: csv.Error) -> DeliveryUnreadable:
-    return DeliveryUnreadable("INGEST-CSV", f"第{reader.line_num}行起无法按 CSV 读取：{exc}")
+    return unreadable("INGEST-CSV", "ingest_issue.file.csv", line=reader.line_num, error=str(exc))
 
 
 def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
@@ -443,7 +481,7 @@ def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
     stream.seek(0)
     if not peek.strip():
         stream.close()
-        raise DeliveryUnreadable("INGEST-EMPTY", "文件为空")
+        raise unreadable("INGEST-EMPTY", "ingest_issue.file.empty")
 
     def rows() -> Iterator[RawRow]:
         try:
@@ -453,10 +491,13 @@ def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
                 try:
                     obj = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
-                    yield RawRow(line_no, {}, (("", "INGEST-JSON", f"不是合法的 JSON：{exc}"),))
+                    problem = read_problem(
+                        "", "INGEST-JSON", "ingest_issue.row.json_invalid", error=str(exc)
+                    )
+                    yield RawRow(line_no, {}, (problem,))
                     continue
                 if not isinstance(obj, dict):
-                    yield RawRow(line_no, {}, (("", "INGEST-JSON", "每行须为一个 JSON 对象"),))
+                    yield RawRow(line_no, {}, (_NOT_AN_OBJECT,))
                     continue
                 yield RawRow(line_no, _keyed(obj, by_name, amounts))
         finally:
@@ -465,7 +506,77 @@ def _open_jsonl(stream: IO[bytes], *, fields: Sequence[FieldLike]) -> Delivery:
     return Delivery("jsonl", "utf-8", columns, rows())
 
 
+_NOT_AN_OBJECT: Final = read_problem("", "INGEST-JSON", "ingest_issue.row.not_an_object")
+
 FORMULA_CODE: Final = "INGEST-FORMULA"
+XLSX_TOO_LARGE: Final = "INGEST-XLSX-TOO-LARGE"
+_CONTENT_TYPES: Final = "[Content_Types].xml"
+_CONTENT_TYPES_MAX: Final = 1 << 20
+_WORKSHEET_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
+def check_xlsx_size(
+    source: Path | bytes, *, name: str, limits: IngestSettings | None = None
+) -> None:
+    """Refuse a workbook that would expand past the configured limits: a decompression bomb (a
+    1.2 MB file whose shared strings expand to 331 MB once cost 977 MB and 20 s).
+
+    The sizes are those the zip declares, read without inflating anything; zipfile never
+    inflates a part past its declared size, so a lying header only truncates the part. openpyxl
+    streams the worksheets row by row but reads every other part (the shared strings first)
+    whole, so those have a lower limit of their own. ``limits``: ``Settings.ingest`` (its
+    defaults when not given).
+    """
+    settings = limits or IngestSettings.model_construct()
+    try:
+        with zipfile.ZipFile(
+            io.BytesIO(source) if isinstance(source, bytes) else source
+        ) as archive:
+            parts = archive.infolist()
+            streamed = _worksheet_parts(archive, name)
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise unreadable(
+            "INGEST-XLSX", "ingest_issue.xlsx.open", name=name, error=str(exc)
+        ) from exc
+    total = sum(part.file_size for part in parts)
+    if total > settings.xlsx_max_uncompressed_bytes:
+        raise unreadable(
+            XLSX_TOO_LARGE,
+            "ingest_issue.xlsx.too_large_total",
+            name=name,
+            size=f"{total:,}",
+            limit=f"{settings.xlsx_max_uncompressed_bytes:,}",
+        )
+    for part in parts:
+        if part.filename not in streamed and part.file_size > settings.xlsx_max_part_bytes:
+            raise _too_large(name, part.filename, part.file_size, settings.xlsx_max_part_bytes)
+
+
+def _worksheet_parts(archive: zipfile.ZipFile, name: str) -> set[str]:
+    """The parts the content types declare as worksheets (openpyxl finds parts by type, not by
+    path, so a path proves nothing)."""
+    from xml.etree import ElementTree
+
+    manifest = archive.getinfo(_CONTENT_TYPES)
+    if manifest.file_size > _CONTENT_TYPES_MAX:
+        raise _too_large(name, _CONTENT_TYPES, manifest.file_size, _CONTENT_TYPES_MAX)
+    root = ElementTree.fromstring(archive.read(manifest))  # noqa: S314 - size checked above
+    return {
+        str(item.get("PartName", "")).lstrip("/")
+        for item in root
+        if item.tag.endswith("}Override") and item.get("ContentType") == _WORKSHEET_TYPE
+    }
+
+
+def _too_large(name: str, part: str, size: int, limit: int) -> DeliveryUnreadable:
+    return unreadable(
+        XLSX_TOO_LARGE,
+        "ingest_issue.xlsx.too_large",
+        name=name,
+        part=part,
+        size=f"{size:,}",
+        limit=f"{limit:,}",
+    )
 
 
 def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str | None) -> Delivery:
@@ -480,15 +591,18 @@ def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str 
                 data_only=data_only,
             )
         except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DeliveryUnreadable("INGEST-XLSX", f"无法打开 Excel 文件：{exc}") from exc
+            raise unreadable("INGEST-XLSX", "ingest_issue.xlsx.unreadable", error=str(exc)) from exc
 
     # data_only: a formula cell gives the value Excel last calculated, not the formula text.
     workbook = load(True)
     if sheet is not None:
         if sheet not in workbook.sheetnames:
             workbook.close()
-            raise DeliveryUnreadable(
-                "INGEST-SHEET", f"工作表“{sheet}”不存在，文件中有：{'、'.join(workbook.sheetnames)}"
+            raise unreadable(
+                "INGEST-SHEET",
+                "ingest_issue.xlsx.sheet_missing",
+                sheet=sheet,
+                sheets="、".join(workbook.sheetnames),
             )
         title = sheet
     else:
@@ -496,7 +610,7 @@ def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str 
     worksheet = workbook[title]
     if not hasattr(worksheet, "iter_rows"):
         workbook.close()
-        raise DeliveryUnreadable("INGEST-SHEET", f"“{title}”是图表页，不是工作表")
+        raise unreadable("INGEST-SHEET", "ingest_issue.xlsx.chart_sheet", title=title)
     iterator = worksheet.iter_rows(values_only=True)
     # Title rows and merged banner cells often sit above the real header: take the first of the
     # top rows that names the most fields.
@@ -507,7 +621,7 @@ def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str 
             break
     if not any(any(clean_text(c) for c in cells) for _, cells in top):
         workbook.close()
-        raise DeliveryUnreadable("INGEST-EMPTY", f"工作表“{worksheet.title}”为空")
+        raise unreadable("INGEST-EMPTY", "ingest_issue.xlsx.sheet_empty", title=worksheet.title)
     scores = [(_header_score(cells, fields), number) for number, cells in top]
     best_score, header_row = max(scores, key=lambda pair: (pair[0], -pair[1]))
     try:
@@ -542,11 +656,8 @@ def _open_xlsx(source: Path | bytes, *, fields: Sequence[FieldLike], sheet: str 
                 width = len(cells)
                 values = {code: cells[i] for i, code in positions if i < width}
                 problems = tuple(
-                    (
-                        code,
-                        FORMULA_CODE,
-                        f"单元格是公式 {formula_cells[i]}，文件中没有保存计算结果："
-                        "请在 Excel 中打开并保存，或粘贴为数值后重新提交",
+                    read_problem(
+                        code, FORMULA_CODE, "ingest_issue.xlsx.formula", formula=formula_cells[i]
                     )
                     for i, code in positions
                     if (i >= width or cells[i] is None)

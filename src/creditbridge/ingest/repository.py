@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
 import orjson
-from sqlalchemy import insert, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from creditbridge.ingest.models import Reject
+from creditbridge.core.errors import plain_params
+from creditbridge.ingest.models import ProviderDataset, Reject
 from creditbridge.subjects.models import Record, Subject
 
 RECORD_CONSTANTS: Final = ("dataset_code", "provider_id", "batch_id", "received_at")
@@ -83,6 +84,20 @@ def bulk_cache(session: Session, mib: int) -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
     finally:
         cursor.close()
+
+
+def is_assigned(session: Session, *, provider_id: int, dataset_code: str) -> bool:
+    """Whether the list assigns ``dataset_code`` to ``provider_id`` (ingest_provider_dataset)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    ProviderDataset.provider_id == provider_id,
+                    ProviderDataset.dataset_code == dataset_code,
+                )
+            )
+        )
+    )
 
 
 def latest_versions(
@@ -237,7 +252,8 @@ def set_status(session: Session, ids: Sequence[int], *, status: str, at: datetim
 
 
 def insert_rejects(session: Session, batch_id: int, issues: Sequence[tuple[Any, ...]]) -> None:
-    """``issues``: tuples of (row, field, label, value, code, message, warning)."""
+    """``issues``: tuples of (row, field, label, value, code, message, warning, message key,
+    message parameters); the key and parameters are None for a line told in Chinese only."""
     if not issues:
         return
     session.execute(
@@ -252,7 +268,9 @@ def insert_rejects(session: Session, batch_id: int, issues: Sequence[tuple[Any, 
                 "code": code,
                 "message": message[:1000],
                 "warning": warning,
+                "message_key": key,
+                "message_params": None if params is None else plain_params(params),
             }
-            for row, field, label, value, code, message, warning in issues
+            for row, field, label, value, code, message, warning, key, params in issues
         ],
     )

@@ -1,4 +1,4 @@
-"""Settings of collection and the JSON shapes of the ingest API."""
+"""The JSON shapes of the ingest API (its settings are ``Settings.ingest``)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-class IngestSettings(BaseSettings):
-    """``CREDITBRIDGE_INGEST_*``. The reject threshold is the share of rejected rows above which
-    a batch is refused whole; per dataset, e.g.
-    ``CREDITBRIDGE_INGEST_REJECT_THRESHOLDS='{"penalty": 0.0, "utility_power": 0.1}'``."""
-
-    model_config = SettingsConfigDict(env_prefix="CREDITBRIDGE_INGEST_", extra="ignore")
-
-    reject_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
-    reject_thresholds: dict[str, float] = Field(default_factory=dict)
-    chunk_rows: int = Field(default=5000, ge=1, le=100_000)
-    sqlite_cache_mb: int = Field(
-        default=128,
-        ge=1,
-        le=4096,
-        description="SQLite page cache while a batch is applied (the connection default is 2 MB)",
-    )
-
-    def threshold_for(self, dataset_code: str) -> float:
-        return self.reject_thresholds.get(dataset_code, self.reject_threshold)
 
 
 class IssueOut(BaseModel):
@@ -40,6 +18,14 @@ class IssueOut(BaseModel):
     code: str = Field(description="stable error code, e.g. INGEST-DATE-FORMAT")
     message: str = Field(description="the reason, in Chinese")
     warning: bool = Field(description="true: the row was accepted nevertheless")
+    key: str | None = Field(
+        default=None,
+        description="the reason as a message key (e.g. ingest_issue.date_format), to show it in "
+        "another language; null for a line told in Chinese only",
+    )
+    params: dict[str, Any] | None = Field(
+        default=None, description="the values that fill the message key's placeholders"
+    )
 
 
 class BatchOut(BaseModel):

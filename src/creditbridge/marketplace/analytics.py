@@ -16,12 +16,15 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
 
+import pyarrow as pa  # type: ignore[import-untyped]
 from sqlalchemy import ColumnElement, Subquery, and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from creditbridge.consent import service as consent_service
+from creditbridge.core import snapshot
 from creditbridge.marketplace.domain import APPROVED_OR_LATER, DECIDED, SECURITY_TYPES
 from creditbridge.marketplace.models import Application, Demand, Loan
+from creditbridge.presentation.exports import xlsx_row
 from creditbridge.reference import divisions, industries
 from creditbridge.subjects import service as subjects_service
 
@@ -324,7 +327,7 @@ def to_xlsx(rows: list[OutcomeRow], *, by: Dimension) -> bytes:
         "平台信用贷款占比(%)",
         *[f"{k}(万元)" for k in ("信用", "保证", "抵押", "质押")],
     ]
-    sheet.append(header)
+    sheet.append(xlsx_row(sheet, header))
 
     def wan(fen: int) -> float:
         return round(fen / 1_000_000, 2)
@@ -334,26 +337,43 @@ def to_xlsx(rows: list[OutcomeRow], *, by: Dimension) -> bytes:
 
     for r in rows:
         sheet.append(
-            [
-                r.label,
-                r.demands,
-                r.applications,
-                pct(r.approval_rate),
-                None if r.avg_response_hours is None else float(r.avg_response_hours),
-                r.loans,
-                wan(r.amount_fen),
-                r.credit_loans,
-                wan(r.credit_amount_fen),
-                pct(r.credit_share),
-                r.first_time_borrowers,
-                r.first_time_credit_borrowers,
-                r.inclusive_loans,
-                wan(r.inclusive_amount_fen),
-                None if r.inclusive_avg_rate_bp is None else float(r.inclusive_avg_rate_bp) / 100,
-                pct(r.platform_credit_share),
-                *[wan(r.amount_by_security.get(k, 0)) for k in SECURITY_TYPES],
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    r.label,
+                    r.demands,
+                    r.applications,
+                    pct(r.approval_rate),
+                    None if r.avg_response_hours is None else float(r.avg_response_hours),
+                    r.loans,
+                    wan(r.amount_fen),
+                    r.credit_loans,
+                    wan(r.credit_amount_fen),
+                    pct(r.credit_share),
+                    r.first_time_borrowers,
+                    r.first_time_credit_borrowers,
+                    r.inclusive_loans,
+                    wan(r.inclusive_amount_fen),
+                    None
+                    if r.inclusive_avg_rate_bp is None
+                    else float(r.inclusive_avg_rate_bp) / 100,
+                    pct(r.platform_credit_share),
+                    *[wan(r.amount_by_security.get(k, 0)) for k in SECURITY_TYPES],
+                ],
+            )
         )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+# What the marketplace contributes to the analytics snapshot: every loan's outcome, which the
+# trained scorecard learns from (scoring names the table; it may not import the marketplace).
+LOAN_OUTCOMES: Final = snapshot.register(
+    snapshot.Table(
+        "marketplace_loan_raw",
+        lambda: select(Loan.subject_id, Loan.status, Loan.disbursement_date).order_by(Loan.id),
+        {"subject_id": pa.int64(), "status": pa.string(), "disbursement_date": pa.date32()},
+        staging=True,
+    )
+)

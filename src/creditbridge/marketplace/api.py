@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.config import Settings
+from creditbridge.core.types import BusinessDate, Fen, FilterDate, Id, PositiveFen
 from creditbridge.marketplace import analytics, service
 from creditbridge.marketplace.domain import WhitelistStatus
 from creditbridge.web.auth import SignedClient, require_roles
@@ -54,8 +55,8 @@ def outcomes(
     session: ReadSession,
     actor: Watcher,
     by: Literal["province", "city", "institution", "industry", "size"] = "province",
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ) -> list[dict[str, object]]:
     """One row per city, institution, industry section or size class (one row for the
     province); the period limits loans by disbursement date."""
@@ -110,7 +111,7 @@ class ApplicationOut(BaseModel):
     responses={409: {"description": "CB-MARKET-DEMAND-TAKEN: another institution took it"}},
 )
 def grab(
-    request: Request, demand_id: int, session: WriteSession, client: SignedClient
+    request: Request, demand_id: Annotated[Id, Path()], session: WriteSession, client: SignedClient
 ) -> ApplicationOut:
     """Exactly one of concurrent grabs wins; the others get 409."""
     settings: Settings = request.app.state.settings
@@ -128,8 +129,8 @@ def grab(
 
 class LoanEventIn(BaseModel):
     event: Literal["repayment", "overdue", "repaid"]
-    amount_fen: int = Field(0, ge=0, le=10**14)
-    event_date: date | None = None
+    amount_fen: Fen = Field(0, le=10**14)
+    event_date: BusinessDate | None = None
 
 
 class LoanOut(BaseModel):
@@ -153,7 +154,7 @@ def _loan_out(loan: object) -> LoanOut:
     response_model=LoanOut,
 )  # fmt: skip
 def loan_event(
-    loan_id: int, body: LoanEventIn, session: WriteSession, client: SignedClient
+    loan_id: Annotated[Id, Path()], body: LoanEventIn, session: WriteSession, client: SignedClient
 ) -> LoanOut:
     """The lender reports on its own loan; another institution's loan answers 404."""
     loan = service.report_loan_event(
@@ -169,12 +170,12 @@ def loan_event(
 
 class ExternalLoanIn(BaseModel):
     uscc: str = Field(min_length=18, max_length=18)
-    amount_fen: int = Field(gt=0)
-    credit_line_fen: int | None = Field(None, gt=0)
+    amount_fen: PositiveFen
+    credit_line_fen: PositiveFen | None = None
     rate_bp: int = Field(gt=0, le=3600)
     term_months: int = Field(ge=1, le=360)
     security_type: Literal["credit", "guarantee", "mortgage", "pledge"]
-    disbursement_date: date
+    disbursement_date: BusinessDate
 
 
 @router.post(

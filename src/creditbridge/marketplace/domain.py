@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from creditbridge.core.errors import InvalidTransition
+from creditbridge.presentation.errors import keyed
 
 WAN_FEN: Final = 1_000_000  # 1 万元 in fen
 INCLUSIVE_LINE_LIMIT_FEN: Final = 1000 * WAN_FEN
@@ -53,6 +54,9 @@ CERTIFICATION_TAGS: Final[dict[str, str]] = {
     "专精特新中小企业": "specialized",
     "专精特新“小巨人”企业": "specialized",
 }
+TAX_GRADES_REQUIRED: Final[dict[str, frozenset[str]]] = {"tax_finance": frozenset("ABM")}
+"""Product types that lend on the tax record (税融通, 银税互动) and the 纳税信用级别 they need: A, B
+or M (a new taxpayer); C and D are refused, as the tax authorities' 银税互动 rules say."""
 SIZE_CLASSES: Final = ("large", "medium", "small", "micro")
 INDUSTRY_SECTIONS: Final = tuple("ABCDEFGHIJKLMNOPQRST")
 
@@ -83,6 +87,7 @@ class Rule(IntEnum):
     GRADE = 9
     NO_GRADE = 10
     TAGS = 11
+    TAX_GRADE = 12
 
     @property
     def code(self) -> str:
@@ -107,6 +112,12 @@ class ProductRules:
     min_years: int = 0
     min_grade: str | None = None
     required_tags: tuple[str, ...] = ()
+    tax_grades: frozenset[str] = frozenset()
+    """纳税信用级别 the product accepts; empty: no requirement (see TAX_GRADES_REQUIRED)."""
+
+
+def tax_grades_for(product_type: str) -> frozenset[str]:
+    return TAX_GRADES_REQUIRED.get(product_type, frozenset())
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,8 @@ class Applicant:
     tags: frozenset[str] = frozenset()
     security_types: frozenset[str] = frozenset(SECURITY_TYPES)
     max_rate_bp: int | None = None
+    tax_grade: str | None = None
+    """The latest 纳税信用级别 (A, B, M, C, D), None when never rated."""
 
 
 def region_prefix(code: str) -> str:
@@ -175,6 +188,8 @@ def check(product: ProductRules, who: Applicant) -> list[Rule]:
             failed.append(Rule.GRADE)
     if not set(product.required_tags) <= who.tags:
         failed.append(Rule.TAGS)
+    if product.tax_grades and who.tax_grade not in product.tax_grades:
+        failed.append(Rule.TAX_GRADE)
     return failed
 
 
@@ -192,6 +207,7 @@ def _bits(values: Iterable[str], universe: Sequence[str]) -> int:
 
 
 _TAG_NAMES: Final = tuple(TAGS)
+_TAX_GRADE_NAMES: Final = ("A", "B", "M", "C", "D")
 
 
 @dataclass
@@ -212,6 +228,7 @@ class ProductMatrix:
     min_years: NDArray[np.int64]
     min_grade: NDArray[np.int64]  # grade rank, 0 = no requirement
     tags: NDArray[np.int64]  # bits of TAGS
+    tax_grades: NDArray[np.int64]  # bits of _TAX_GRADE_NAMES accepted, 0 = no requirement
     region_any: NDArray[np.bool_]
     region_codes: list[str] = field(default_factory=list)
     region_matrix: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), bool))
@@ -243,6 +260,7 @@ class ProductMatrix:
             min_years=col(p.min_years for p in products),
             min_grade=col(grade_rank(p.min_grade) for p in products),
             tags=col(_bits(p.required_tags, _TAG_NAMES) for p in products),
+            tax_grades=col(_bits(p.tax_grades, _TAX_GRADE_NAMES) for p in products),
             region_any=np.fromiter((not p.regions for p in products), bool, len(products)),
             region_codes=codes,
             region_matrix=region_matrix,
@@ -283,6 +301,8 @@ class ProductMatrix:
             fail(Rule.GRADE, self.min_grade > rank)
         tags = _bits(who.tags, _TAG_NAMES)
         fail(Rule.TAGS, (self.tags & ~tags) != 0)
+        tax_grade = _bits([who.tax_grade or ""], _TAX_GRADE_NAMES)
+        fail(Rule.TAX_GRADE, (self.tax_grades != 0) & ((self.tax_grades & tax_grade) == 0))
         return mask
 
     def rank(self, who: Applicant, *, fitting: int = 10, others: int = 5) -> list[tuple[int, int]]:
@@ -369,7 +389,7 @@ def transition(status: str, move: AppMove) -> AppStatus:
     """The state after ``move``; raises :class:`InvalidTransition` for a move the map lacks."""
     target = APP_TRANSITIONS.get((AppStatus(status), move))
     if target is None:
-        raise InvalidTransition(f"申请当前状态为“{status}”，不能执行“{move.value}”")
+        raise keyed(InvalidTransition, "error.marketplace.app_move", status=status, move=move.value)
     return target
 
 
@@ -423,7 +443,9 @@ LIVE_DEMAND: Final = frozenset({D.NEW, D.DISPATCHED, D.POOL, D.CLAIMED, D.ESCALA
 def demand_transition(status: str, move: DemandMove) -> DemandStatus:
     target = DEMAND_TRANSITIONS.get((DemandStatus(status), move))
     if target is None:
-        raise InvalidTransition(f"融资需求当前状态为“{status}”，不能执行“{move.value}”")
+        raise keyed(
+            InvalidTransition, "error.marketplace.demand_move", status=status, move=move.value
+        )
     return target
 
 
@@ -457,13 +479,18 @@ REVIEW_STAGE: Final[dict[Level, tuple[WhitelistStatus, WhitelistStatus]]] = {
 def review_whitelist(status: str, level: Level, *, approve: bool) -> WhitelistStatus:
     before, after = REVIEW_STAGE[level]
     if WhitelistStatus(status) is not before:
-        raise InvalidTransition(f"白名单当前状态为“{status}”，不能由{level.value}级审核")
+        raise keyed(
+            InvalidTransition,
+            "error.marketplace.whitelist_review",
+            status=status,
+            level=level.value,
+        )
     return after if approve else W.REJECTED
 
 
 def remove_whitelist(status: str) -> WhitelistStatus:
     if WhitelistStatus(status) is not W.LISTED:
-        raise InvalidTransition("只有已入选白名单的企业可以移出")
+        raise keyed(InvalidTransition, "error.marketplace.whitelist_remove")
     return W.REMOVED
 
 

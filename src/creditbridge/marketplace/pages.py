@@ -6,20 +6,24 @@ both see the lending outcomes. Handlers parse forms and call the service; rules 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.routing import NoMatchFound
 
 from creditbridge.consent.errors import ConsentRefused
+from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.config import Settings
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
+from creditbridge.core.types import FEN_MAX
 from creditbridge.marketplace import analytics, domain, service
 from creditbridge.marketplace.domain import AppMove, Level
 from creditbridge.presentation import i18n
+from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.reference import divisions
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
@@ -27,7 +31,7 @@ from creditbridge.web.templating import language, render
 
 router = APIRouter(include_in_schema=False)
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[types.Id, Path()]
 Enterprise = Annotated[Actor, Depends(require_roles(Role.ENTERPRISE_USER))]
 Officer = Annotated[Actor, Depends(require_roles(Role.INSTITUTION_OFFICER))]
 Operator = Annotated[Actor, Depends(require_roles(Role.OPERATOR))]
@@ -61,10 +65,13 @@ def _fen(raw: str, name: str, issues: list[Issue]) -> int:
     """万元 as typed → fen."""
     try:
         value = Decimal(raw.strip().replace(",", ""))
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.000001")):
-        issues.append(Issue("CB-FORM-AMOUNT", "请输入大于0的金额（万元）", field=name))
+        # quantize raises on 1E+30 (more digits than the context holds): keep it in the try.
+        fits = value.is_finite() and 0 < value * domain.WAN_FEN <= FEN_MAX
+        fits = fits and value == value.quantize(Decimal("0.000001"))
+    except ArithmeticError:  # InvalidOperation, and Overflow of 1E+999999 × 10^6
+        fits = False
+    if not fits:
+        issues.append(keyed_issue("CB-FORM-AMOUNT", "error.marketplace.form_amount", field=name))
         return 0
     return int(value * domain.WAN_FEN)
 
@@ -75,10 +82,11 @@ def _bp(raw: str, name: str, issues: list[Issue], *, required: bool = True) -> i
         return None
     try:
         value = Decimal(raw.strip())
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        issues.append(Issue("CB-FORM-RATE", "请输入利率（%，最多两位小数）", field=name))
+        fits = value.is_finite() and 0 < value <= 1000 and value == value.quantize(Decimal("0.01"))
+    except ArithmeticError:  # InvalidOperation, and Overflow of 1E+999999 × 10^6
+        fits = False
+    if not fits:
+        issues.append(keyed_issue("CB-FORM-RATE", "error.marketplace.form_rate", field=name))
         return None
     return int(value * 100)
 
@@ -86,7 +94,7 @@ def _bp(raw: str, name: str, issues: list[Issue], *, required: bool = True) -> i
 def _months(raw: str, name: str, issues: list[Issue]) -> int:
     text = raw.strip()
     if not text.isdigit() or not 1 <= int(text) <= 360:
-        issues.append(Issue("CB-FORM-TERM", "请输入1至360之间的月数", field=name))
+        issues.append(keyed_issue("CB-FORM-TERM", "error.marketplace.form_term", field=name))
         return 0
     return int(text)
 
@@ -287,13 +295,23 @@ def grab(request: Request, session: WriteSession, actor: Officer, demand_id: Id)
 
 @router.get("/market/applications/{application_id}", name="marketplace:application")
 def application_detail(
-    request: Request,
-    session: WriteSession,
-    actor: Anyone,
-    application_id: Id,
-    score: Annotated[int, Query(ge=0, le=1)] = 0,
+    request: Request, session: ReadSession, actor: Anyone, application_id: Id
 ) -> HTMLResponse:
-    # A write session: reading the score under the consent is an audited access.
+    return _application_page(request, session, actor, application_id, score=False)
+
+
+@router.post("/market/applications/{application_id}/score", name="marketplace:read_score")
+def application_score(
+    request: Request, session: WriteSession, actor: Officer, application_id: Id
+) -> HTMLResponse:
+    """The page with the score read under the application's consent: one use of the consent
+    and an audited access, so a POST with the page's CSRF token, never a link."""
+    return _application_page(request, session, actor, application_id, score=True)
+
+
+def _application_page(
+    request: Request, session: Session, actor: Actor, application_id: int, *, score: bool
+) -> HTMLResponse:
     app = service.access_application(session, actor, application_id)
     product = service.get_product_or_raise(session, app.product_id)
     score_view: Any = None
@@ -306,9 +324,8 @@ def application_detail(
     subject = service.subject_names(session, [app.subject_id]).get(app.subject_id)
     report_url = None
     if actor.role is Role.INSTITUTION_OFFICER and subject:
-        path = _path_or_none(request, "reports:report", uscc=subject[0])
-        if path is not None:
-            report_url = f"{path}?consent_id={app.consent_id}&purpose=loan_application"
+        # The form posts the application's consent and purpose (see the template).
+        report_url = _path_or_none(request, "reports:report", uscc=subject[0])
     return render(
         request,
         "marketplace/application.html",
@@ -359,7 +376,7 @@ def application_move(
             rate = _bp(rate_pct, "rate_bp", issues)
             term = _months(term_months, "term_months", issues) if term_months.strip() else None
             if issues or rate is None:
-                raise ValidationFailed("审批信息有误", issues=issues)
+                raise keyed(ValidationFailed, "error.marketplace.approval_invalid", issues=issues)
             service.approve(
                 session,
                 actor,
@@ -370,7 +387,9 @@ def application_move(
             )
         else:
             if issues:
-                raise ValidationFailed("放款信息有误", issues=issues)
+                raise keyed(
+                    ValidationFailed, "error.marketplace.disbursement_invalid", issues=issues
+                )
             service.disburse(session, actor, application_id=application_id, amount_fen=amount)
     return _redirect(request.url_for("marketplace:application", application_id=application_id).path)
 
@@ -430,7 +449,7 @@ def product_submit(
         required_tags=list(required_tags or []),
     )
     if issues:
-        raise ValidationFailed("产品信息有误", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.product_invalid", issues=issues)
     service.submit_product(session, actor, spec)
     return _redirect(request.url_for("marketplace:products").path)
 
@@ -441,16 +460,19 @@ def upload_form(request: Request, actor: Officer) -> HTMLResponse:
 
 
 @router.post("/market/loans/upload", name="marketplace:upload_submit")
-async def upload_submit(
+def upload_submit(
     request: Request,
     session: WriteSession,
     actor: Officer,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
-    content = await file.read(MAX_UPLOAD + 1)
+    # A plain def (worker thread): the upload and its rows go to the database synchronously.
+    content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        raise ValidationFailed(
-            "文件过大", issues=[Issue("CB-MARKET-FILE", "文件不得超过5MB", field="file")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.file_too_large",
+            issues=[keyed_issue("CB-MARKET-FILE", "error.marketplace.file_limit", field="file")],
         )
     result = service.upload_loan_events(
         session, actor, filename=file.filename or "upload.csv", content=content

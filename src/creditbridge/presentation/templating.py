@@ -6,6 +6,7 @@ through it, so a figure or a date looks the same on screen and on paper.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -13,6 +14,7 @@ import jinja2
 
 from creditbridge import __version__
 from creditbridge.presentation import i18n
+from creditbridge.presentation.errors import Explained, explain
 from creditbridge.presentation.i18n import Language
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -38,7 +40,9 @@ def _lang(context: jinja2.runtime.Context) -> Language:
 
 
 @jinja2.pass_context
-def _number(context: jinja2.runtime.Context, value: int | None, digits: int = 0) -> str:
+def _number(
+    context: jinja2.runtime.Context, value: int | float | Decimal | None, digits: int = 0
+) -> str:
     return i18n.format_number(value, _lang(context), digits=digits)
 
 
@@ -48,7 +52,7 @@ def _compact(context: jinja2.runtime.Context, value: int | None) -> str:
 
 
 @jinja2.pass_context
-def _money(context: jinja2.runtime.Context, fen: int | None) -> str:
+def _money(context: jinja2.runtime.Context, fen: int | Decimal | None) -> str:
     return i18n.format_money(fen, _lang(context))
 
 
@@ -67,6 +71,12 @@ def _datetime_short(context: jinja2.runtime.Context, value: Any) -> str:
     return i18n.format_datetime_short(value, _lang(context))
 
 
+@jinja2.pass_context
+def _explain(context: jinja2.runtime.Context, item: Explained) -> str:
+    """An error or an issue (of a request, of a delivered row) in the page's language."""
+    return explain(_lang(context), item)
+
+
 environment.filters.update(
     number=_number,
     compact=_compact,
@@ -74,5 +84,6 @@ environment.filters.update(
     date=_date,
     datetime=_datetime,
     datetime_short=_datetime_short,
+    explain=_explain,
 )
 environment.globals.update(version=__version__)

@@ -319,10 +319,10 @@ def rotate(
 
 
 def signing_key(settings: Settings | None = None) -> Sm2PrivateKey:
-    """The node's SM2 key from ``signing_key_path``; generated (mode 0600) when missing outside
+    """The node's SM2 key from ``signing_key_file``; generated (mode 0600) when missing outside
     production, refused in production so a node never silently signs with a fresh key."""
     settings = settings or get_settings()
-    return _signing_key(settings.signing_key_path, settings.env)
+    return _signing_key(str(settings.signing_key_file), settings.env)
 
 
 @lru_cache(maxsize=4)

@@ -6,6 +6,8 @@ handlers render them through the platform error tree (``ValidationFailed`` → H
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from creditbridge.core.errors import Issue, PlatformError, ValidationFailed
 
 
@@ -14,10 +16,21 @@ class ReferenceInputError(ValidationFailed, ValueError):
 
     code = "CB-REFERENCE-INPUT"
 
-    def __init__(self, message: str, *, field: str, value: str | None = None) -> None:
-        super().__init__(
-            message, issues=[Issue(code=self.code, message=message, field=field, value=value)]
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        value: str | None = None,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        """``message`` is the Chinese text; ``key`` and ``params`` name it in the message tables
+        (which this layer may not import, so the Chinese is written here too)."""
+        issue = Issue(
+            code=self.code, message=message, field=field, value=value, key=key, params=params
         )
+        super().__init__(message, key=key, params=params, issues=[issue])
         self.field = field
 
 

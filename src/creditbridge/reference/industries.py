@@ -93,6 +93,8 @@ def parse(code: str) -> tuple[str, str]:
             f"行业代码“{code}”格式不对：应为门类字母（A–T）或2–4位数字代码（GB/T 4754-2017）",
             field="industry_code",
             value=code,
+            key="error.reference.industry.format",
+            params={"code": code},
         )
     letter, digits = match.group("section") or "", match.group("digits") or ""
     if digits:
@@ -102,12 +104,21 @@ def parse(code: str) -> tuple[str, str]:
                 f"行业代码“{code}”的大类 {digits[:2]} 不存在（GB/T 4754-2017 共97个大类）",
                 field="industry_code",
                 value=code,
+                key="error.reference.industry.no_division",
+                params={"code": code, "division": digits[:2]},
             )
         if letter and letter != found.section:
             raise UnknownIndustry(
                 f"行业代码“{code}”：大类 {digits[:2]} 属于门类 {found.section}，不属于门类 {letter}",
                 field="industry_code",
                 value=code,
+                key="error.reference.industry.other_section",
+                params={
+                    "code": code,
+                    "division": digits[:2],
+                    "section": found.section,
+                    "letter": letter,
+                },
             )
         return found.section, digits
     if section(letter) is None:
@@ -115,6 +126,8 @@ def parse(code: str) -> tuple[str, str]:
             f"行业门类“{letter}”不存在（GB/T 4754-2017 门类为 A–T）",
             field="industry_code",
             value=code,
+            key="error.reference.industry.no_section",
+            params={"letter": letter},
         )
     return letter, ""
 

@@ -161,6 +161,8 @@ def table(version: str | None = None) -> SizeTable:
             f"企业划型标准版本“{wanted}”不存在，可用：{'、'.join(versions())}",
             field="version",
             value=wanted,
+            key="error.reference.size.no_version",
+            params={"version": wanted, "versions": "、".join(versions())},
         )
     return found
 
@@ -191,8 +193,13 @@ def industry_row(industry: str, version: str | None = None) -> SizeRow:
     size_table = table(version)
     section, digits = industries.parse(industry)
     if section in size_table.out_of_scope:
+        reason = size_table.out_of_scope[section]
         raise IndustryOutOfScope(
-            size_table.out_of_scope[section], field="industry_code", value=industry
+            reason,
+            field="industry_code",
+            value=industry,
+            key="error.reference.size.out_of_scope",
+            params={"reason": reason},
         )
     if digits:
         finer = [
@@ -222,6 +229,8 @@ def industry_row(industry: str, version: str | None = None) -> SizeRow:
             f"行业代码“{industry}”在划型标准中对应多个行业：{options}。请提供更细的行业代码（中类或小类）",
             field="industry_code",
             value=industry,
+            key="error.reference.size.ambiguous",
+            params={"code": industry, "options": options},
         )
     return _resolve(candidates[0], section, size_table)
 
@@ -234,14 +243,26 @@ def _measure(indicator: Indicator, value: object) -> Decimal:
             f"{label}（{field}）须为整数或 Decimal，不接受 {type(value).__name__}（避免浮点误差）",
             field=field,
             value=repr(value),
+            key="error.reference.size.inexact",
+            params={"label": label, "field": field, "type": type(value).__name__},
         )
     amount = Decimal(value)
     if not amount.is_finite() or amount < 0:
         raise InvalidIndicator(
-            f"{label}（{field}）不能为负数或非有限值", field=field, value=str(value)
+            f"{label}（{field}）不能为负数或非有限值",
+            field=field,
+            value=str(value),
+            key="error.reference.size.negative",
+            params={"label": label, "field": field},
         )
     if indicator == "employees" and not isinstance(value, int):
-        raise InvalidIndicator(f"{label}（{field}）须为整数人数", field=field, value=str(value))
+        raise InvalidIndicator(
+            f"{label}（{field}）须为整数人数",
+            field=field,
+            value=str(value),
+            key="error.reference.size.whole_people",
+            params={"label": label, "field": field},
+        )
     return amount
 
 
@@ -269,6 +290,13 @@ def assess(
             raise MissingIndicator(
                 f"{row.name}按{needed}划型，缺少{_INDICATOR_ZH[indicator]}（{_FIELD[indicator]}）",
                 field=_FIELD[indicator],
+                key="error.reference.size.missing",
+                params={
+                    "row": row.name,
+                    "needed": needed,
+                    "label": _INDICATOR_ZH[indicator],
+                    "field": _FIELD[indicator],
+                },
             )
         measures[indicator] = _measure(indicator, value)
 

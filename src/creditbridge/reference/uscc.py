@@ -11,7 +11,7 @@ identifies the same subject, and people type it by hand; ``UsccResult.code`` is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -50,13 +50,24 @@ class UsccIssue:
     code: str
     message: str
     position: int | None = None
+    # The message as a key of the message tables with its parameters (``error.reference.uscc.*``),
+    # for pages in English; ``message`` stays the Chinese text.
+    key: str | None = None
+    params: Mapping[str, object] | None = field(default=None, hash=False, compare=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
     def to_issue(self, *, field: str = "uscc", row: int | None = None) -> Issue:
         """The same problem as a core :class:`Issue`, for ``ValidationFailed``."""
-        return Issue(code=self.code, message=self.message, field=field, row=row)
+        return Issue(
+            code=self.code,
+            message=self.message,
+            field=field,
+            row=row,
+            key=self.key,
+            params=self.params,
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,8 @@ def _check_division(code: str) -> _DivisionVerdict:
                 "USCC-DIVISION",
                 f"第3–8位登记管理机关行政区划码“{code}”无效：前两位“{code[:2]}”不是省级行政区划代码",
                 3,
+                key="error.reference.uscc.province",
+                params={"division": code, "prefix": code[:2]},
             )
         )
     province_name = divisions.name(province_code)
@@ -177,6 +190,8 @@ def _check_division(code: str) -> _DivisionVerdict:
                 "USCC-DIVISION",
                 f"第3–8位登记管理机关行政区划码“{code}”不是安徽省现行或历史行政区划代码（GB/T 2260）",
                 3,
+                key="error.reference.uscc.not_anhui",
+                params={"division": code},
             ),
             province_name=province_name,
         )
@@ -189,18 +204,31 @@ def _check_division(code: str) -> _DivisionVerdict:
                 f"第3–8位行政区划码 {code} {found.name} 已于{found.valid_until}年撤销，"
                 f"早于统一社会信用代码启用（{USCC_FIRST_YEAR}年），不可能出现在代码中",
                 3,
+                key="error.reference.uscc.abolished",
+                params={
+                    "division": code,
+                    "name": found.name,
+                    "year": found.valid_until,
+                    "first_year": USCC_FIRST_YEAR,
+                },
             ),
             name=found.name,
             province_name=province_name,
         )
     successor = divisions.current_successor(code)
     tail = f"现为 {_division_label(successor)}" if successor else "无直接承继的现行区划"
+    if successor:
+        key, params = "error.reference.uscc.historical", {"now": _division_label(successor)}
+    else:
+        key, params = "error.reference.uscc.historical_no_successor", {}
     return _DivisionVerdict(
         warning=UsccIssue(
             "USCC-DIVISION-HISTORICAL",
             f"第3–8位行政区划码 {code} {found.name} 已撤销（{found.valid_until}年），{tail}；"
             "发码时有效的区划码仍属合法",
             3,
+            key=key,
+            params={"division": code, "name": found.name, "year": found.valid_until, **params},
         ),
         name=found.name,
         province_name=province_name,
@@ -213,12 +241,26 @@ def validate(code: str) -> UsccResult:
     warnings: list[UsccIssue] = []
     upper = text.translate(_ASCII_UPPER)
     if upper != text:
-        warnings.append(UsccIssue("USCC-LOWERCASE", "含小写字母，已按大写处理（标准只用大写字母）"))
+        warnings.append(
+            UsccIssue(
+                "USCC-LOWERCASE",
+                "含小写字母，已按大写处理（标准只用大写字母）",
+                key="error.reference.uscc.lowercase",
+                params={},
+            )
+        )
         text = upper
 
     errors: list[UsccIssue] = []
     if len(text) != 18:
-        errors.append(UsccIssue("USCC-LENGTH", f"长度为{len(text)}位，应为18位"))
+        errors.append(
+            UsccIssue(
+                "USCC-LENGTH",
+                f"长度为{len(text)}位，应为18位",
+                key="error.reference.uscc.length",
+                params={"n": len(text)},
+            )
+        )
     for index, char in enumerate(text):
         if char not in _VALUE:
             typed = original[index]
@@ -228,6 +270,8 @@ def validate(code: str) -> UsccResult:
                     "USCC-CHAR",
                     f"第{index + 1}位字符“{shown}”不合法：只允许数字0–9和大写字母（不含I、O、Z、S、V）",
                     index + 1,
+                    key="error.reference.uscc.char",
+                    params={"position": index + 1, "char": shown},
                 )
             )
     if len(text) != 18:
@@ -244,6 +288,8 @@ def validate(code: str) -> UsccResult:
                     "USCC-AUTHORITY",
                     f"第1位登记管理部门代码“{text[0]}”未定义（应为1–9、A、N、Y之一）",
                     1,
+                    key="error.reference.uscc.authority",
+                    params={"char": text[0]},
                 )
             )
         else:
@@ -258,6 +304,13 @@ def validate(code: str) -> UsccResult:
                             f"第2位机构类别代码“{text[1]}”在登记管理部门“{authority.name}”（{text[0]}）"
                             f"下未定义，可用：{allowed}",
                             2,
+                            key="error.reference.uscc.entity_type",
+                            params={
+                                "char": text[1],
+                                "authority": authority.name,
+                                "authority_code": text[0],
+                                "allowed": allowed,
+                            },
                         )
                     )
 
@@ -270,7 +323,13 @@ def validate(code: str) -> UsccResult:
             verdict = _check_division(part)
         else:
             errors.append(
-                UsccIssue("USCC-DIVISION", f"第3–8位登记管理机关行政区划码“{part}”应为6位数字", 3)
+                UsccIssue(
+                    "USCC-DIVISION",
+                    f"第3–8位登记管理机关行政区划码“{part}”应为6位数字",
+                    3,
+                    key="error.reference.uscc.division_digits",
+                    params={"division": part},
+                )
             )
     if verdict.error:
         errors.append(verdict.error)
@@ -281,7 +340,13 @@ def validate(code: str) -> UsccResult:
         expected = check_character(text[:17])
         if text[17] != expected:
             errors.append(
-                UsccIssue("USCC-CHECK", f"校验码错误：第18位应为“{expected}”，实为“{text[17]}”", 18)
+                UsccIssue(
+                    "USCC-CHECK",
+                    f"校验码错误：第18位应为“{expected}”，实为“{text[17]}”",
+                    18,
+                    key="error.reference.uscc.check",
+                    params={"expected": expected, "actual": text[17]},
+                )
             )
     body = text[8:17]
     if all(c in _VALUE for c in body):
@@ -294,6 +359,8 @@ def validate(code: str) -> UsccResult:
                     f"第17位（组织机构代码校验码，GB 11714）应为“{expected_org}”，实为“{body[8]}”；"
                     "存量代码偶有此情况，仅作提示",
                     17,
+                    key="error.reference.uscc.org_check",
+                    params={"expected": expected_org, "actual": body[8]},
                 )
             )
 

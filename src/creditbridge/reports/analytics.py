@@ -36,7 +36,9 @@ from sqlalchemy.orm import Session
 from creditbridge.audit import service as audit
 from creditbridge.core.actors import Actor
 from creditbridge.core.clock import to_local, utc_now
-from creditbridge.ingest.analytics import export_snapshot, month_seq
+from creditbridge.core.snapshot import month_seq
+from creditbridge.ingest.analytics import export_snapshot
+from creditbridge.presentation.exports import xlsx_row
 from creditbridge.reference import divisions, industries
 from creditbridge.reports.models import AggregateRun
 from creditbridge.subjects.models import Subject
@@ -125,7 +127,7 @@ def build_facts(
     today: date,
 ) -> int:
     """Stage 1: one row per enterprise with the facts the aggregates count (see module doc)."""
-    to_seq = month_seq(today.year, today.month) - 1  # the last complete month
+    to_seq = month_seq(today) - 1  # the last complete month
     from_seq = to_seq - TAX_MONTHS + 1
     connection.execute(
         f"""
@@ -251,7 +253,7 @@ def refresh(session: Session, actor: Actor, *, work_dir: Path | None = None) -> 
     finally:
         shutil.rmtree(root, ignore_errors=True)
     today = to_local(utc_now()).date()
-    last = month_seq(today.year, today.month) - 1
+    last = month_seq(today) - 1
     run = AggregateRun(
         computed_at=utc_now(),
         computed_by=actor.name,
@@ -357,31 +359,36 @@ def to_excel(run: AggregateRun) -> bytes:
     book.remove(book.active)  # type: ignore[arg-type]
     for code in (*DIMENSION_CODES, "total"):
         sheet = book.create_sheet(_SHEET_NAMES[code])
-        sheet.append(list(_EXCEL_HEADERS))
+        sheet.append(xlsx_row(sheet, _EXCEL_HEADERS))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in run.tables.get(code, []):
             if row["suppressed"]:
-                sheet.append([row["key"], label_zh(code, row["key"]), f"<{MIN_CELL}"])
+                sheet.append(
+                    xlsx_row(sheet, [row["key"], label_zh(code, row["key"]), f"<{MIN_CELL}"])
+                )
                 continue
             sheet.append(
-                [
-                    row["key"],
-                    label_zh(code, row["key"]),
-                    row["enterprises"],
-                    row["penalties"],
-                    row["penalty_per_1000"],
-                    row["penalised_bp"] / 100,
-                    row["dishonest_bp"] / 100,
-                    row["enforced_bp"] / 100,
-                ]
+                xlsx_row(
+                    sheet,
+                    [
+                        row["key"],
+                        label_zh(code, row["key"]),
+                        row["enterprises"],
+                        row["penalties"],
+                        row["penalty_per_1000"],
+                        row["penalised_bp"] / 100,
+                        row["dishonest_bp"] / 100,
+                        row["enforced_bp"] / 100,
+                    ],
+                )
             )
         sheet.column_dimensions["B"].width = 28
     info = book.create_sheet("说明")
-    info.append(["快照时间", to_local(run.computed_at).strftime("%Y-%m-%d %H:%M")])
-    info.append(["企业数", run.enterprises])
-    info.append(["纳税统计期", run.tax_window])
-    info.append(["抑制规则", f"企业数少于{MIN_CELL}户的单元格不予显示"])
+    info.append(xlsx_row(info, ["快照时间", to_local(run.computed_at).strftime("%Y-%m-%d %H:%M")]))
+    info.append(xlsx_row(info, ["企业数", run.enterprises]))
+    info.append(xlsx_row(info, ["纳税统计期", run.tax_window]))
+    info.append(xlsx_row(info, ["抑制规则", f"企业数少于{MIN_CELL}户的单元格不予显示"]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

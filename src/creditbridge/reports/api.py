@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import NotFound
+from creditbridge.presentation.errors import keyed
 from creditbridge.reports import analytics, service
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession
@@ -72,7 +74,7 @@ def all_aggregates(session: ReadSession, actor: FigureReader) -> list[AggregateT
     """Every dimension of the latest aggregates run (operators and institutions)."""
     run = analytics.latest(session)
     if run is None:
-        raise NotFound("尚未计算统计快照")
+        raise keyed(NotFound, "error.reports.no_aggregates")
     return [_table(run, d) for d in (*analytics.DIMENSION_CODES, "total")]
 
 
@@ -91,7 +93,7 @@ def one_aggregate(
     ``size`` or ``tax_band`` (tax paid over the last 12 months)."""
     run = analytics.latest(session)
     if run is None:
-        raise NotFound("尚未计算统计快照")
+        raise keyed(NotFound, "error.reports.no_aggregates")
     return _table(run, dimension)
 
 
@@ -124,7 +126,8 @@ async def verify_report(request: Request, session: ReadSession) -> VerifyResult:
     only when every check passes; ``failed_check`` names the first that failed: ``format``,
     ``digest``, ``key``, ``signature``, ``registry`` or ``file``. No login needed."""
     raw = (await request.body())[:MAX_UPLOAD]
-    result = service.verify_file(session, raw)
+    # Hashing the file, checking its signature and reading the register are synchronous.
+    result = await run_in_threadpool(service.verify_file, session, raw)
     return VerifyResult(
         genuine=result.ok,
         failed_check=result.failed.value if result.failed else None,

@@ -43,7 +43,8 @@ class ReportIssuance(Base):
 class RecordFlag(Base):
     """A mark on one record version that reports must show: ``disputed`` (an objection, 异议, is
     open: 征信业管理条例 第二十五条) or ``repaired`` (信用修复 granted: publication stops).
-    Set by the disputes module through :func:`creditbridge.reports.service.set_record_flag`."""
+    Written only through :func:`creditbridge.reports.service.set_record_flag`, which no workflow
+    calls yet: the objection and credit-repair workflows are still to be built."""
 
     __tablename__ = "reports_record_flag"
     __table_args__ = (UniqueConstraint("record_id", "flag"),)

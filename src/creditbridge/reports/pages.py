@@ -4,6 +4,7 @@ the reports service and render; who sees what is decided in the service."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated, Final, Literal
 from urllib.parse import quote
 
@@ -13,16 +14,17 @@ from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
-from creditbridge.consent.errors import ConsentRefused
+from creditbridge.consent.domain import Purpose
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import NotFound
+from creditbridge.presentation import i18n
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, rendering, service
 from creditbridge.reports.domain import Check
 from creditbridge.subjects import service as subjects_service
-from creditbridge.presentation import i18n
+from creditbridge.web.admission import pdf_admission
 from creditbridge.web.auth import require_roles
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import language, render
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +38,6 @@ Operator = Annotated[Actor, Depends(require_roles(Role.OPERATOR))]
 FigureReader = Annotated[Actor, Depends(require_roles(Role.OPERATOR, Role.INSTITUTION_OFFICER))]
 Code = Annotated[str, Path(min_length=1, max_length=64)]
 MAX_UPLOAD: Final = 20 * 1024 * 1024
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _search_page(
@@ -95,20 +93,33 @@ def search(
 
 
 @router.get("/enterprises/{uscc}", name="reports:profile")
-def profile(
+def profile(request: Request, session: WriteSession, actor: Reader, uscc: Code) -> Response:
+    # A write session for the page-view audit (and an institution's public read in the access
+    # log); a consent is never used by a GET: a cross-site link could spend its uses.
+    return _profile(request, session, actor, uscc, consent_id=None)
+
+
+@router.post("/enterprises/{uscc}", name="reports:profile_under_consent")
+def profile_under_consent(
     request: Request,
     session: WriteSession,
     actor: Reader,
     uscc: Code,
-    consent_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    consent_id: Annotated[int, Form(ge=1, le=2**62)],
+) -> Response:
+    """The profile read under a cited consent: one use of it, so a form with the CSRF token."""
+    return _profile(request, session, actor, uscc, consent_id=consent_id)
+
+
+def _profile(
+    request: Request, session: Session, actor: Actor, uscc: str, *, consent_id: int | None
 ) -> Response:
     malformed = _check_code(request, uscc)
     if malformed is not None:
         return malformed
     code = uscc_codes.validate(uscc).code
     try:
-        with commit_on(session, ConsentRefused):
-            view = service.profile(session, actor, uscc=code, consent_id=consent_id)
+        view = service.profile(session, actor, uscc=code, consent_id=consent_id)
     except NotFound:
         if subjects_service.find_subject_by_uscc(session, code) is None:
             return _not_found(request, code)
@@ -147,7 +158,9 @@ def _issue(
     subject = subjects_service.find_subject_by_uscc(session, code)
     if subject is None:
         return _not_found(request, code)
-    with commit_on(session, ConsentRefused):
+    # A PDF takes a render slot or is refused at once (503 CB-BUSY), and is dropped if its client
+    # leaves before it is ready (the issuance then rolls back).
+    with pdf_admission(request) if fmt == "pdf" else nullcontext():
         issued = service.issue_report(
             session,
             actor,
@@ -156,7 +169,7 @@ def _issue(
             purpose=purpose,
             fmt=fmt,
             lang=language(request),
-            base_url=_base_url(request),
+            settings=request.app.state.settings,
         )
     disposition = "attachment" if download or fmt == "pdf" else "inline"
     filename = quote(issued.filename)
@@ -173,17 +186,52 @@ def _issue(
 
 ConsentId = Annotated[int | None, Query(ge=1, le=2**62)]
 PurposeQ = Annotated[str | None, Query(max_length=40)]
+ConsentForm = Annotated[int | None, Form(ge=1, le=2**62)]
+PurposeForm = Annotated[str | None, Form(max_length=40)]
 
 
-@router.get("/reports/{uscc}", name="reports:report")
+@router.get("/reports/{uscc}", name="reports:report_form")
+@router.get("/reports/{uscc}/pdf", name="reports:pdf_form")
+def report_form(
+    request: Request,
+    session: ReadSession,
+    actor: Reader,
+    uscc: Code,
+    consent_id: ConsentId = None,
+    purpose: PurposeQ = None,
+) -> Response:
+    """What issuing would do, with the buttons that do it. Issuing registers a report and may
+    use a consent, so it is a POST with the page's CSRF token; a link (the report's own
+    toolbar, a bookmark, a cross-site page) lands here and changes nothing."""
+    malformed = _check_code(request, uscc)
+    if malformed is not None:
+        return malformed
+    code = uscc_codes.validate(uscc).code
+    subject = subjects_service.find_subject_by_uscc(session, code)
+    if subject is None:
+        return _not_found(request, code)
+    grant = consent_service.access_consent(session, actor, consent_id) if consent_id else None
+    if grant is not None and grant.subject_id != subject.id:
+        raise NotFound("授权不存在")
+    return render(
+        request,
+        "reports/issue.html",
+        subject=subject,
+        actor=actor,
+        grant=grant,
+        purpose=purpose if purpose in {p.value for p in Purpose} else None,
+    )
+
+
+@router.post("/reports/{uscc}", name="reports:report")
 def report_html(
     request: Request,
     session: WriteSession,
     actor: Reader,
     uscc: Code,
-    consent_id: ConsentId = None,
-    purpose: PurposeQ = None,
-    download: bool = False,
+    consent_id: ConsentForm = None,
+    purpose: PurposeForm = None,
+    download: Annotated[bool, Form()] = False,
 ) -> Response:
     return _issue(
         request,
@@ -192,19 +240,19 @@ def report_html(
         uscc,
         fmt="html",
         consent_id=consent_id,
-        purpose=purpose,
+        purpose=purpose or None,
         download=download,
     )
 
 
-@router.get("/reports/{uscc}/pdf", name="reports:pdf")
+@router.post("/reports/{uscc}/pdf", name="reports:pdf")
 def report_pdf(
     request: Request,
     session: WriteSession,
     actor: Reader,
     uscc: Code,
-    consent_id: ConsentId = None,
-    purpose: PurposeQ = None,
+    consent_id: ConsentForm = None,
+    purpose: PurposeForm = None,
 ) -> Response:
     return _issue(
         request,
@@ -213,7 +261,7 @@ def report_pdf(
         uscc,
         fmt="pdf",
         consent_id=consent_id,
-        purpose=purpose,
+        purpose=purpose or None,
         download=True,
     )
 
@@ -261,15 +309,16 @@ def verify_number(
 
 
 @router.post("/verify", name="reports:verify_check")
-async def verify_upload(
+def verify_upload(
     request: Request,
     session: ReadSession,
     file: Annotated[UploadFile | None, File()] = None,
     source: Annotated[str, Form(max_length=MAX_UPLOAD)] = "",
 ) -> HTMLResponse:
+    # A plain def (worker thread): the checks hash the file and read the register synchronously.
     raw = b""
     if file is not None and file.filename:
-        raw = await file.read(MAX_UPLOAD + 1)
+        raw = file.file.read(MAX_UPLOAD + 1)
     pasted = False
     if not raw and source.strip():
         raw, pasted = source.encode(), True
@@ -329,7 +378,7 @@ def self_query(request: Request, session: WriteSession, actor: Enterprise) -> HT
     )
 
 
-@router.get("/me/report/pdf", name="reports:self_pdf")
+@router.post("/me/report/pdf", name="reports:self_pdf")
 def self_pdf(request: Request, session: WriteSession, actor: Enterprise) -> Response:
     if actor.subject_id is None:
         raise NotFound("当前账号未绑定企业")

@@ -8,14 +8,29 @@ stylesheet asks for Noto Sans CJK SC, which ``scripts/ensure-fonts`` installs fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ctypes
+import faulthandler
+import hashlib
+import importlib.metadata
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import segno
 
 from creditbridge import __version__
+from creditbridge.core.errors import Busy, DomainError
 from creditbridge.presentation import i18n, templating
 from creditbridge.presentation.templating import environment
 from creditbridge.reference import divisions, industries
@@ -27,6 +42,7 @@ if TYPE_CHECKING:
 
     from creditbridge.reports.service import Catalog, FieldInfo
 
+T = TypeVar("T")
 STATIC_DIR: Final = templating.STATIC_DIR / "reports"
 STYLESHEET: Final = STATIC_DIR / "report.css"
 MAX_COLUMNS: Final = 6
@@ -100,12 +116,16 @@ def render_report(
     *,
     catalog: Catalog,
     lang: Literal["zh", "en"] = "zh",
-    base_url: str = "",
+    public_base_url: str,
     for_pdf: bool = False,
 ) -> str:
+    """The report as HTML. Its verification link and QR code point at the node's configured
+    public address (``CREDITBRIDGE_PUBLIC_BASE_URL``), never at the request's: taken from the
+    Host header, ``Host: evil.example`` once printed ``http://evil.example/verify/…`` into a
+    genuinely signed report."""
     template = environment.get_template("reports/report.html")
     verify_path = f"/verify/{content['report_no']}"
-    verify_url = base_url.rstrip("/") + verify_path
+    verify_url = public_base_url.strip().rstrip("/") + verify_path
     return template.render(
         lang=lang,
         t=partial(i18n.translate, lang),
@@ -140,6 +160,170 @@ def _parse_instant(text: str) -> Any:
     return datetime.fromisoformat(text)
 
 
+# --- PDF: rendered in a bounded pool of processes ------------------------------------------------
+#
+# WeasyPrint holds the GIL for the whole render (about a second for a long report), so a render in
+# the server's own process stalls every other request of the worker, the event loop included; and
+# a crash in its native libraries (pango, harfbuzz, fontconfig) took the whole server down. Each
+# render therefore runs in a child process of a small pool, created on first use with the
+# forkserver start method (a fresh interpreter: no inherited sockets, locks or threads).
+
+NATIVE_THREAD_VARIABLES: Final = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+_PR_SET_PDEATHSIG: Final = 1
+_POLL_SECONDS: Final = 0.1
+_CACHE_BYTES: Final = 64 * 1024 * 1024
+
+client_gone: ContextVar[Callable[[], bool] | None] = ContextVar("client_gone", default=None)
+"""Set by the route that asks for a PDF: true once its client has disconnected. A render not yet
+started is then never submitted, and one that finishes is thrown away (the request fails, so the
+issuance is rolled back: a report nobody received is not on record as issued)."""
+
+
+class ClientGone(DomainError):
+    """Raised while a PDF is rendered for a client that has disconnected; nobody reads the answer."""
+
+    code = "CB-CLIENT-GONE"
+    status_code = 499  # nginx's "client closed request": never seen by the client
+    title = "客户端已断开"
+
+
+def pin_native_threads() -> None:
+    """One thread per native math/threading library (OpenMP, OpenBLAS, MKL) in this process and its
+    children: they otherwise start a thread per core in every worker and renderer."""
+    for name in NATIVE_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
+def _die_with_parent() -> None:
+    # A renderer left behind by a SIGKILLed server would wait forever on its task queue. Its parent
+    # is the forkserver, which exits when the server's end of its pipe closes.
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
+def _start_renderer() -> None:
+    """Runs once in each renderer process."""
+    _die_with_parent()
+    pin_native_threads()
+    faulthandler.enable()  # a crash prints its Python stack to the server's log (stderr)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    _pdf_assets()  # fonts and the stylesheet parsed once per process, not per report
+
+
+class _Renderers:
+    """The pool of renderer processes of this server process, created on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self.workers = 2
+        self.in_process = False
+
+    def run(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """``function(*args)`` in a renderer process (``function`` importable by name)."""
+        with self._lock:
+            if self._pool is None:
+                methods = multiprocessing.get_all_start_methods()
+                context = multiprocessing.get_context(
+                    "forkserver" if "forkserver" in methods else "spawn"
+                )
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context, initializer=_start_renderer
+                )
+            return self._pool.submit(function, *args)
+
+    def discard(self) -> None:
+        """Forget the pool (one whose process died, or at shutdown): the next render starts anew."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+renderers: Final = _Renderers()
+
+
+def configure_renderers(*, workers: int, in_process: bool = False) -> None:
+    """The size of the pool (``CREDITBRIDGE_PDF_WORKERS``); takes effect when it is next created.
+    ``in_process``: the old path, kept as the benchmark's baseline (``CREDITBRIDGE_PDF_IN_PROCESS``)."""
+    renderers.workers = workers
+    renderers.in_process = in_process
+
+
+def shutdown_renderers() -> None:
+    renderers.discard()
+
+
+class _PdfCache:
+    """PDFs by the digest of exactly what they were rendered from (the HTML, the stylesheet and
+    the software's version), least recently used first out, within a byte budget.
+
+    Not by (enterprise, data version): every issuance carries its own report number, time and
+    signature in the document, and every query must be registered and audited, so a new issuance
+    is never served another's file. What repeats is the rendering of the same issued HTML (a
+    retried download of one report number, a re-render for verification), and that is what hits.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._size = 0
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bytes | None:
+        with self._lock:
+            pdf = self._items.get(key)
+            if pdf is not None:
+                self._items.move_to_end(key)
+            return pdf
+
+    def put(self, key: bytes, pdf: bytes) -> None:
+        if len(pdf) > self._budget // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = pdf
+            self._size += len(pdf)
+            while self._size > self._budget:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+
+pdf_cache: Final = _PdfCache(_CACHE_BYTES)
+
+
+def pdf_key(html: str) -> bytes:
+    """The cache key of the PDF of ``html``."""
+    return hashlib.sha256(template_version() + html.encode()).digest()
+
+
+@lru_cache(maxsize=1)
+def template_version() -> bytes:
+    """What, besides the HTML itself, decides a PDF's bytes. Read without importing WeasyPrint:
+    the server process never loads it (the renderers do), see the module's PDF section."""
+    weasyprint_version = importlib.metadata.version("weasyprint")
+    return hashlib.sha256(
+        f"{__version__}|{weasyprint_version}|".encode() + STYLESHEET.read_bytes()
+    ).digest()
+
+
 @lru_cache(maxsize=1)
 def _pdf_assets() -> tuple[CSS, FontConfiguration]:
     from weasyprint import CSS
@@ -149,12 +333,45 @@ def _pdf_assets() -> tuple[CSS, FontConfiguration]:
     return CSS(filename=str(STYLESHEET), font_config=fonts), fonts
 
 
-def html_to_pdf(html: str) -> bytes:
-    """The PDF of a rendered report (A4, fonts subset and embedded)."""
+def _write_pdf(html: str) -> bytes:
+    """The render itself; runs in a renderer process."""
     from weasyprint import HTML
 
     stylesheet, fonts = _pdf_assets()
     pdf: bytes = HTML(string=html, base_url=str(STATIC_DIR)).write_pdf(
         stylesheets=[stylesheet], font_config=fonts
     )
+    return pdf
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of a rendered report (A4, fonts subset and embedded), rendered in a renderer process
+    while the calling thread waits. Raises :class:`ClientGone` when :data:`client_gone` says the
+    client left, and :class:`~creditbridge.core.errors.Busy` when the renderer process died."""
+    key = pdf_key(html)
+    cached = pdf_cache.get(key)
+    if cached is not None:
+        return cached
+    gone = client_gone.get()
+    if gone is not None and gone():
+        raise ClientGone()
+    if renderers.in_process:
+        return _write_pdf(html)
+    future = renderers.run(_write_pdf, html)
+    try:
+        while True:
+            try:
+                pdf = future.result(timeout=_POLL_SECONDS)
+                break
+            except FuturesTimeout:
+                if gone is not None and gone():
+                    future.cancel()  # a render already running ends on its own; nobody waits
+                    raise ClientGone() from None
+    except BrokenProcessPool as exc:
+        # A crash in the renderer's native libraries: the server stays up, this request may retry.
+        renderers.discard()
+        raise Busy("报告 PDF 生成进程异常退出，请重试") from exc
+    if gone is not None and gone():
+        raise ClientGone()
+    pdf_cache.put(key, pdf)
     return pdf

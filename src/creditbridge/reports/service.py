@@ -7,7 +7,9 @@ What each actor gets (data rules live here, so pages, API and CLI get the same):
   with records that are not published marked as such — free and at any time;
 * an institution: public information, plus the financing sections that a valid consent covers
   (read through :func:`creditbridge.consent.service.read_records`, which checks the consent,
-  counts a use, writes the enterprise's access log and masks for the institution);
+  counts a use, writes the enterprise's access log and masks for the institution); a report of
+  public information only still passes :func:`creditbridge.consent.service.authorize_read`, so
+  a throttled institution reads nothing;
 * the operator and the console: public information.
 
 Negative records past their publication period, ended or repaired are left out of every report
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 from sqlalchemy import select
@@ -30,14 +32,15 @@ from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
 from creditbridge.catalog import service as catalog_service
+from creditbridge.catalog.schemas import DisclosureClass
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.domain import Purpose
-from creditbridge.consent.models import ConsentGrant
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import to_local, utc_now
-from creditbridge.core.config import get_settings
+from creditbridge.core.config import Settings
 from creditbridge.core.crypto import sm3_hex
 from creditbridge.core.errors import Forbidden, NotFound, ValidationFailed
+from creditbridge.presentation.errors import keyed
 from creditbridge.protection import service as protection
 from creditbridge.protection.domain import Viewer, mask_record
 from creditbridge.reference import divisions, industries
@@ -45,7 +48,11 @@ from creditbridge.reports import domain
 from creditbridge.reports.domain import Audience, Check, PubState, ReportRules, SectionRule
 from creditbridge.reports.models import RecordFlag, ReportIssuance
 from creditbridge.subjects import service as subjects_service
-from creditbridge.subjects.models import Subject
+
+if TYPE_CHECKING:
+    from creditbridge.consent.models import ConsentGrant
+    from creditbridge.subjects.models import Subject
+
 
 RULES_PATH: Final = Path(__file__).parent / "data" / "report-rules.yaml"
 DISPUTED: Final = "disputed"
@@ -222,7 +229,7 @@ class Gathered:
 
 
 def _public_codes(catalog: Catalog) -> list[str]:
-    return [c for c, d in catalog.datasets.items() if d.disclosure == "public"]
+    return [c for c, d in catalog.datasets.items() if d.disclosure == DisclosureClass.PUBLIC]
 
 
 def _own(actor: Actor, subject: Subject) -> bool:
@@ -286,8 +293,10 @@ def gather(
     """The records ``actor`` may see in a report on ``subject``, with their state.
 
     An institution citing ``consent_id`` (or holding an active consent for the subject when it
-    cites none) reads the financing categories of that consent through the consent service; a
-    refused consent raises its ConsentRefused after the refusal was recorded (callers commit).
+    cites none) reads the financing categories of that consent through the consent service;
+    every institution's read, public information only included, passes the consent service's
+    authorization first, whose refusal raises as
+    :func:`creditbridge.consent.service.authorize_read` says.
     ``find_consent=False`` keeps an institution that cites none to public information."""
     catalog = _catalog(session)
     today = to_local(utc_now()).date()
@@ -296,42 +305,54 @@ def gather(
         entries = _direct_entries(session, catalog, subject, every, Viewer.OWNER, today)
         return Gathered(Audience.OWNER, entries, None, None, frozenset())
     if not _may_read_public(actor):
-        raise Forbidden("当前角色无权查询企业信用报告")
+        raise keyed(Forbidden, "error.reports.role_may_not_read")
+    grant: ConsentGrant | None = None
+    financing: list[str] = []
+    if _is_institution(actor):
+        if consent_id is not None:
+            grant = consent_service.access_consent(session, actor, consent_id)
+            if grant.subject_id != subject.id:
+                raise keyed(NotFound, "error.reports.no_consent")
+        elif find_consent:
+            grant = consent_service.find_usable_consent(session, actor, subject_id=subject.id)
+        if grant is not None:
+            purpose = purpose or grant.purpose
+            financing = sorted(
+                {
+                    d.category
+                    for d in catalog.datasets.values()
+                    if d.disclosure == DisclosureClass.AUTHORIZED
+                    and d.category in set(grant.categories)
+                }
+            )
+        if not financing:
+            # Public information only, but an institution's read all the same.
+            consent_service.authorize_read(
+                session,
+                actor,
+                subject_id=subject.id,
+                purpose=purpose,
+                categories=(),
+                what={"item": "report"},
+            )
     public = _direct_entries(
         session, catalog, subject, _public_codes(catalog), Viewer.PUBLIC, today
     )
-    if not _is_institution(actor):
-        return Gathered(Audience.PUBLIC, public, purpose, None, frozenset())
-    grant: ConsentGrant | None
-    if consent_id is not None:
-        grant = consent_service.access_consent(session, actor, consent_id)
-        if grant.subject_id != subject.id:
-            raise NotFound("授权不存在")
-    elif find_consent:
-        grant = consent_service.find_usable_consent(session, actor, subject_id=subject.id)
-    else:
-        grant = None
-    if grant is None:
-        return Gathered(Audience.PUBLIC, public, purpose, None, frozenset())
-    purpose = purpose or grant.purpose
-    financing = sorted(
-        {
-            d.category
-            for d in catalog.datasets.values()
-            if d.disclosure == "authorized" and d.category in set(grant.categories)
-        }
-    )
-    if not financing:
+    if grant is None or not financing:
         return Gathered(Audience.PUBLIC, public, purpose, grant, frozenset())
     result = consent_service.read_records(
         session,
         actor,
         subject_id=subject.id,
-        purpose=purpose,
+        purpose=purpose or grant.purpose,
         categories=financing,
         consent_id=grant.id,
     )
-    views = [v for v in result.records if catalog.datasets[v.dataset_code].disclosure != "public"]
+    views = [
+        v
+        for v in result.records
+        if catalog.datasets[v.dataset_code].disclosure != DisclosureClass.PUBLIC
+    ]
     flags = record_flags(session, (v.id for v in views))
     consented = [
         _entry(
@@ -492,15 +513,15 @@ def build_content(
 def _section_in_report(section: SectionRule, gathered: Gathered) -> bool:
     if gathered.audience is Audience.OWNER:
         return True
-    if section.disclosure == "public":
+    if section.disclosure == DisclosureClass.PUBLIC:
         return True
-    if section.disclosure == "authorized" and gathered.audience is Audience.CONSENTED:
+    if section.disclosure == DisclosureClass.AUTHORIZED and gathered.audience is Audience.CONSENTED:
         cats = gathered.consented_categories
         if "*" in section.categories:
             specific = {
                 c
                 for s in report_rules().sections
-                if s.disclosure == "authorized"
+                if s.disclosure == DisclosureClass.AUTHORIZED
                 for c in s.categories
                 if c != "*"
             }
@@ -562,19 +583,19 @@ def issue_report(
     purpose: str | None = None,
     fmt: Format = "html",
     lang: Literal["zh", "en"] = "zh",
-    base_url: str = "",
+    settings: Settings,
 ) -> IssuedReport:
     """Issue a signed report on ``subject_id`` for ``actor``; registered and audited in the
-    caller's transaction. ``base_url`` makes the QR code's verification link absolute."""
+    caller's transaction. ``settings`` name the issuing node and its public address, which the QR
+    code's verification link points at."""
     from creditbridge.reports import rendering
 
     if fmt not in ("html", "pdf"):
-        raise ValidationFailed("报告格式只能是 html 或 pdf")
+        raise keyed(ValidationFailed, "error.reports.format")
     if purpose is not None and purpose not in set(Purpose):
-        raise ValidationFailed("未知的查询用途")
+        raise keyed(ValidationFailed, "error.reports.unknown_purpose")
     subject = subjects_service.get_subject_or_raise(session, subject_id)
     gathered = gather(session, actor, subject=subject, consent_id=consent_id, purpose=purpose)
-    settings = get_settings()
     issued_at = utc_now().replace(microsecond=0)
     report_no = new_report_no(settings.node_code, issued_at)
     catalog = _catalog(session)
@@ -590,7 +611,12 @@ def issue_report(
     key = protection.signing_key()
     sealed = domain.seal(content, key)
     html = rendering.render_report(
-        content, sealed, catalog=catalog, lang=lang, base_url=base_url, for_pdf=fmt == "pdf"
+        content,
+        sealed,
+        catalog=catalog,
+        lang=lang,
+        public_base_url=settings.public_base_url,
+        for_pdf=fmt == "pdf",
     )
     data = (
         rendering.html_to_pdf(html) + domain.pdf_seal_line(sealed)
@@ -713,7 +739,11 @@ def profile(
     timeline = [(e, catalog.datasets[e.dataset]) for e in dated[:timeline_limit]]
     hidden: list[str] = []
     if gathered.audience is not Audience.OWNER:
-        restricted = {d.category for d in catalog.datasets.values() if d.disclosure == "authorized"}
+        restricted = {
+            d.category
+            for d in catalog.datasets.values()
+            if d.disclosure == DisclosureClass.AUTHORIZED
+        }
         hidden = sorted(restricted - gathered.consented_categories - held_categories)
     audit.record(
         session,
@@ -760,7 +790,7 @@ def get_issuance(session: Session, report_no: str) -> ReportIssuance | None:
 def get_issuance_or_raise(session: Session, report_no: str) -> ReportIssuance:
     issuance = get_issuance(session, report_no)
     if issuance is None:
-        raise NotFound("本平台未签发该编号的信用报告")
+        raise keyed(NotFound, "error.reports.no_issuance")
     return issuance
 
 
@@ -803,15 +833,18 @@ def verify_file(session: Session, raw: bytes) -> Verification:
     )
 
 
-# --- marks on records (set by the disputes module) --------------------------------------------
+# --- marks on records ---------------------------------------------------------------------------
 
 
 def set_record_flag(
     session: Session, actor: Actor, *, record_id: int, flag: str, reference: str | None = None
 ) -> RecordFlag:
-    """Mark a record disputed (an objection is open) or repaired (credit repair granted)."""
+    """Mark a record disputed (an objection is open) or repaired (credit repair granted).
+
+    No objection or credit-repair workflow exists yet, so nothing in the platform sets a mark
+    today (only tests do); those workflows will call this and :func:`clear_record_flag`."""
     if flag not in FLAGS:
-        raise ValidationFailed(f"未知的记录标记 {flag}")
+        raise keyed(ValidationFailed, "error.reports.unknown_flag", flag=flag)
     existing = session.scalar(
         select(RecordFlag).where(RecordFlag.record_id == record_id, RecordFlag.flag == flag)
     )
@@ -865,12 +898,12 @@ def list_issuances_about(
     """Reports issued about the enterprise (its own view), newest first."""
     if actor.role is Role.ENTERPRISE_USER:
         if actor.subject_id is None:
-            raise NotFound("企业不存在")
+            raise keyed(NotFound, "error.reports.no_subject")
         subject_id = actor.subject_id
     elif not (actor.role is Role.OPERATOR or actor.kind in (ActorKind.CLI, ActorKind.SYSTEM)):
-        raise Forbidden("只有企业本身可以查看其报告记录")
+        raise keyed(Forbidden, "error.reports.own_issuances_only")
     if subject_id is None:
-        raise ValidationFailed("须指定企业")
+        raise keyed(ValidationFailed, "error.reports.subject_required")
     return list(
         session.scalars(
             select(ReportIssuance)

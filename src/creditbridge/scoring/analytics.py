@@ -1,10 +1,11 @@
 """The analytics path of scoring: a typed columnar snapshot of the store, and the indicator SQL
 over it.
 
-1. :func:`export_snapshot` streams out of the OLTP store (SQLite or PostgreSQL), in chunks, the
-   enterprises (``subject``), the loan outcomes (``loan``) and the current records; DuckDB then
-   flattens each dataset's JSON ``data`` into typed columns, one Parquet file per dataset named by
-   its code (``tax_payment.parquet`` …). Dates become integers the SQL can compare on any engine:
+1. :func:`export_snapshot` writes scoring's part of the analytics snapshot
+   (:mod:`creditbridge.core.snapshot`): the enterprises (``subject``), the loan outcomes
+   (``loan``) and the current records are streamed out of the store; DuckDB then flattens each
+   dataset's JSON ``data`` into typed columns, one Parquet file per dataset named by its code
+   (``tax_payment.parquet`` …). Dates become integers the SQL can compare on any engine:
    ``*_day`` / date fields as days since 1970-01-01, ``event_seq`` / ``period_seq`` as month
    numbers (``year * 12 + month - 1``); booleans become 0/1; money and decimals DOUBLE. Memory is
    bounded by the chunk (Python side) and DuckDB's memory limit (flattening).
@@ -17,119 +18,83 @@ over it.
 
 from __future__ import annotations
 
-import json
-import shutil
 import sqlite3
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import duckdb
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Select, Text, cast, select
+from sqlalchemy import Connection, Text, cast, select
 
 from creditbridge.catalog.schemas import DatasetSpec
-from creditbridge.marketplace.models import Loan
+from creditbridge.core import snapshot
+from creditbridge.core.snapshot import CHUNK_ROWS, Table, day_number, month_seq
+from creditbridge.presentation.errors import keyed
 from creditbridge.scoring.errors import IndicatorSqlError, SnapshotMissing
 from creditbridge.scoring.schemas import IndicatorConfig
 from creditbridge.subjects.models import Record, Subject
 
-CHUNK_ROWS: Final = 50_000
-EPOCH: Final = date(1970, 1, 1)
-META_FILE: Final = "snapshot.json"
 BAD_LOAN_STATUSES: Final = ("defaulted", "overdue")
 DUCKDB_MEMORY_LIMIT: Final = "2GB"
 BASE_TABLES: Final = ("subject", "loan", "param", "coverage")
 
 
-def day_number(day: date) -> int:
-    return (day - EPOCH).days
-
-
-def month_seq(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
 @dataclass(frozen=True)
-class Snapshot:
-    """A folder of Parquet files: the base tables and one per dataset."""
+class Snapshot(snapshot.Snapshot):
+    """The model lab's snapshot: the base tables and one per dataset, as of a day."""
 
-    folder: Path
     as_of: date
-    rows: dict[str, int]
-    created_at: datetime
-
-    def path(self, table: str) -> Path:
-        return self.folder / f"{table}.parquet"
-
-    @property
-    def tables(self) -> list[str]:
-        return sorted(self.rows)
 
     @classmethod
-    def open(cls, folder: Path) -> Snapshot:
-        meta_path = folder / META_FILE
-        if not meta_path.exists():
-            raise SnapshotMissing(f"没有分析快照：{folder}（先运行 creditbridge scoring snapshot）")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return cls(
-            folder,
-            date.fromisoformat(meta["as_of"]),
-            {k: int(v) for k, v in meta["rows"].items()},
-            datetime.fromisoformat(meta["created_at"]),
-        )
+    def open(cls, folder: Path) -> Self:
+        try:
+            return super().open(folder)
+        except FileNotFoundError:
+            raise keyed(SnapshotMissing, "error.scoring.no_snapshot", folder=str(folder)) from None
 
 
 # ------------------------------------------------------------------ export
 
 
-def _stream(
-    connection: Connection,
-    query: Select[*tuple[Any, ...]],
-    types: dict[str, pa.DataType],
-    chunk_rows: int,
-) -> Iterator[pa.RecordBatch]:
-    names = list(types)
-    result = connection.execute(query.execution_options(stream_results=True, yield_per=chunk_rows))
-    for rows in result.partitions(chunk_rows):
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        yield pa.RecordBatch.from_pydict(
-            {n: pa.array(v, type=types[n]) for n, v in zip(names, columns, strict=True)}
+STAGING: Final = snapshot.register(
+    Table(
+        "scoring_subject_raw",
+        lambda: select(
+            Subject.id, Subject.uscc, Subject.city_code, Subject.division_code,
+            Subject.industry_section, Subject.entity_type, Subject.registration_date,
+            Subject.registered_capital_fen, Subject.status,
+        ).order_by(Subject.id),
+        {"subject_id": pa.int64(), "uscc": pa.string(), "city_code": pa.string(),
+         "division_code": pa.string(), "industry_section": pa.string(),
+         "entity_type": pa.string(), "registration_date": pa.date32(),
+         "registered_capital_fen": pa.int64(), "status": pa.string()},
+        staging=True,
+    ),
+    Table(
+        "scoring_record_raw",
+        lambda: select(
+            Record.subject_id, Record.dataset_code, Record.event_date,
+            cast(Record.data, Text).label("data"),
         )
-
-
-def _write(
-    path: Path,
-    batches: Iterator[pa.RecordBatch],
-    types: dict[str, pa.DataType],
-) -> int:
-    schema = pa.schema(list(types.items()))
-    written = 0
-    with pq.ParquetWriter(path, schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-            written += batch.num_rows
-    return written
-
-
-_SUBJECT_TYPES: Final = {
-    "subject_id": pa.int64(), "uscc": pa.string(), "city_code": pa.string(),
-    "division_code": pa.string(), "industry_section": pa.string(), "entity_type": pa.string(),
-    "registration_date": pa.date32(), "registered_capital_fen": pa.int64(), "status": pa.string(),
-}  # fmt: skip
-_LOAN_TYPES: Final = {
-    "subject_id": pa.int64(), "status": pa.string(), "disbursement_date": pa.date32(),
-}  # fmt: skip
-_RAW_TYPES: Final = {
-    "subject_id": pa.int64(), "dataset_code": pa.string(), "event_date": pa.date32(),
-    "data": pa.string(),
-}  # fmt: skip
+        .where(Record.status == "current")
+        .order_by(Record.dataset_code, Record.subject_id),
+        {"subject_id": pa.int64(), "dataset_code": pa.string(), "event_date": pa.date32(),
+         "data": pa.string()},
+        staging=True,
+    ),
+)  # fmt: skip
+"""What scoring streams out of the store; :func:`export_snapshot` derives its tables from them."""
+SUBJECT_RAW, RECORD_RAW = STAGING
+LOAN_RAW: Final = "marketplace_loan_raw"
+"""The loans the marketplace contributes (:mod:`creditbridge.marketplace.analytics`): outcomes
+that the trained scorecard learns from. Named, not imported: the marketplace reads grades from
+scoring, so scoring may not import the marketplace back."""
 
 
 def _field_sql(code: str, kind: str) -> str | None:
@@ -182,65 +147,25 @@ def export_snapshot(
 ) -> Snapshot:
     """Write a new snapshot into ``folder`` (replacing one there) and return it. Reads through
     ``connection`` so it sees the caller's transaction."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = folder.parent / f".{folder.name}-{uuid.uuid4().hex[:8]}"
-    work.mkdir()
-    try:
-        rows = _export_into(connection, work, as_of=as_of, datasets=datasets, chunk_rows=chunk_rows)
-        created = datetime.now(UTC)
-        meta = {"as_of": as_of.isoformat(), "rows": rows, "created_at": created.isoformat()}
-        (work / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        work.rename(folder)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return Snapshot(folder, as_of, rows, created)
+    written = snapshot.export(
+        connection,
+        folder,
+        tables=(*STAGING, LOAN_RAW),
+        as_of=as_of,
+        derive=lambda work: _derive(work, as_of=as_of, datasets=datasets),
+        chunk_rows=chunk_rows,
+    )
+    return Snapshot(written.folder, written.rows, as_of, written.created_at)
 
 
-def _export_into(
-    connection: Connection,
-    work: Path,
-    *,
-    as_of: date,
-    datasets: Sequence[DatasetSpec],
-    chunk_rows: int,
-) -> dict[str, int]:
+def _derive(work: Path, *, as_of: date, datasets: Sequence[DatasetSpec]) -> dict[str, int]:
     rows: dict[str, int] = {}
-    subject_query = select(
-        Subject.id, Subject.uscc, Subject.city_code, Subject.division_code,
-        Subject.industry_section, Subject.entity_type, Subject.registration_date,
-        Subject.registered_capital_fen, Subject.status,
-    ).order_by(Subject.id)  # fmt: skip
-    _write(
-        work / "subject_raw.parquet",
-        _stream(connection, subject_query, _SUBJECT_TYPES, chunk_rows),
-        _SUBJECT_TYPES,
-    )
-    loan_query = select(Loan.subject_id, Loan.status, Loan.disbursement_date).order_by(Loan.id)
-    _write(
-        work / "loan_raw.parquet",
-        _stream(connection, loan_query, _LOAN_TYPES, chunk_rows),
-        _LOAN_TYPES,
-    )
-    record_query = (
-        select(
-            Record.subject_id,
-            Record.dataset_code,
-            Record.event_date,
-            cast(Record.data, Text).label("data"),
-        )
-        .where(Record.status == "current")
-        .order_by(Record.dataset_code, Record.subject_id)
-    )
-    raw = work / "raw_record.parquet"
-    _write(raw, _stream(connection, record_query, _RAW_TYPES, chunk_rows), _RAW_TYPES)
-
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
-        con.execute(f"CREATE VIEW raw AS SELECT * FROM read_parquet({_quote(raw)})")
+        raw = _quote(work / f"{RECORD_RAW}.parquet")
+        con.execute(f"CREATE VIEW raw AS SELECT * FROM read_parquet({raw})")
 
         def copy(table: str, sql: str) -> None:
             con.execute(f"COPY ({sql}) TO {_quote(work / f'{table}.parquet')} (FORMAT parquet)")
@@ -254,13 +179,13 @@ def _export_into(
             "SELECT subject_id, uscc, city_code, division_code, industry_section, entity_type, "
             "CAST(registration_date - DATE '1970-01-01' AS INTEGER) AS registration_day, "
             "registered_capital_fen, status "
-            f"FROM read_parquet({_quote(work / 'subject_raw.parquet')}) ORDER BY subject_id",
+            f"FROM read_parquet({_quote(work / f'{SUBJECT_RAW}.parquet')}) ORDER BY subject_id",
         )
         copy(
             "loan",
             "SELECT subject_id, status, "
             "CAST(disbursement_date - DATE '1970-01-01' AS INTEGER) AS disbursement_day "
-            f"FROM read_parquet({_quote(work / 'loan_raw.parquet')})",
+            f"FROM read_parquet({_quote(work / f'{LOAN_RAW}.parquet')})",
         )
         copy(
             "param",
@@ -278,8 +203,6 @@ def _export_into(
             copy(spec.code, dataset_select(spec, "raw"))
     finally:
         con.close()
-    for name in ("subject_raw", "loan_raw", "raw_record"):
-        (work / f"{name}.parquet").unlink()
     return rows
 
 
@@ -432,14 +355,6 @@ def loan_outcomes(snapshot: Snapshot) -> Outcomes:
     return Outcomes(
         np.asarray(arrays["subject_id"], dtype=np.int64), np.asarray(arrays["bad"], dtype=np.int8)
     )
-
-
-def subject_attributes(snapshot: Snapshot) -> dict[str, NDArray[Any]]:
-    """subject_id, uscc, city_code and industry_section of every enterprise, by subject_id."""
-    table = pq.read_table(
-        snapshot.path("subject"), columns=["subject_id", "uscc", "city_code", "industry_section"]
-    ).sort_by("subject_id")
-    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
 # ------------------------------------------------------------------ a second engine

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from creditbridge.consent.errors import ConsentRefused
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import Forbidden
+from creditbridge.core.types import Id
+from creditbridge.presentation.errors import keyed
 from creditbridge.scoring import service
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import CurrentActor, SignedClient
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 
 router = APIRouter(prefix="/api/v1", tags=["scoring 信用评价"])
 
@@ -71,11 +72,9 @@ def _score(
     session: Session, actor: Actor, uscc: str, purpose: str | None, consent_id: int | None
 ) -> ScoreOut:
     subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
-    # A refused institution read is audited before raising; the event must stand.
-    with commit_on(session, ConsentRefused):
-        view = service.read_score(
-            session, actor, subject_id=subject.id, purpose=purpose, consent_id=consent_id
-        )
+    view = service.read_score(
+        session, actor, subject_id=subject.id, purpose=purpose, consent_id=consent_id
+    )
     return ScoreOut(
         uscc=subject.uscc,
         score=view.score,
@@ -97,7 +96,7 @@ def score_for_user(
     actor: CurrentActor,
     session: WriteSession,
     purpose: Annotated[str | None, Query(max_length=32)] = None,
-    consent_id: Annotated[int | None, Query(ge=1)] = None,
+    consent_id: Annotated[Id | None, Query()] = None,
 ) -> ScoreOut:
     """The public evaluation's current score, grade (AAA…C) and up to three reasons. An
     enterprise user reads its own; the operator any; an institution officer only under a valid
@@ -117,7 +116,7 @@ def score_for_client(
     client: SignedClient,
     session: WriteSession,
     purpose: Annotated[str | None, Query(max_length=32)] = None,
-    consent_id: Annotated[int | None, Query(ge=1)] = None,
+    consent_id: Annotated[Id | None, Query()] = None,
 ) -> ScoreOut:
     """As `/scoring/scores/{uscc}` for an institution's signed API client: a consent is required."""
     return _score(session, client, uscc, purpose, consent_id)
@@ -125,7 +124,7 @@ def score_for_client(
 
 def _operator(actor: Actor) -> None:
     if not actor.has_role(Role.OPERATOR):
-        raise Forbidden("只有平台运营人员可以查看")
+        raise keyed(Forbidden, "error.scoring.operator_only")
 
 
 @router.get(

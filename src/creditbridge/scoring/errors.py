@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from creditbridge.core.errors import Conflict, NotFound, ValidationFailed
+from creditbridge.presentation.i18n import translate
 
 
 class ScoreNotFound(NotFound):
@@ -41,7 +42,9 @@ class IndicatorSqlError(ValidationFailed):
     title = "指标计算出错"
 
     def __init__(self, indicator: str, detail: str) -> None:
-        super().__init__(f"指标 {indicator} 的 SQL 出错：{detail}")
+        params = {"indicator": indicator, "detail": detail}
+        key = "error.scoring.indicator_sql"
+        super().__init__(translate("zh", key, **params), key=key, params=params)
         self.indicator = indicator
 
 
@@ -50,3 +53,12 @@ class SnapshotMissing(NotFound):
 
     code = "CB-SCORING-SNAPSHOT-MISSING"
     title = "缺少分析快照"
+
+
+class CardInputInvalid(ValidationFailed):
+    """Raised by ``scoring fit`` / ``scoring apply`` when a CSV file or a card file cannot be used:
+    empty, a missing or non-binary target column, a column the card needs absent, a value that
+    is not a number; the message names the column and row."""
+
+    code = "CB-SCORING-CARD-INPUT"
+    title = "评分卡输入有误"

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.domain import Purpose
-from creditbridge.consent.errors import ConsentRefused
+from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
 from creditbridge.scoring import report, service
 from creditbridge.scoring.domain import GRADES
@@ -21,7 +21,7 @@ from creditbridge.scoring.errors import ScoreNotFound
 from creditbridge.scoring.schemas import grade_config
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import require_roles
-from creditbridge.web.deps import ReadSession, WriteSession, commit_on
+from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,7 @@ def lookup_form(
     request: Request,
     session: ReadSession,
     actor: Officer,
-    consent_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    consent_id: Annotated[types.Id | None, Query()] = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -101,11 +101,9 @@ def lookup_submit(
 ) -> HTMLResponse:
     cited = int(consent_id) if consent_id.strip().isdigit() else None
     subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc.strip().upper())
-    # A refused read is audited before raising; the event must stand.
-    with commit_on(session, ConsentRefused):
-        result = service.explain(
-            session, actor, subject_id=subject.id, consent_id=cited, purpose=purpose
-        )
+    result = service.explain(
+        session, actor, subject_id=subject.id, consent_id=cited, purpose=purpose
+    )
     return render(
         request,
         "scoring/lookup.html",

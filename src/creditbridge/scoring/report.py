@@ -127,6 +127,7 @@ def render_report(model: ScoringModel, *, standalone: bool, lang: str = "zh") ->
     context = report_context(model)
     context.update(
         lang=lang,
+        t=partial(i18n.translate, lang),  # type: ignore[arg-type]
         pick=partial(i18n.pick, lang),  # type: ignore[arg-type]
         echarts_js=(STATIC / "vendor" / "echarts.min.js").read_text(encoding="utf-8")
         if standalone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -99,10 +99,11 @@ class TrainingRules(_Strict):
     max_features: int
     test_share: float
     seed: int
-    # optbinning's trend: auto_asc_desc keeps every indicator monotone (points that only rise or
-    # only fall with the value, which the advice to enterprises relies on); auto also allows one
-    # peak or valley.
-    monotonic_trend: str = "auto_asc_desc"
+    # The direction training.fit_bins bins every indicator in: the bad rate (and so the points)
+    # only rises or only falls with the value, which the advice to enterprises relies on.
+    # auto_asc_desc takes, per indicator, the direction of larger information value; ascending
+    # and descending impose one. No peak or valley is ever allowed.
+    monotonic_trend: Literal["auto_asc_desc", "ascending", "descending"] = "auto_asc_desc"
     # Inverse strength of the L2 penalty on the WOE coefficients (a normal prior N(0, ridge_c)):
     # 1 lets the data move a weight by about the size of "the bins at their word" (see training).
     ridge_c: float = Field(default=1.0, gt=0)

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Subquery, func, or_, select
 from sqlalchemy.orm import Session
 
 from creditbridge.core.errors import NotFound
+from creditbridge.presentation.errors import keyed
 from creditbridge.subjects.models import Record, Subject
 
 # Only the newest version of a record is what the platform holds about a subject today;
@@ -97,14 +98,14 @@ def find_subject_by_uscc(session: Session, uscc: str) -> Subject | None:
 def get_subject_by_uscc_or_raise(session: Session, uscc: str) -> Subject:
     subject = find_subject_by_uscc(session, uscc)
     if subject is None:
-        raise NotFound("未找到该统一社会信用代码对应的企业")
+        raise keyed(NotFound, "error.subjects.no_uscc")
     return subject
 
 
 def get_subject_or_raise(session: Session, subject_id: int) -> Subject:
     subject = session.get(Subject, subject_id)
     if subject is None:
-        raise NotFound("企业不存在")
+        raise keyed(NotFound, "error.subjects.no_subject")
     return subject
 
 

@@ -7,6 +7,9 @@ the domain modules, rendering from :mod:`~creditbridge.web.templating`, errors f
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
 
@@ -14,7 +17,11 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import creditbridge.analytics  # noqa: F401  (registers every snapshot table)
 from creditbridge import __version__, migrations
 from creditbridge.access import api as access_api
 from creditbridge.access import pages as access_pages
@@ -34,12 +41,19 @@ from creditbridge.marketplace import pages as marketplace_pages
 from creditbridge.presentation.templating import STATIC_DIR
 from creditbridge.reports import api as reports_api
 from creditbridge.reports import pages as reports_pages
+from creditbridge.reports import rendering
 from creditbridge.scoring import api as scoring_api
 from creditbridge.scoring import pages as scoring_pages
-from creditbridge.web import api_docs, auth, health, pages
+from creditbridge.web import admission, api_docs, auth, health, pages
 from creditbridge.web.errors import install_error_handlers
 from creditbridge.web.i18n import LanguageMiddleware
-from creditbridge.web.security import SecurityHeadersMiddleware
+from creditbridge.web.security import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    allowed_hosts,
+    public_origin,
+    trusted_proxies,
+)
 
 VENDOR_DIR: Final = STATIC_DIR / "vendor"
 # What scripts/vendor-assets.mjs copies from the npm packages; the pages cannot work without them.
@@ -53,6 +67,8 @@ VENDOR_FILES: Final = (
 )
 
 API_PREFIX: Final = "/api/v1"
+# A multipart form carries, besides its file, boundaries, part headers and small fields.
+_FORM_OVERHEAD: Final = 1024 * 1024
 
 DESCRIPTION: Final = """\
 融资信用服务平台接口：供接入机构、数据提供单位和上下级节点调用。
@@ -82,6 +98,28 @@ def _migration_head(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(migrations.alembic_config(engine)).get_current_head()
 
 
+def body_limits(settings: Settings) -> dict[str, int]:
+    """The routes that take more than ``max_body_bytes``: batch uploads, and the report files
+    the verification routes accept (their handlers' own limit, plus the form around it)."""
+    document = max(
+        settings.max_body_bytes,
+        max(reports_api.MAX_UPLOAD, reports_pages.MAX_UPLOAD) + _FORM_OVERHEAD,
+    )
+    return {
+        f"{API_PREFIX}/ingest/batches": settings.max_upload_bytes,
+        "/ingest/upload": settings.max_upload_bytes,
+        f"{API_PREFIX}/reports/verify": document,
+        "/verify": document,
+    }
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # The renderer processes go with the worker (a forkserver child also dies with its parent).
+    rendering.shutdown_renderers()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the web application for one node.
 
@@ -91,8 +129,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """
     settings = settings or get_settings()
     check_assets()
+    public_origin(settings)  # a malformed or, in production, missing public address stops here
     if engine is None:
-        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        engine = make_engine(
+            settings.database_url,
+            echo=settings.sql_echo,
+            pool_timeout=settings.pool_timeout_seconds,
+        )
         check_connection(engine)
 
     app = FastAPI(
@@ -107,19 +150,35 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
         # CSRF is checked on every unsafe request of every page route (等保 2.0 §8.1.4).
         dependencies=[auth.CSRF_DEPENDENCY],
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.migration_head = _migration_head(engine)
+    app.state.pdf_slots = threading.BoundedSemaphore(settings.max_pdf_renders)
+    rendering.configure_renderers(workers=settings.pdf_workers, in_process=settings.pdf_in_process)
 
-    # The last added runs first: the language is chosen before anything renders, and the
-    # security headers are put on every response, error pages included.
-    app.add_middleware(LanguageMiddleware, default=settings.default_language)
-    app.add_middleware(SecurityHeadersMiddleware)
+    # The last added runs first. From the outside in: the client's address and scheme (from a
+    # trusted proxy only), the security headers on every response, refusals included, the host
+    # check, the cap on requests in flight, the body limit, the language (chosen before anything
+    # renders) and the cookies.
     auth.install(app)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
+    app.add_middleware(
+        BodyLimitMiddleware, default=settings.max_body_bytes, routes=body_limits(settings)
+    )
+    app.add_middleware(admission.InFlightLimitMiddleware, limit=settings.max_in_flight)
+    hosts = allowed_hosts(settings)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(SecurityHeadersMiddleware)
+    proxies = trusted_proxies(settings)
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
 
     install_error_handlers(app)
+    app.add_exception_handler(PoolTimeout, admission.pool_exhausted)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(api_docs.router)
@@ -140,4 +199,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(scoring_api.router)
     app.include_router(marketplace_pages.router)
     app.include_router(marketplace_api.router)
+    api_docs.install(app)
     return app

@@ -23,6 +23,7 @@ their own, so that a suspension, a revocation or a disabled account bites on the
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Final
@@ -33,12 +34,20 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditbridge.access import service as access_service
-from creditbridge.access.errors import CsrfFailed, Unauthenticated
+from creditbridge.access.errors import (
+    CsrfFailed,
+    SignatureInvalid,
+    StaleRequest,
+    Unauthenticated,
+    UnknownKey,
+)
 from creditbridge.core import crypto
 from creditbridge.core.actors import Actor, Role
+from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
 from creditbridge.core.errors import DomainError, Forbidden
 from creditbridge.presentation.templating import environment
@@ -123,7 +132,9 @@ def _active_session(request: Request) -> access_service.ActiveSession | None:
     active = None
     if token:
         with _sessionmaker(request)() as db, db.begin():
-            active = access_service.resolve_session(db, token=token, ip=client_ip(request))
+            active = access_service.resolve_session(
+                db, token=token, ip=client_ip(request), settings=request.app.state.settings
+            )
     state[_STATE_ACTOR] = active
     return active
 
@@ -177,14 +188,52 @@ def login_required_handler(request: Request, exc: Exception) -> Response:
 # --- Signed API requests ---------------------------------------------------------------------
 
 
-async def require_signed_client(request: Request) -> Actor:
+# The cheap checks of access_service.authenticate_request, repeated so that a request it would
+# refuse anyway is refused before its body is read (an unsigned 200 MB POST once cost the
+# server 240 MB before its 401); authenticate_request stays the authority and checks them again.
+_NONCE: Final = re.compile(r"^[A-Za-z0-9_\-.:]{8,128}$")
+
+
+def _signature_headers(request: Request) -> dict[str, str]:
+    return {key.lower(): value for key, value in request.headers.items()}
+
+
+def check_signature_headers(request: Request) -> None:
+    """Refuse, without reading the body, a request whose signature headers are missing or
+    malformed, stale, or name no known key."""
+    headers = _signature_headers(request)
+    settings: Settings = request.app.state.settings
+    missing = [name for name in access_service.SIGNATURE_HEADERS if not headers.get(name)]
+    if missing:
+        raise SignatureInvalid("缺少签名请求头：" + ", ".join(missing))
+    moment = access_service.parse_timestamp(headers["x-cb-timestamp"])
+    if moment is None:
+        raise SignatureInvalid("X-CB-Timestamp 应为 RFC 3339 时间或 Unix 秒数")
+    if abs((utc_now() - moment).total_seconds()) > settings.signature_skew_seconds:
+        raise StaleRequest(f"请求时间与服务器相差超过 {settings.signature_skew_seconds} 秒")
+    if not _NONCE.fullmatch(headers["x-cb-nonce"]):
+        raise SignatureInvalid("X-CB-Nonce 应为 8–128 位字母、数字或 _-.:")
+    with _sessionmaker(request)() as db:
+        known = access_service.get_client_by_key_id(db, headers["x-cb-key-id"][:64]) is not None
+        db.rollback()
+    if not known:
+        raise UnknownKey("未知的密钥编号")
+
+
+async def signed_body(
+    request: Request, _headers_checked: Annotated[None, Depends(check_signature_headers)]
+) -> bytes:
+    """The body of a request whose signature headers passed; BodyLimitMiddleware refuses it
+    (413) once it is larger than the route admits."""
+    return await request.body()
+
+
+def require_signed_client(request: Request, body: Annotated[bytes, Depends(signed_body)]) -> Actor:
     """The API client that signed this request (see docs/api-authentication.md).
 
     Runs its own transaction and commits the nonce and the rate count before the handler runs,
     so that a nonce cannot be replayed even when the handler then fails.
     """
-    body = await request.body()
-    headers = {key.lower(): value for key, value in request.headers.items()}
     with _sessionmaker(request)() as db:
         try:
             actor = access_service.authenticate_request(
@@ -192,9 +241,10 @@ async def require_signed_client(request: Request) -> Actor:
                 method=request.method,
                 path=request.url.path,
                 query=request.url.query,
-                headers=headers,
+                headers=_signature_headers(request),
                 body=body,
                 ip=client_ip(request),
+                settings=request.app.state.settings,
             )
         except DomainError:
             db.commit()  # the nonce and the count stand even for a refused request
@@ -240,18 +290,25 @@ async def verify_csrf(request: Request) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else ""
-    # A pending login (between password and code) has no actor yet: use the pending session's
-    # token, carried in the same cookie.
-    expected = csrf_token(request) if _active_session(request) else _pending_or_anon(request)
+    # The form is read above on the event loop; the session lookups below query the database and
+    # go to a worker thread. Run here, on the loop, they froze the whole worker once 16 form
+    # posts waited for a pool connection that only the loop could give back.
+    expected = await run_in_threadpool(_expected_csrf_token, request)
     if not sent or not crypto.constant_time_equal(sent.encode(), expected.encode()):
         raise CsrfFailed("表单已失效或来源不明，请刷新页面后重试")
+
+
+def _expected_csrf_token(request: Request) -> str:
+    # A pending login (between password and code) has no actor yet: use the pending session's
+    # token, carried in the same cookie.
+    return csrf_token(request) if _active_session(request) else _pending_or_anon(request)
 
 
 def _pending_or_anon(request: Request) -> str:
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         with _sessionmaker(request)() as db:
-            pending = access_service.pending_user(db, token)
+            pending = access_service.pending_user(db, token, settings=request.app.state.settings)
             expected = pending[0].csrf_token if pending is not None else None
             db.rollback()
         if expected is not None:

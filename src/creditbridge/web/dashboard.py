@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.orm import Session
 
 from creditbridge.access import service as access_service
 from creditbridge.catalog import service as catalog_service
-from creditbridge.catalog.models import CatalogDataset
 from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
 from creditbridge.ingest import service as ingest_service
@@ -24,6 +23,10 @@ from creditbridge.presentation import i18n
 from creditbridge.presentation.i18n import Language
 from creditbridge.reference import divisions
 from creditbridge.subjects import service as subjects_service
+
+if TYPE_CHECKING:
+    from creditbridge.catalog.models import CatalogDataset
+
 
 LATEST_BATCHES: Final = 10
 # Bars beyond this are unreadable in the records chart; the table beside it lists them all.

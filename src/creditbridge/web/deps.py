@@ -5,12 +5,14 @@ One transaction per request, opened here (the entry point), never by services.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 def _factory(request: Request) -> sessionmaker[Session]:
@@ -37,12 +39,18 @@ def get_write_session(request: Request) -> Iterator[Session]:
     Used with ``scope="function"`` (see :data:`WriteSession`): the commit then runs before the
     response is sent, so a commit that fails (a constraint checked at flush, a lost connection)
     becomes an error response instead of a 200 for a change that was never stored.
+
+    An error that must stay on record although the request fails — a refused read's audit event
+    and tally (``consent.errors.RefusalOnRecord``), a wrong password's lockout count
+    (``access.errors.PasswordChangeRefused``) — carries ``kept_on_rollback``: after the rollback
+    it is called and its writes alone are committed.
     """
     with _factory(request)() as session:
         try:
             yield session
-        except BaseException:
+        except BaseException as error:
             session.rollback()
+            _write_kept(session, error)
             raise
         else:
             session.commit()
@@ -52,16 +60,14 @@ ReadSession = Annotated[Session, Depends(get_read_session)]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
-@contextmanager
-def commit_on(session: Session, *errors: type[BaseException]) -> Iterator[None]:
-    """Commit what the block wrote when it raises one of ``errors``, then let the error go on.
-
-    For refusals that must stay on record although the request fails: a refused read writes
-    its audit event and abuse tally before raising (``consent.service.read_records``), and
-    :func:`get_write_session` would roll them back with the rest of a failed request.
-    """
+def _write_kept(session: Session, error: BaseException) -> None:
+    write: Callable[[Session], None] | None = getattr(error, "kept_on_rollback", None)
+    if write is None:
+        return
     try:
-        yield
-    except errors:
+        write(session)
         session.commit()
-        raise
+    except Exception:
+        # The request's own error still goes out; the lost record is for the operator's log.
+        session.rollback()
+        log.exception("could not keep the record of a failed request (%s)", type(error).__name__)

@@ -1,159 +1,141 @@
-"""The few DER structures SM2 needs, encoded and parsed strictly by hand.
+"""The few DER structures SM2 needs, through asn1crypto (a maintained ASN.1 library).
 
-``cryptography`` does not know the SM2 curve, so it cannot read or write these keys; the structures
-are small and fixed, and doing them here keeps key files independent of the SM2 engine in use.
+``cryptography`` does not know the SM2 curve, so it cannot read or write these keys; asn1crypto
+knows the structures and is told the curve's name and size once (``NamedCurve.register``).
 
 * Signature: ``SM2Signature ::= SEQUENCE { r INTEGER, s INTEGER }`` (GM/T 0009-2012 §7), the form
-  OpenSSL/Tongsuo, BouncyCastle and GmSSL exchange.
+  OpenSSL/Tongsuo, BouncyCastle and GmSSL exchange (asn1crypto's ``DSASignature``).
 * Public key: X.509 ``SubjectPublicKeyInfo`` with ``id-ecPublicKey`` and the named curve
   ``sm2p256v1`` (OID 1.2.156.10197.1.301, GM/T 0006-2012), point uncompressed ``04‖x‖y``.
 * Private key: PKCS#8 ``PrivateKeyInfo`` wrapping an RFC 5915 ``ECPrivateKey``, byte for byte what
   ``openssl genpkey -algorithm SM2`` (OpenSSL ≥ 1.1.1, Tongsuo) writes.
 
-Parsers accept only DER (minimal lengths, minimal positive integers) so that one key or signature
-has exactly one encoding.
+The encodings are byte for byte those of the hand-written module this replaced, so existing key
+files and signatures stay valid. asn1crypto also reads BER; parsers here accept only DER (every
+structure must re-encode to the very bytes it was read from), so that one key or signature has
+exactly one encoding.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any, Final
+
+from asn1crypto import algos, core, keys
+
+SM2_CURVE: Final = "sm2p256v1"
+SM2_CURVE_OID: Final = "1.2.156.10197.1.301"
+keys.NamedCurve.register(SM2_CURVE, SM2_CURVE_OID, 32)
 
 # AlgorithmIdentifier { id-ecPublicKey (1.2.840.10045.2.1), sm2p256v1 (1.2.156.10197.1.301) }
-ALGORITHM_ID = bytes.fromhex("301306072a8648ce3d020106082a811ccf5501822d")
-_SM2_CURVE_OID = bytes.fromhex("06082a811ccf5501822d")
-
-_SEQUENCE = 0x30
-_INTEGER = 0x02
-_BIT_STRING = 0x03
-_OCTET_STRING = 0x04
-_CONTEXT_0 = 0xA0
-_CONTEXT_1 = 0xA1
+ALGORITHM_ID: Final = bytes.fromhex("301306072a8648ce3d020106082a811ccf5501822d")
 
 
 class DerError(ValueError):
     """The bytes are not the expected DER structure."""
 
 
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
+def _parameters() -> keys.ECDomainParameters:
+    return keys.ECDomainParameters(name="named", value=SM2_CURVE)
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + _length(len(value)) + value
-
-
-def _integer(value: int) -> bytes:
-    # A leading zero byte keeps the top bit clear: DER INTEGERs are signed (X.690 §8.3).
-    return _tlv(_INTEGER, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-
-
-def _read(buf: bytes, pos: int, tag: int) -> tuple[bytes, int]:
-    """Read one TLV of ``tag`` at ``pos``; return its value and the position after it."""
-    if pos + 2 > len(buf) or buf[pos] != tag:
-        raise DerError(f"expected tag 0x{tag:02x} at {pos}")
-    first = buf[pos + 1]
-    pos += 2
-    if first < 0x80:
-        size = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or pos + count > len(buf):
-            raise DerError("unsupported length form")
-        size = int.from_bytes(buf[pos : pos + count], "big")
-        if size < 0x80 or buf[pos] == 0:
-            raise DerError("length not minimally encoded")
-        pos += count
-    end = pos + size
-    if end > len(buf):
-        raise DerError("value runs past the end")
-    return buf[pos:end], end
-
-
-def _read_unsigned(buf: bytes, pos: int) -> tuple[int, int]:
-    value, pos = _read(buf, pos, _INTEGER)
-    if not value or value[0] & 0x80:
-        raise DerError("integer is empty or negative")
-    if len(value) > 1 and value[0] == 0 and not value[1] & 0x80:
-        raise DerError("integer not minimally encoded")
-    return int.from_bytes(value, "big"), pos
-
-
-def _whole(buf: bytes, tag: int) -> bytes:
-    value, end = _read(buf, 0, tag)
-    if end != len(buf):
-        raise DerError("trailing bytes")
+def _load(kind: type[Any], der: bytes) -> Any:
+    """Parse ``der`` as ``kind``, refusing anything but its one DER encoding."""
+    try:
+        value = kind.load(der, strict=True)
+        value.native  # noqa: B018 - parses every nested value now, not lazily later
+        if kind is keys.PrivateKeyInfo:
+            # The secret is an OCTET STRING of fixed width (32 bytes from OpenSSL), which a
+            # re-encoding would shorten to the integer's minimal width: keep the width read.
+            secret = value["private_key"].parsed["private_key"]
+            secret.set_encoded_width(len(secret.contents))
+        canonical = value.dump(force=True)
+    except Exception as exc:  # asn1crypto raises many kinds (even AttributeError) on hostile bytes
+        raise DerError(f"malformed {kind.__name__}: {exc}") from exc
+    if canonical != der:
+        raise DerError(f"{kind.__name__} is not in DER (non-minimal length or integer)")
     return value
 
 
+def _unsigned(value: core.Integer) -> int:
+    number = int(value.native)
+    if number < 0 or not value.contents:
+        raise DerError("integer is empty or negative")
+    return number
+
+
 def encode_signature(r: int, s: int) -> bytes:
-    return _tlv(_SEQUENCE, _integer(r) + _integer(s))
+    return bytes(algos.DSASignature({"r": r, "s": s}).dump())
 
 
 def decode_signature(signature: bytes) -> tuple[int, int]:
-    body = _whole(signature, _SEQUENCE)
-    r, pos = _read_unsigned(body, 0)
-    s, pos = _read_unsigned(body, pos)
-    if pos != len(body):
-        raise DerError("trailing bytes in signature")
-    return r, s
+    parsed = _load(algos.DSASignature, signature)
+    return _unsigned(parsed["r"]), _unsigned(parsed["s"])
+
+
+def _is_sm2(algorithm: keys.PublicKeyAlgorithm | keys.PrivateKeyAlgorithm) -> bool:
+    return bool(
+        algorithm["algorithm"].native == "ec"
+        and algorithm["parameters"].name == "named"
+        and algorithm["parameters"].chosen.native == SM2_CURVE
+    )
 
 
 def encode_public_key(point: bytes) -> bytes:
-    # BIT STRING content starts with the count of unused bits, always 0 here.
-    return _tlv(_SEQUENCE, ALGORITHM_ID + _tlv(_BIT_STRING, b"\x00" + point))
+    info = keys.PublicKeyInfo(
+        {
+            "algorithm": keys.PublicKeyAlgorithm({"algorithm": "ec", "parameters": _parameters()}),
+            "public_key": keys.ECPointBitString(point),
+        }
+    )
+    return bytes(info.dump())
 
 
 def decode_public_key(der: bytes) -> bytes:
     """Return the ``04‖x‖y`` point of an SM2 SubjectPublicKeyInfo."""
-    body = _whole(der, _SEQUENCE)
-    if not body.startswith(ALGORITHM_ID):
+    info = _load(keys.PublicKeyInfo, der)
+    if not _is_sm2(info["algorithm"]):
         raise DerError("not an SM2 (id-ecPublicKey, sm2p256v1) public key")
-    bits, end = _read(body, len(ALGORITHM_ID), _BIT_STRING)
-    if end != len(body) or not bits or bits[0] != 0:
+    bits = info["public_key"]
+    if bits.unused_bits:
         raise DerError("malformed public key bit string")
-    return bits[1:]
+    return bytes(bits.native)
 
 
 def encode_private_key(d: int, point: bytes) -> bytes:
-    ec_private_key = _tlv(
-        _SEQUENCE,
-        _integer(1)
-        + _tlv(_OCTET_STRING, d.to_bytes(32, "big"))
-        + _tlv(_CONTEXT_1, _tlv(_BIT_STRING, b"\x00" + point)),
+    ec_private_key = keys.ECPrivateKey(
+        {"version": "ecPrivkeyVer1", "private_key": d, "public_key": keys.ECPointBitString(point)}
     )
-    return _tlv(_SEQUENCE, _integer(0) + ALGORITHM_ID + _tlv(_OCTET_STRING, ec_private_key))
+    ec_private_key.set_key_size(32)
+    algorithm = keys.PrivateKeyAlgorithm({"algorithm": "ec", "parameters": _parameters()})
+    info = keys.PrivateKeyInfo(
+        {"version": 0, "private_key_algorithm": algorithm, "private_key": ec_private_key}
+    )
+    return bytes(info.dump())
 
 
 def decode_private_key(der: bytes) -> tuple[int, bytes | None]:
     """Return the secret scalar and, when the file carries it, the public point."""
-    body = _whole(der, _SEQUENCE)
-    version, pos = _read_unsigned(body, 0)
-    if version != 0 or body[pos : pos + len(ALGORITHM_ID)] != ALGORITHM_ID:
+    info = _load(keys.PrivateKeyInfo, der)  # [0] attributes are accepted and ignored
+    if info["version"].native != 0 or not _is_sm2(info["private_key_algorithm"]):
         raise DerError("not an SM2 (id-ecPublicKey, sm2p256v1) PKCS#8 private key")
-    inner, _ = _read(body, pos + len(ALGORITHM_ID), _OCTET_STRING)  # [0] attributes are ignored
-    key = _whole(inner, _SEQUENCE)
-    if not key.startswith(b"\x02\x01\x01"):
+    key = info["private_key"].parsed  # checked as DER with the whole structure
+    if key["version"].native != "ecPrivkeyVer1":
         raise DerError("ECPrivateKey version must be 1 (RFC 5915)")
-    secret, pos = _read(key, 3, _OCTET_STRING)
+    secret = key["private_key"].contents
     if not 0 < len(secret) <= 32:
         raise DerError("private key must be at most 32 bytes")
+    parameters = key["parameters"]
+    if parameters.native is not None and (
+        parameters.name != "named" or parameters.chosen.native != SM2_CURVE
+    ):
+        raise DerError("ECPrivateKey names a curve other than sm2p256v1")
     point: bytes | None = None
-    if pos < len(key) and key[pos] == _CONTEXT_0:
-        parameters, pos = _read(key, pos, _CONTEXT_0)
-        if parameters != _SM2_CURVE_OID:
-            raise DerError("ECPrivateKey names a curve other than sm2p256v1")
-    if pos < len(key) and key[pos] == _CONTEXT_1:
-        wrapped, pos = _read(key, pos, _CONTEXT_1)
-        bits = _whole(wrapped, _BIT_STRING)
-        if not bits or bits[0] != 0:
+    if key["public_key"].native is not None:
+        if key["public_key"].unused_bits:
             raise DerError("malformed public key bit string")
-        point = bits[1:]
-    if pos != len(key):
-        raise DerError("trailing bytes in ECPrivateKey")
+        point = bytes(key["public_key"].native)
     return int.from_bytes(secret, "big"), point
 
 

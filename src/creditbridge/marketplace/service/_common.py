@@ -13,6 +13,7 @@ from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import local_today
 from creditbridge.core.errors import Forbidden
 from creditbridge.marketplace import domain
+from creditbridge.presentation.errors import keyed
 from creditbridge.reference import calendar
 from creditbridge.reference.errors import CalendarOutOfRange
 from creditbridge.scoring import service as scoring_service
@@ -28,7 +29,7 @@ def _institution_of(actor: Actor) -> int:
     if actor.institution_id is None or not (
         actor.role is Role.INSTITUTION_OFFICER or actor.kind is ActorKind.API_CLIENT
     ):
-        raise Forbidden("只有接入机构可以办理")
+        raise keyed(Forbidden, "error.marketplace.institutions_only")
     return actor.institution_id
 
 
@@ -38,7 +39,7 @@ def require_institution(actor: Actor) -> int:
 
 def _subject_of(actor: Actor) -> int:
     if actor.role is not Role.ENTERPRISE_USER or actor.subject_id is None:
-        raise Forbidden("只有企业用户可以办理")
+        raise keyed(Forbidden, "error.marketplace.enterprises_only")
     return actor.subject_id
 
 
@@ -48,7 +49,7 @@ def _is_platform(actor: Actor) -> bool:
 
 def _require_operator(actor: Actor) -> None:
     if not _is_platform(actor):
-        raise Forbidden("只有平台运营方可以办理")
+        raise keyed(Forbidden, "error.marketplace.operator_only")
 
 
 def _party_to(actor: Actor, subject_id: int, institution_id: int) -> bool:

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from creditbridge.audit import service as audit
 from creditbridge.core.actors import Actor
 from creditbridge.core.clock import utc_now
-from creditbridge.core.errors import Issue, ValidationFailed
+from creditbridge.core.errors import ValidationFailed
 from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import AppMove, DemandMove
 from creditbridge.marketplace.models import Application, Demand
 from creditbridge.marketplace.service.notifications import _notify
+from creditbridge.presentation.errors import keyed, keyed_issue
 
 
 def _demand_move(
@@ -60,8 +61,12 @@ def _move(
     before = app.status
     after = domain.transition(before, move)
     if move in domain.REASON_REQUIRED and not (reason or "").strip():
-        raise ValidationFailed(
-            "须说明理由", issues=[Issue("CB-MARKET-REASON", "请填写理由", field="reason")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.reason_required",
+            issues=[
+                keyed_issue("CB-MARKET-REASON", "error.marketplace.fill_reason", field="reason")
+            ],
         )
     now = utc_now()
     app.status = after.value

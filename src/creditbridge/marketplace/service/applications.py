@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from creditbridge.consent.domain import Purpose
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import local_today, utc_now
-from creditbridge.core.errors import InvalidTransition, Issue, NotFound, ValidationFailed
+from creditbridge.core.errors import InvalidTransition, NotFound, ValidationFailed
 from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import AppMove, DemandMove, DemandStatus
 from creditbridge.marketplace.errors import AboveApproved, DemandTaken, OutsideProductRange
@@ -26,13 +26,14 @@ from creditbridge.marketplace.service._common import (
 )
 from creditbridge.marketplace.service._transitions import _demand_move, _demand_of, _move
 from creditbridge.marketplace.service.demands import (
-    RULE_TEXT,
     _dispatch_next,
     _open_application,
     applicant_for,
+    rule_key,
 )
 from creditbridge.marketplace.service.loans import _new_loan
 from creditbridge.marketplace.service.products import get_product_or_raise, rules_of
+from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.scoring import service as scoring_service
 
 
@@ -51,25 +52,26 @@ def apply(
     subject_id = _subject_of(actor)
     demand = session.get(Demand, demand_id)
     if demand is None or demand.subject_id != subject_id:
-        raise NotFound("融资需求不存在")
+        raise keyed(NotFound, "error.marketplace.no_demand")
     product = session.get(Product, product_id)
     if product is None or product.status != "published":
-        raise NotFound("产品不存在")
+        raise keyed(NotFound, "error.marketplace.no_product")
     amount = amount_fen or demand.amount_fen
     term = term_months or demand.term_months
     who = applicant_for(session, demand)
     who = replace(who, amount_fen=amount, term_months=term)
     failed = domain.check(rules_of(product), who)
     if failed:
-        raise OutsideProductRange(
-            "不符合该产品的条件",
+        raise keyed(
+            OutsideProductRange,
+            "error.marketplace.outside_product",
             issues=[
-                Issue(f"CB-MARKET-RULE-{rule.code.upper()}", RULE_TEXT[rule], field=rule.code)
+                keyed_issue(f"CB-MARKET-RULE-{rule.code.upper()}", rule_key(rule), field=rule.code)
                 for rule in failed
             ],
         )
     if demand.status != DemandStatus.NEW.value:
-        raise InvalidTransition("该融资需求已在对接中，不能重复申请")
+        raise keyed(InvalidTransition, "error.marketplace.demand_in_progress")
     return _open_application(
         session,
         actor,
@@ -87,7 +89,7 @@ def access_application(session: Session, actor: Actor, application_id: int) -> A
     NotFound otherwise (an institution guessing another's ids learns nothing)."""
     app = session.get(Application, application_id)
     if app is None or not _party_to(actor, app.subject_id, app.institution_id):
-        raise NotFound("申请不存在")
+        raise keyed(NotFound, "error.marketplace.no_application")
     return app
 
 
@@ -138,7 +140,7 @@ def _claim(session: Session, app: Application) -> None:
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:
-        raise DemandTaken("该需求已不再派给本机构")
+        raise keyed(DemandTaken, "error.marketplace.no_longer_dispatched")
     demand = session.get(Demand, app.demand_id)
     if demand is not None:
         session.refresh(demand)
@@ -191,13 +193,23 @@ def approve(
     term = term_months or app.term_months
     issues = []
     if not product.min_amount_fen <= amount_fen <= product.max_amount_fen:
-        issues.append(Issue("CB-MARKET-AMOUNT-RANGE", "审批金额不在产品范围内", field="amount"))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-AMOUNT-RANGE", "error.marketplace.approved_amount_range", field="amount"
+            )
+        )
     if not product.min_rate_bp <= rate_bp <= product.max_rate_bp:
-        issues.append(Issue("CB-MARKET-RATE-RANGE", "利率不在产品范围内", field="rate_bp"))
+        issues.append(
+            keyed_issue("CB-MARKET-RATE-RANGE", "error.marketplace.rate_range", field="rate_bp")
+        )
     if not product.min_term_months <= term <= product.max_term_months:
-        issues.append(Issue("CB-MARKET-TERM-RANGE", "期限不在产品范围内", field="term_months"))
+        issues.append(
+            keyed_issue("CB-MARKET-TERM-RANGE", "error.marketplace.term_range", field="term_months")
+        )
     if issues:
-        raise OutsideProductRange("审批条件超出产品范围", issues=issues)
+        raise keyed(
+            OutsideProductRange, "error.marketplace.approval_outside_product", issues=issues
+        )
     domain.transition(app.status, AppMove.APPROVE)
     app.approved_amount_fen = amount_fen
     app.approved_rate_bp = rate_bp
@@ -236,13 +248,20 @@ def disburse(
     domain.transition(app.status, AppMove.DISBURSE)
     approved = app.approved_amount_fen or 0
     if amount_fen <= 0:
-        raise ValidationFailed(
-            "放款金额有误", issues=[Issue("CB-MARKET-AMOUNT", "须大于0", field="amount")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.disbursement_amount",
+            issues=[keyed_issue("CB-MARKET-AMOUNT", "error.marketplace.positive", field="amount")],
         )
     if amount_fen > approved:
-        raise AboveApproved(
-            "放款金额超过审批金额",
-            issues=[Issue("CB-MARKET-ABOVE-APPROVED", "放款金额超过审批金额", field="amount")],
+        raise keyed(
+            AboveApproved,
+            "error.marketplace.above_approved",
+            issues=[
+                keyed_issue(
+                    "CB-MARKET-ABOVE-APPROVED", "error.marketplace.above_approved", field="amount"
+                )
+            ],
         )
     product = get_product_or_raise(session, app.product_id)
     day = disbursement_date or local_today()

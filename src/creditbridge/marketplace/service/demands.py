@@ -43,6 +43,8 @@ from creditbridge.marketplace.service._common import (
 from creditbridge.marketplace.service._transitions import _demand_move, _move
 from creditbridge.marketplace.service.notifications import _notify
 from creditbridge.marketplace.service.products import published_matrix
+from creditbridge.presentation.errors import keyed, keyed_issue
+from creditbridge.presentation.i18n import translate
 from creditbridge.protection import service as protection
 from creditbridge.scoring import service as scoring_service
 from creditbridge.subjects import service as subjects_service
@@ -75,7 +77,25 @@ def applicant_for(session: Session, demand: Demand) -> Applicant:
         tags=subject_tags(session, subject.id),
         security_types=frozenset(demand.security_types or domain.SECURITY_TYPES),
         max_rate_bp=demand.max_rate_bp,
+        tax_grade=tax_grade(session, subject.id),
     )
+
+
+def tax_grade(session: Session, subject_id: int) -> str | None:
+    """The 纳税信用级别 of the latest evaluation year among the subject's current records."""
+    records = subjects_service.list_current_records(
+        session, subject_id=subject_id, public_datasets=["tax_credit_rating"]
+    )
+    latest: tuple[int, str] | None = None
+    for record in records:
+        data = protection.reveal_record(record.dataset_code, record.data)
+        try:
+            year, rating = int(data.get("year") or 0), str(data.get("rating") or "")
+        except (TypeError, ValueError):
+            continue
+        if rating and (latest is None or year > latest[0]):
+            latest = (year, rating)
+    return latest[1] if latest else None
 
 
 def post_demand(
@@ -97,22 +117,36 @@ def post_demand(
     subject_id = _subject_of(actor)
     issues: list[Issue] = []
     if not 0 < amount_fen <= MAX_AMOUNT_FEN:
-        issues.append(Issue("CB-MARKET-AMOUNT", "金额须大于0且不超过10亿元", field="amount"))
+        issues.append(
+            keyed_issue("CB-MARKET-AMOUNT", "error.marketplace.demand_amount", field="amount")
+        )
     if not 1 <= term_months <= 360:
-        issues.append(Issue("CB-MARKET-TERM", "期限须在1至360个月之间", field="term_months"))
+        issues.append(
+            keyed_issue("CB-MARKET-TERM", "error.marketplace.demand_term", field="term_months")
+        )
     if not purpose.strip() or len(purpose) > 200:
-        issues.append(Issue("CB-MARKET-PURPOSE", "请填写资金用途（200字以内）", field="purpose"))
+        issues.append(
+            keyed_issue("CB-MARKET-PURPOSE", "error.marketplace.demand_purpose", field="purpose")
+        )
     kinds = sorted(set(security_types))
     if not kinds or any(k not in domain.SECURITY_TYPES for k in kinds):
-        issues.append(Issue("CB-MARKET-SECURITY", "请选择可接受的担保方式", field="security_types"))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-SECURITY", "error.marketplace.demand_security", field="security_types"
+            )
+        )
     if urgency not in ("normal", "urgent"):
-        issues.append(Issue("CB-MARKET-URGENCY", "紧急程度有误", field="urgency"))
+        issues.append(
+            keyed_issue("CB-MARKET-URGENCY", "error.marketplace.demand_urgency", field="urgency")
+        )
     if max_rate_bp is not None and not 0 < max_rate_bp <= 3600:
-        issues.append(Issue("CB-MARKET-RATE", "可接受利率有误", field="max_rate_bp"))
+        issues.append(
+            keyed_issue("CB-MARKET-RATE", "error.marketplace.demand_rate", field="max_rate_bp")
+        )
     if mode not in ("choose", "dispatch", "pool"):
-        issues.append(Issue("CB-MARKET-MODE", "对接方式有误", field="mode"))
+        issues.append(keyed_issue("CB-MARKET-MODE", "error.marketplace.demand_mode", field="mode"))
     if issues:
-        raise ValidationFailed("融资需求有误", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.demand_invalid", issues=issues)
     now = utc_now()
     demand = Demand(
         subject_id=subject_id,
@@ -154,7 +188,7 @@ def access_demand(session: Session, actor: Actor, demand_id: int) -> Demand:
     dispatched to or claimed by, or any institution while it is in the open pool."""
     demand = session.get(Demand, demand_id)
     if demand is None or not _may_see_demand(session, actor, demand):
-        raise NotFound("融资需求不存在")
+        raise keyed(NotFound, "error.marketplace.no_demand")
     return demand
 
 
@@ -207,20 +241,13 @@ class Recommendation:
     failed: list[Rule]
 
 
-RULE_TEXT: Final[dict[Rule, str]] = {
-    Rule.AMOUNT_LOW: "金额低于产品下限",
-    Rule.AMOUNT_HIGH: "金额高于产品上限",
-    Rule.TERM: "期限不在产品范围内",
-    Rule.RATE: "产品最低利率高于可接受利率",
-    Rule.SECURITY: "担保方式不在可接受范围内",
-    Rule.REGION: "不在产品服务地区",
-    Rule.INDUSTRY: "行业不在产品支持范围",
-    Rule.SIZE: "企业规模不符",
-    Rule.YEARS: "经营年限不足",
-    Rule.GRADE: "信用等级低于产品要求",
-    Rule.NO_GRADE: "暂无信用等级",
-    Rule.TAGS: "缺少产品要求的资质标签",
-}
+def rule_key(rule: Rule) -> str:
+    """The message key of why ``rule`` fails: ``error.marketplace.rule.<code>``."""
+    return f"error.marketplace.rule.{rule.code}"
+
+
+RULE_TEXT: Final[dict[Rule, str]] = {rule: translate("zh", rule_key(rule)) for rule in Rule}
+"""Why each rule fails, in Chinese (the recommendations' data column)."""
 
 
 def recommend(
@@ -278,7 +305,7 @@ def dispatch(
         _is_platform(actor)
         or (actor.role is Role.ENTERPRISE_USER and actor.subject_id == demand.subject_id)
     ):
-        raise NotFound("融资需求不存在")
+        raise keyed(NotFound, "error.marketplace.no_demand")
     return _dispatch_next(session, actor, demand, response_days=response_days)
 
 
@@ -315,7 +342,7 @@ def to_pool(
         _is_platform(actor)
         or (actor.role is Role.ENTERPRISE_USER and actor.subject_id == demand.subject_id)
     ):
-        raise NotFound("融资需求不存在")
+        raise keyed(NotFound, "error.marketplace.no_demand")
     respond_by = deadline(response_days=response_days)
     return _demand_move(session, actor, demand, DemandMove.TO_POOL, respond_by=respond_by)
 
@@ -334,15 +361,15 @@ def grab(
     institution_id = _institution_of(actor)
     demand = session.get(Demand, demand_id)
     if demand is None:
-        raise NotFound("融资需求不存在")
+        raise keyed(NotFound, "error.marketplace.no_demand")
     # A loser of the race saw the demand in the pool: it learns the demand is taken, no more.
     if demand.status != DemandStatus.POOL.value:
-        raise DemandTaken("该需求已被承接或不在抢单池中")
+        raise keyed(DemandTaken, "error.marketplace.not_in_pool")
     products = _eligible_products(session, demand, institution_id=institution_id)
     if product_id is not None:
         products = [p for p in products if p.id == product_id]
     if not products:
-        raise NoEligibleProduct("本机构没有该企业符合条件的产品")
+        raise keyed(NoEligibleProduct, "error.marketplace.no_eligible_product")
     now = utc_now()
     claimed = session.execute(
         update(Demand)
@@ -358,7 +385,7 @@ def grab(
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:
-        raise DemandTaken("该需求已被其他机构承接")
+        raise keyed(DemandTaken, "error.marketplace.demand_taken")
     session.refresh(demand)
     audit.record(
         session,

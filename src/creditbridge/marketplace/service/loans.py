@@ -15,6 +15,12 @@ from creditbridge.audit import service as audit
 from creditbridge.core.actors import Actor
 from creditbridge.core.clock import local_today, utc_now
 from creditbridge.core.errors import InvalidTransition, Issue, NotFound, ValidationFailed
+from creditbridge.core.types import (
+    EARLIEST_DATE,
+    FEN_MAX,
+    date_in_business_range,
+    latest_business_date,
+)
 from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import AppMove, AppStatus
 from creditbridge.marketplace.models import Application, Loan, Repayment
@@ -25,6 +31,7 @@ from creditbridge.marketplace.service._common import (
     _subject_of,
 )
 from creditbridge.marketplace.service._transitions import _move
+from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.subjects import service as subjects_service
 
 
@@ -35,7 +42,7 @@ def count_loans(session: Session) -> int:
 def access_loan(session: Session, actor: Actor, loan_id: int) -> Loan:
     loan = session.get(Loan, loan_id)
     if loan is None or not _party_to(actor, loan.subject_id, loan.institution_id):
-        raise NotFound("贷款不存在")
+        raise keyed(NotFound, "error.marketplace.no_loan")
     return loan
 
 
@@ -65,6 +72,13 @@ def _new_loan(
     via_platform: bool,
     application_id: int | None = None,
 ) -> Loan:
+    issues = [i for i in [_date_issue(disbursement_date, "disbursement_date")] if i]
+    if not 0 < credit_line_fen <= FEN_MAX:
+        issues.append(
+            keyed_issue("CB-MARKET-LINE", "error.marketplace.line_range", field="credit_line_fen")
+        )
+    if issues:
+        raise keyed(ValidationFailed, "error.marketplace.loan_invalid", issues=issues)
     subject = subjects_service.get_subject_or_raise(session, subject_id)
     earlier = session.scalars(
         select(Loan.institution_id)
@@ -105,6 +119,22 @@ def _new_loan(
 LOAN_EVENTS: Final = ("repayment", "overdue", "repaid")
 
 
+def _date_issue(day: date, field: str, row: int | None = None) -> Issue | None:
+    """A loan's dates feed the outcome statistics: one dated 0096-01-25, or years ahead, is
+    refused (CB-MARKET-DATE-RANGE) rather than counted."""
+    if date_in_business_range(day):
+        return None
+    return keyed_issue(
+        "CB-MARKET-DATE-RANGE",
+        "error.marketplace.date_range",
+        field=field,
+        row=row,
+        value=day.isoformat(),
+        earliest=EARLIEST_DATE.isoformat(),
+        latest=latest_business_date().isoformat(),
+    )
+
+
 def report_loan_event(
     session: Session,
     actor: Actor,
@@ -118,8 +148,10 @@ def report_loan_event(
     _institution_of(actor)
     loan = access_loan(session, actor, loan_id)
     issues = _event_issues(event, amount_fen)
+    if event_date is not None and (wrong := _date_issue(event_date, "event_date")):
+        issues.append(wrong)
     if issues:
-        raise ValidationFailed("贷款报送有误", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.loan_invalid", issues=issues)
     _apply_event(session, actor, loan, event, amount_fen, event_date or local_today())
     return loan
 
@@ -128,14 +160,26 @@ def _event_issues(event: str, amount_fen: int, row: int | None = None) -> list[I
     issues = []
     if event not in LOAN_EVENTS:
         issues.append(
-            Issue(
-                "CB-MARKET-EVENT", "事件须为 repayment、overdue 或 repaid", field="event", row=row
-            )
+            keyed_issue("CB-MARKET-EVENT", "error.marketplace.loan_event", field="event", row=row)
         )
     if event == "repayment" and amount_fen <= 0:
-        issues.append(Issue("CB-MARKET-AMOUNT", "还款金额须大于0", field="amount_yuan", row=row))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-AMOUNT",
+                "error.marketplace.repayment_positive",
+                field="amount_yuan",
+                row=row,
+            )
+        )
     if amount_fen < 0:
-        issues.append(Issue("CB-MARKET-AMOUNT", "金额不能为负", field="amount_yuan", row=row))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-AMOUNT",
+                "error.marketplace.amount_negative",
+                field="amount_yuan",
+                row=row,
+            )
+        )
     return issues
 
 
@@ -144,7 +188,7 @@ def _apply_event(
 ) -> None:
     before = loan.status
     if loan.status in ("repaid",):
-        raise InvalidTransition("贷款已结清")
+        raise keyed(InvalidTransition, "error.marketplace.loan_repaid")
     if event == "repayment":
         loan.repaid_fen += amount_fen
         if loan.repaid_fen >= loan.amount_fen:
@@ -202,19 +246,27 @@ def upload_loan_events(
         date_raw = str(row.get("event_date") or "").strip()
         loan: Loan | None = None
         if not loan_raw.isdigit():
-            issues.append(Issue("CB-MARKET-LOAN", "贷款编号须为数字", field="loan_id", row=number))
+            issues.append(
+                keyed_issue(
+                    "CB-MARKET-LOAN", "error.marketplace.loan_id", field="loan_id", row=number
+                )
+            )
         else:
             try:
                 loan = access_loan(session, actor, int(loan_raw))
             except NotFound:
-                issues.append(Issue("CB-MARKET-LOAN", "贷款不存在", field="loan_id", row=number))
+                issues.append(
+                    keyed_issue(
+                        "CB-MARKET-LOAN", "error.marketplace.no_loan", field="loan_id", row=number
+                    )
+                )
         try:
             amount_fen = _yuan_to_fen(amount_raw)
         except ValueError:
             issues.append(
-                Issue(
+                keyed_issue(
                     "CB-MARKET-AMOUNT",
-                    "金额格式有误",
+                    "error.marketplace.amount_format",
                     field="amount_yuan",
                     row=number,
                     value=amount_raw[:40],
@@ -225,35 +277,40 @@ def upload_loan_events(
             day = date.fromisoformat(date_raw[:10]) if date_raw else local_today()
         except ValueError:
             issues.append(
-                Issue(
+                keyed_issue(
                     "CB-MARKET-DATE",
-                    "日期须为 YYYY-MM-DD",
+                    "error.marketplace.date_format",
                     field="event_date",
                     row=number,
                     value=date_raw[:40],
                 )
             )
             day = local_today()
+        if wrong := _date_issue(day, "event_date", number):
+            issues.append(wrong)
         issues.extend(_event_issues(event, amount_fen, number))
         if loan is not None:
             parsed.append((loan, event, amount_fen, day))
     if not rows:
-        issues.append(Issue("CB-MARKET-EMPTY", "文件中没有数据行"))
+        issues.append(keyed_issue("CB-MARKET-EMPTY", "error.marketplace.no_rows"))
     if issues:
-        raise ValidationFailed("文件有误，未导入任何行", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.upload_invalid", issues=issues)
     for loan, event, amount_fen, day in parsed:
         _apply_event(session, actor, loan, event, amount_fen, day)
     return UploadResult(rows=len(parsed), loans=sorted({loan.id for loan, *_ in parsed}))
 
 
 def _yuan_to_fen(raw: str) -> int:
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal
 
     try:
         value = Decimal(raw.replace(",", ""))
-    except InvalidOperation as exc:
+        # quantize itself fails on 1E+30 (more digits than the context holds): inside the try.
+        exact = value.is_finite() and value == value.quantize(Decimal("0.01"))
+        exact = exact and abs(value) * 100 <= FEN_MAX
+    except ArithmeticError as exc:  # InvalidOperation, Overflow
         raise ValueError(raw) from exc
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+    if not exact:
         raise ValueError(raw)
     return int(value * 100)
 
@@ -265,8 +322,14 @@ def _read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
         except Exception as exc:  # any unreadable workbook is the user's input
-            raise ValidationFailed(
-                "无法读取Excel文件", issues=[Issue("CB-MARKET-FILE", str(exc)[:200])]
+            raise keyed(
+                ValidationFailed,
+                "error.marketplace.xlsx_unreadable",
+                issues=[
+                    keyed_issue(
+                        "CB-MARKET-FILE", "error.marketplace.xlsx_reason", reason=str(exc)[:200]
+                    )
+                ],
             ) from exc
         if sheet is None:
             return []
@@ -288,8 +351,10 @@ def _read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed(
-            "文件须为UTF-8编码的CSV或XLSX", issues=[Issue("CB-MARKET-FILE", "编码有误")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.file_format",
+            issues=[keyed_issue("CB-MARKET-FILE", "error.marketplace.encoding")],
         ) from exc
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -311,19 +376,31 @@ def report_external_loan(
     subject = subjects_service.find_subject_by_uscc(session, uscc)
     issues = []
     if subject is None:
-        issues.append(Issue("CB-MARKET-SUBJECT", "企业不存在", field="uscc", value=uscc[:18]))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-SUBJECT", "error.marketplace.no_subject", field="uscc", value=uscc[:18]
+            )
+        )
     if not 0 < amount_fen <= MAX_AMOUNT_FEN:
-        issues.append(Issue("CB-MARKET-AMOUNT", "金额有误", field="amount_fen"))
+        issues.append(
+            keyed_issue("CB-MARKET-AMOUNT", "error.marketplace.amount", field="amount_fen")
+        )
     if credit_line_fen is not None and credit_line_fen < amount_fen:
-        issues.append(Issue("CB-MARKET-LINE", "授信额度不得小于贷款金额", field="credit_line_fen"))
+        issues.append(
+            keyed_issue(
+                "CB-MARKET-LINE", "error.marketplace.line_below_amount", field="credit_line_fen"
+            )
+        )
     if not 0 < rate_bp <= 3600:
-        issues.append(Issue("CB-MARKET-RATE", "利率有误", field="rate_bp"))
+        issues.append(keyed_issue("CB-MARKET-RATE", "error.marketplace.rate", field="rate_bp"))
     if not 1 <= term_months <= 360:
-        issues.append(Issue("CB-MARKET-TERM", "期限有误", field="term_months"))
+        issues.append(keyed_issue("CB-MARKET-TERM", "error.marketplace.term", field="term_months"))
     if security_type not in domain.SECURITY_TYPES:
-        issues.append(Issue("CB-MARKET-SECURITY", "担保方式有误", field="security_type"))
+        issues.append(
+            keyed_issue("CB-MARKET-SECURITY", "error.marketplace.security", field="security_type")
+        )
     if issues or subject is None:
-        raise ValidationFailed("贷款报送有误", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.loan_invalid", issues=issues)
     loan = _new_loan(
         session,
         subject_id=subject.id,

@@ -22,6 +22,7 @@ from creditbridge.marketplace.service._common import (
     _require_operator,
 )
 from creditbridge.marketplace.service.notifications import _notify
+from creditbridge.presentation.errors import keyed, keyed_issue
 
 
 def count_products(session: Session) -> int:
@@ -53,35 +54,35 @@ class ProductInput:
 def _product_issues(spec: ProductInput) -> list[Issue]:
     issues: list[Issue] = []
 
-    def bad(name: str, message: str) -> None:
-        issues.append(Issue("CB-MARKET-PRODUCT", message, field=name))
+    def bad(name: str, key: str) -> None:
+        issues.append(keyed_issue("CB-MARKET-PRODUCT", key, field=name))
 
     if not spec.code.strip() or len(spec.code) > 64:
-        bad("code", "产品编码不能为空且不超过64字符")
+        bad("code", "error.marketplace.product_code")
     if not spec.name.strip() or len(spec.name) > 200:
-        bad("name", "产品名称不能为空且不超过200字")
+        bad("name", "error.marketplace.product_name")
     if spec.product_type not in domain.PRODUCT_TYPES:
-        bad("product_type", "未知的产品类型")
+        bad("product_type", "error.marketplace.product_type")
     if spec.security_type not in domain.SECURITY_TYPES:
-        bad("security_type", "担保方式须为信用、保证、抵押或质押")
+        bad("security_type", "error.marketplace.product_security")
     if not 0 < spec.min_amount_fen <= spec.max_amount_fen <= MAX_AMOUNT_FEN:
-        bad("max_amount_fen", "金额范围有误")
+        bad("max_amount_fen", "error.marketplace.product_amount")
     if not 0 < spec.min_rate_bp <= spec.max_rate_bp <= 3600:
-        bad("max_rate_bp", "利率范围有误（基点，不超过36%）")
+        bad("max_rate_bp", "error.marketplace.product_rate")
     if not 0 < spec.min_term_months <= spec.max_term_months <= 360:
-        bad("max_term_months", "期限范围有误")
+        bad("max_term_months", "error.marketplace.product_term")
     if any(s not in domain.SIZE_CLASSES for s in spec.size_classes):
-        bad("size_classes", "企业规模有误")
+        bad("size_classes", "error.marketplace.product_size")
     if any(s not in domain.INDUSTRY_SECTIONS for s in spec.industry_sections):
-        bad("industry_sections", "行业门类有误")
+        bad("industry_sections", "error.marketplace.product_industry")
     if any(not (len(r) == 6 and r.isdigit()) for r in spec.regions):
-        bad("regions", "地区须为6位行政区划代码")
+        bad("regions", "error.marketplace.product_regions")
     if spec.min_grade and spec.min_grade not in domain.GRADES:
-        bad("min_grade", "信用等级有误")
+        bad("min_grade", "error.marketplace.product_grade")
     if any(t not in domain.TAGS for t in spec.required_tags):
-        bad("required_tags", "企业标签有误")
+        bad("required_tags", "error.marketplace.product_tags")
     if not 0 <= spec.min_years <= 100:
-        bad("min_years", "经营年限有误")
+        bad("min_years", "error.marketplace.product_years")
     return issues
 
 
@@ -90,9 +91,11 @@ def submit_product(session: Session, actor: Actor, spec: ProductInput) -> Produc
     institution_id = _institution_of(actor)
     issues = _product_issues(spec)
     if session.scalar(select(Product.id).where(Product.code == spec.code)) is not None:
-        issues.append(Issue("CB-MARKET-PRODUCT", "产品编码已存在", field="code"))
+        issues.append(
+            keyed_issue("CB-MARKET-PRODUCT", "error.marketplace.product_code_taken", field="code")
+        )
     if issues:
-        raise ValidationFailed("产品信息有误", issues=issues)
+        raise keyed(ValidationFailed, "error.marketplace.product_invalid", issues=issues)
     product = Product(
         institution_id=institution_id,
         code=spec.code,
@@ -136,12 +139,14 @@ def review_product(
     _require_operator(actor)
     product = session.get(Product, product_id)
     if product is None:
-        raise NotFound("产品不存在")
+        raise keyed(NotFound, "error.marketplace.no_product")
     if product.status != "pending_review":
-        raise InvalidTransition("只有待审核的产品可以审核")
+        raise keyed(InvalidTransition, "error.marketplace.product_not_pending")
     if not approve and not note.strip():
-        raise ValidationFailed(
-            "退回须说明理由", issues=[Issue("CB-MARKET-REASON", "须填写理由", field="note")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.return_reason",
+            issues=[keyed_issue("CB-MARKET-REASON", "error.marketplace.reason", field="note")],
         )
     product.status = "published" if approve else "rejected"
     product.review_note = note[:500] or None
@@ -181,7 +186,7 @@ def list_products(
 def get_product_or_raise(session: Session, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None:
-        raise NotFound("产品不存在")
+        raise keyed(NotFound, "error.marketplace.no_product")
     return product
 
 
@@ -201,6 +206,7 @@ def rules_of(product: Product) -> ProductRules:
         min_years=product.min_years,
         min_grade=product.min_grade,
         required_tags=tuple(product.required_tags or ()),
+        tax_grades=domain.tax_grades_for(product.product_type),
     )
 
 

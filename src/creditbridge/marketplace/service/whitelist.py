@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from creditbridge.audit import service as audit
 from creditbridge.core.actors import Actor
 from creditbridge.core.clock import utc_now
-from creditbridge.core.errors import Issue, NotFound, ValidationFailed
+from creditbridge.core.errors import NotFound, ValidationFailed
 from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import Level, WhitelistCriteria, WhitelistStatus
 from creditbridge.marketplace.models import Demand, WhitelistEntry, WhitelistSubscription
@@ -20,6 +20,7 @@ from creditbridge.marketplace.service._common import (
     current_grade,
 )
 from creditbridge.marketplace.service.notifications import _notify
+from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.subjects import service as subjects_service
 
 
@@ -118,12 +119,14 @@ def review_whitelist(
     _require_operator(actor)
     entry = session.get(WhitelistEntry, entry_id)
     if entry is None:
-        raise NotFound("白名单记录不存在")
+        raise keyed(NotFound, "error.marketplace.no_whitelist_entry")
     before = entry.status
     after = domain.review_whitelist(before, level, approve=approve)
     if not approve and not note.strip():
-        raise ValidationFailed(
-            "不通过须说明理由", issues=[Issue("CB-MARKET-REASON", "请填写理由", field="note")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.rejection_reason",
+            issues=[keyed_issue("CB-MARKET-REASON", "error.marketplace.fill_reason", field="note")],
         )
     entry.status = after.value
     entry.note = note[:500] or entry.note
@@ -150,10 +153,14 @@ def remove_from_whitelist(
     _require_operator(actor)
     entry = session.get(WhitelistEntry, entry_id)
     if entry is None:
-        raise NotFound("白名单记录不存在")
+        raise keyed(NotFound, "error.marketplace.no_whitelist_entry")
     if not reason.strip():
-        raise ValidationFailed(
-            "移出须说明风险", issues=[Issue("CB-MARKET-REASON", "请填写理由", field="reason")]
+        raise keyed(
+            ValidationFailed,
+            "error.marketplace.removal_reason",
+            issues=[
+                keyed_issue("CB-MARKET-REASON", "error.marketplace.fill_reason", field="reason")
+            ],
         )
     before = entry.status
     entry.status = domain.remove_whitelist(before).value

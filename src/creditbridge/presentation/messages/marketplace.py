@@ -35,6 +35,10 @@ _RULES: Final = {
     "grade": ("信用等级低于产品要求", "credit grade below the product's minimum"),
     "no_grade": ("暂无信用等级", "no credit grade yet"),
     "tags": ("缺少产品要求的资质标签", "lacks a required qualification tag"),
+    "tax_grade": (
+        "纳税信用级别不符（须为A、B或M级）",
+        "tax credit rating not accepted (A, B or M needed)",
+    ),
 }
 
 MESSAGES: Final[dict[str, tuple[str, str]]] = {
@@ -165,6 +169,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "按城市、机构、行业、企业规模统计融资需求、审批、贷款及信用贷款、首贷户、普惠小微指标。",
         "Demands, approvals, loans, credit-loan share, first-time borrowers and inclusive micro loans by city, institution, industry and size.",
     ),
+    "market.outcomes.chart.credit": ("信用贷款（万元）", "Credit loans (10k yuan)"),
+    "market.outcomes.chart.amount": ("贷款金额（万元）", "Loan amount (10k yuan)"),
     "market.outside": ("平台外", "Outside platform"),
     "market.pass": ("审核通过", " pass"),
     "market.pending_products": ("待审核产品", "Products awaiting review"),
@@ -313,4 +319,240 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "audit_action.market.application.reject": ("审批拒绝", "Application rejected"),
     "audit_action.market.application.disburse": ("放款", "Loan disbursed"),
     "audit_action.consent.grant": ("企业主动授权", "Consent granted by the enterprise"),
+    # Refusals of the marketplace (error.marketplace.*)
+    "error.marketplace.app_move": (
+        "申请当前状态为“{status}”，不能执行“{move}”",
+        "The application is in state “{status}”: “{move}” is not allowed",
+    ),
+    "error.marketplace.demand_move": (
+        "融资需求当前状态为“{status}”，不能执行“{move}”",
+        "The financing demand is in state “{status}”: “{move}” is not allowed",
+    ),
+    "error.marketplace.whitelist_review": (
+        "白名单当前状态为“{status}”，不能由{level}级审核",
+        "The whitelist entry is in state “{status}”: the {level} level may not review it",
+    ),
+    "error.marketplace.whitelist_remove": (
+        "只有已入选白名单的企业可以移出",
+        "Only a listed enterprise can be removed from the whitelist",
+    ),
+    "error.marketplace.product_invalid": ("产品信息有误", "The product details are invalid"),
+    "error.marketplace.file_too_large": ("文件过大", "The file is too large"),
+    "error.marketplace.file_limit": ("文件不得超过5MB", "The file may not exceed 5 MB"),
+    "error.marketplace.form_amount": (
+        "请输入大于0的金额（万元）",
+        "Enter an amount above 0 (in 10,000 yuan)",
+    ),
+    "error.marketplace.form_rate": (
+        "请输入利率（%，最多两位小数）",
+        "Enter a rate (in %, at most two decimals)",
+    ),
+    "error.marketplace.form_term": (
+        "请输入1至360之间的月数",
+        "Enter a number of months from 1 to 360",
+    ),
+    "error.marketplace.approval_invalid": ("审批信息有误", "The approval details are invalid"),
+    "error.marketplace.disbursement_invalid": (
+        "放款信息有误",
+        "The disbursement details are invalid",
+    ),
+    "error.marketplace.institutions_only": (
+        "只有接入机构可以办理",
+        "Only a member institution can do this",
+    ),
+    "error.marketplace.enterprises_only": (
+        "只有企业用户可以办理",
+        "Only an enterprise user can do this",
+    ),
+    "error.marketplace.operator_only": (
+        "只有平台运营方可以办理",
+        "Only the platform operator can do this",
+    ),
+    "error.marketplace.reason_required": ("须说明理由", "A reason is required"),
+    "error.marketplace.fill_reason": ("请填写理由", "Enter a reason"),
+    "error.marketplace.reason": ("须填写理由", "A reason must be given"),
+    "error.marketplace.no_demand": ("融资需求不存在", "No such financing demand"),
+    "error.marketplace.no_product": ("产品不存在", "No such product"),
+    "error.marketplace.no_application": ("申请不存在", "No such application"),
+    "error.marketplace.no_loan": ("贷款不存在", "No such loan"),
+    "error.marketplace.no_whitelist_entry": ("白名单记录不存在", "No such whitelist entry"),
+    "error.marketplace.outside_product": ("不符合该产品的条件", "Outside the product's conditions"),
+    "error.marketplace.demand_in_progress": (
+        "该融资需求已在对接中，不能重复申请",
+        "This financing demand is already being handled: it cannot be applied for again",
+    ),
+    "error.marketplace.no_longer_dispatched": (
+        "该需求已不再派给本机构",
+        "This demand is no longer dispatched to your institution",
+    ),
+    "error.marketplace.approved_amount_range": (
+        "审批金额不在产品范围内",
+        "The approved amount is outside the product's range",
+    ),
+    "error.marketplace.rate_range": (
+        "利率不在产品范围内",
+        "The rate is outside the product's range",
+    ),
+    "error.marketplace.term_range": (
+        "期限不在产品范围内",
+        "The term is outside the product's range",
+    ),
+    "error.marketplace.approval_outside_product": (
+        "审批条件超出产品范围",
+        "The approved terms are outside the product's range",
+    ),
+    "error.marketplace.disbursement_amount": ("放款金额有误", "The disbursed amount is invalid"),
+    "error.marketplace.positive": ("须大于0", "Must be above 0"),
+    "error.marketplace.above_approved": (
+        "放款金额超过审批金额",
+        "The disbursed amount exceeds the approved amount",
+    ),
+    "error.marketplace.not_in_pool": (
+        "该需求已被承接或不在抢单池中",
+        "This demand has been taken or is not in the pool",
+    ),
+    "error.marketplace.no_eligible_product": (
+        "本机构没有该企业符合条件的产品",
+        "Your institution has no product this enterprise is eligible for",
+    ),
+    "error.marketplace.demand_taken": (
+        "该需求已被其他机构承接",
+        "This demand has been taken by another institution",
+    ),
+    "error.marketplace.demand_invalid": ("融资需求有误", "The financing demand is invalid"),
+    "error.marketplace.demand_amount": (
+        "金额须大于0且不超过10亿元",
+        "The amount must be above 0 and at most 1 billion yuan",
+    ),
+    "error.marketplace.demand_term": (
+        "期限须在1至360个月之间",
+        "The term must be from 1 to 360 months",
+    ),
+    "error.marketplace.demand_purpose": (
+        "请填写资金用途（200字以内）",
+        "Enter the use of funds (at most 200 characters)",
+    ),
+    "error.marketplace.demand_security": (
+        "请选择可接受的担保方式",
+        "Choose the kinds of security you accept",
+    ),
+    "error.marketplace.demand_urgency": ("紧急程度有误", "Invalid urgency"),
+    "error.marketplace.demand_rate": ("可接受利率有误", "Invalid acceptable rate"),
+    "error.marketplace.demand_mode": ("对接方式有误", "Invalid matching mode"),
+    "error.marketplace.rule.amount_low": (
+        "金额低于产品下限",
+        "The amount is below the product's minimum",
+    ),
+    "error.marketplace.rule.amount_high": (
+        "金额高于产品上限",
+        "The amount is above the product's maximum",
+    ),
+    "error.marketplace.rule.term": (
+        "期限不在产品范围内",
+        "The term is outside the product's range",
+    ),
+    "error.marketplace.rule.rate": (
+        "产品最低利率高于可接受利率",
+        "The product's lowest rate is above the acceptable rate",
+    ),
+    "error.marketplace.rule.security": (
+        "担保方式不在可接受范围内",
+        "The product's security is not among those accepted",
+    ),
+    "error.marketplace.rule.region": ("不在产品服务地区", "Outside the product's service area"),
+    "error.marketplace.rule.industry": (
+        "行业不在产品支持范围",
+        "The industry is not one the product serves",
+    ),
+    "error.marketplace.rule.size": ("企业规模不符", "The enterprise's size class does not qualify"),
+    "error.marketplace.rule.years": ("经营年限不足", "Too few years in business"),
+    "error.marketplace.rule.grade": (
+        "信用等级低于产品要求",
+        "The credit grade is below the product's requirement",
+    ),
+    "error.marketplace.rule.no_grade": ("暂无信用等级", "No credit grade yet"),
+    "error.marketplace.rule.tags": (
+        "缺少产品要求的资质标签",
+        "A qualification tag the product requires is missing",
+    ),
+    "error.marketplace.rule.tax_grade": (
+        "纳税信用级别不符（须为A、B或M级）",
+        "The tax-credit grade does not qualify (must be A, B or M)",
+    ),
+    "error.marketplace.loan_invalid": ("贷款报送有误", "The loan report is invalid"),
+    "error.marketplace.date_range": (
+        "日期须在 {earliest} 至 {latest} 之间",
+        "The date must be between {earliest} and {latest}",
+    ),
+    "error.marketplace.loan_repaid": ("贷款已结清", "The loan is repaid"),
+    "error.marketplace.upload_invalid": (
+        "文件有误，未导入任何行",
+        "The file has errors: no row was imported",
+    ),
+    "error.marketplace.file_format": (
+        "文件须为UTF-8编码的CSV或XLSX",
+        "The file must be a UTF-8 CSV or an XLSX",
+    ),
+    "error.marketplace.encoding": ("编码有误", "Wrong encoding"),
+    "error.marketplace.xlsx_unreadable": ("无法读取Excel文件", "Cannot read the Excel file"),
+    "error.marketplace.xlsx_reason": ("{reason}", "{reason}"),
+    "error.marketplace.line_range": ("授信额度超出范围", "The credit line is out of range"),
+    "error.marketplace.loan_event": (
+        "事件须为 repayment、overdue 或 repaid",
+        "The event must be repayment, overdue or repaid",
+    ),
+    "error.marketplace.repayment_positive": ("还款金额须大于0", "A repayment must be above 0"),
+    "error.marketplace.amount_negative": ("金额不能为负", "The amount cannot be negative"),
+    "error.marketplace.no_rows": ("文件中没有数据行", "The file has no data rows"),
+    "error.marketplace.no_subject": ("企业不存在", "No such enterprise"),
+    "error.marketplace.amount": ("金额有误", "Invalid amount"),
+    "error.marketplace.line_below_amount": (
+        "授信额度不得小于贷款金额",
+        "The credit line cannot be below the loan amount",
+    ),
+    "error.marketplace.rate": ("利率有误", "Invalid rate"),
+    "error.marketplace.term": ("期限有误", "Invalid term"),
+    "error.marketplace.security": ("担保方式有误", "Invalid security"),
+    "error.marketplace.loan_id": ("贷款编号须为数字", "The loan number must be digits"),
+    "error.marketplace.amount_format": ("金额格式有误", "Malformed amount"),
+    "error.marketplace.date_format": ("日期须为 YYYY-MM-DD", "The date must be YYYY-MM-DD"),
+    "error.marketplace.product_code": (
+        "产品编码不能为空且不超过64字符",
+        "The product code must be non-empty and at most 64 characters",
+    ),
+    "error.marketplace.product_name": (
+        "产品名称不能为空且不超过200字",
+        "The product name must be non-empty and at most 200 characters",
+    ),
+    "error.marketplace.product_type": ("未知的产品类型", "Unknown product type"),
+    "error.marketplace.product_security": (
+        "担保方式须为信用、保证、抵押或质押",
+        "The security must be unsecured, guarantee, mortgage or pledge",
+    ),
+    "error.marketplace.product_amount": ("金额范围有误", "Invalid amount range"),
+    "error.marketplace.product_rate": (
+        "利率范围有误（基点，不超过36%）",
+        "Invalid rate range (basis points, at most 36%)",
+    ),
+    "error.marketplace.product_term": ("期限范围有误", "Invalid term range"),
+    "error.marketplace.product_size": ("企业规模有误", "Invalid size class"),
+    "error.marketplace.product_industry": ("行业门类有误", "Invalid industry section"),
+    "error.marketplace.product_regions": (
+        "地区须为6位行政区划代码",
+        "A region must be a 6-digit division code",
+    ),
+    "error.marketplace.product_grade": ("信用等级有误", "Invalid credit grade"),
+    "error.marketplace.product_tags": ("企业标签有误", "Invalid enterprise tag"),
+    "error.marketplace.product_years": ("经营年限有误", "Invalid years in business"),
+    "error.marketplace.product_code_taken": (
+        "产品编码已存在",
+        "The product code is already in use",
+    ),
+    "error.marketplace.product_not_pending": (
+        "只有待审核的产品可以审核",
+        "Only a product awaiting review can be reviewed",
+    ),
+    "error.marketplace.return_reason": ("退回须说明理由", "Returning a product needs a reason"),
+    "error.marketplace.rejection_reason": ("不通过须说明理由", "A rejection needs a reason"),
+    "error.marketplace.removal_reason": ("移出须说明风险", "A removal must state the risk"),
 }

@@ -118,6 +118,19 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "reports.profile.issue_html": ("出具信用报告", "Issue credit report"),
     "reports.profile.issue_pdf": ("下载 PDF 报告", "Download PDF report"),
     "reports.profile.records": ("{n} 条", "{n}"),
+    # issuing (confirmation page: a link never issues a report)
+    "reports.issue.title": ("出具信用报告", "Issue a credit report"),
+    "reports.issue.lead": (
+        "每份报告都会登记编号、签名并记入审计；确认后出具。",
+        "Each report is registered, signed and audited; confirm to issue it.",
+    ),
+    "reports.issue.subject": ("企业", "Enterprise"),
+    "reports.issue.uses_consent": (
+        "按企业授权出具的报告计入该授权的使用次数，并显示在企业的查询记录中。",
+        "A report issued under the enterprise's consent counts as one use of it and shows in "
+        "the enterprise's access log.",
+    ),
+    "reports.issue.back": ("返回企业档案", "Back to the profile"),
     # search / not found
     "reports.search.title": ("企业信用查询", "Enterprise search"),
     "reports.search.lead": (
@@ -246,4 +259,32 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "reports.tax_band.100k_1m": ("10万–100万元", "¥100k–1M"),
     "reports.tax_band.1m_10m": ("100万–1000万元", "¥1M–10M"),
     "reports.tax_band.ge10m": ("1000万元以上", "≥ ¥10M"),
+    # Refusals of reports (error.reports.*)
+    "error.reports.role_may_not_read": (
+        "当前角色无权查询企业信用报告",
+        "Your role may not read enterprise credit reports",
+    ),
+    "error.reports.format": ("报告格式只能是 html 或 pdf", "The report format must be html or pdf"),
+    "error.reports.unknown_purpose": ("未知的查询用途", "Unknown purpose"),
+    "error.reports.no_issuance": (
+        "本平台未签发该编号的信用报告",
+        "This platform issued no credit report with this number",
+    ),
+    "error.reports.unknown_flag": ("未知的记录标记 {flag}", "Unknown record flag {flag}"),
+    "error.reports.subject_required": ("须指定企业", "An enterprise must be given"),
+    "error.reports.no_subject": ("企业不存在", "No such enterprise"),
+    "error.reports.own_issuances_only": (
+        "只有企业本身可以查看其报告记录",
+        "Only the enterprise itself may see the reports issued about it",
+    ),
+    "error.reports.no_consent": ("授权不存在", "No such consent"),
+    "error.reports.no_aggregates": (
+        "尚未计算统计快照",
+        "No statistics snapshot has been computed yet",
+    ),
+    # The report pages' own refusals (reports/pages.py)
+    "error.reports.no_subject_bound": (
+        "当前账号未绑定企业",
+        "This account is not bound to an enterprise",
+    ),
 }

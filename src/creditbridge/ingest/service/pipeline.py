@@ -1,372 +1,76 @@
-"""Use cases over providers and their deliveries (batches).
-
-:func:`ingest_batch` is the one use case behind the upload page, the CLI, the JSON API and the
-pull connector. Its rules (docs/ingest.md has them for providers):
-
-* **Idempotency.** (provider, batch id) is the key. Delivering a key again with the same content
-  (same SM3 content digest) is a replay: the first outcome is returned and nothing changes.
-  The same key with different content is a conflict (:class:`DuplicateDelivery`, 409): a batch,
-  once received, is never silently replaced — the provider sends the correction as a new batch.
-* **Atomicity.** Rows are streamed in chunks into a SAVEPOINT inside the caller's transaction.
-  When the share of rejected rows passes the dataset's threshold (5 % unless configured), the
-  savepoint is rolled back: no record of the batch remains, while the batch row and its reject
-  report (spooled to a temporary file meanwhile) are kept. Otherwise all accepted rows land with
-  the report, in the caller's single commit.
-* **Versions.** A natural key (the dataset's ``natural_key`` values joined by ``|``) names a
-  record. A changed row makes a new version and marks the earlier one superseded; an identical
-  row (same digest) is counted unchanged and not stored; ``_action = 撤销/withdraw`` marks the
-  newest version withdrawn. Nothing is overwritten or deleted.
-* **Duplicates within a batch** are applied in file order like separate deliveries: the later row
-  wins, the earlier stays as a superseded version of the same batch (or is recognised as the same
-  content), and the later row carries the warning ``INGEST-DUPLICATE-KEY`` naming the earlier one.
-* **Unknown enterprises** get a subject flagged ``needs_registration_check``.
-* **Fingerprints.** A version made from a row accepted without any issue keeps a fingerprint of
-  the delivered cells (``source_fingerprint``); a re-delivered row with the same fingerprint as its
-  key's current version is counted unchanged without being validated again (``_Run``).
-"""
+"""Applying one delivery: the chunk loop of :class:`Run`, its spool, probes and forked reader."""
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import ctypes
 import gc
 import hashlib
-import io
 import multiprocessing
 import os
 import pickle
 import queue
+import signal
+import stat
+import sys
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, field
-from datetime import datetime
+from dataclasses import astuple
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple
 
 import orjson
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import creditbridge
-from creditbridge.audit import service as audit_service
-from creditbridge.catalog import service as catalog_service
 from creditbridge.catalog.schemas import DatasetSpec
-from creditbridge.core.actors import Actor, ActorKind, Role
-from creditbridge.core.clock import utc_now
+from creditbridge.core.config import IngestSettings
 from creditbridge.core.crypto import canonical_json
 from creditbridge.core.crypto.digest import sm3_new
-from creditbridge.core.errors import DuplicateDelivery, NotFound
 from creditbridge.ingest import repository as repo
 from creditbridge.ingest.domain import RowIssue, RowOutcome, RowValidator, clean_text, validate_row
-from creditbridge.ingest.errors import NotYourProvider
-from creditbridge.ingest.models import Batch, Provider, ProviderDataset, Reject
+from creditbridge.ingest.models import Batch
 from creditbridge.ingest.readers import (
     ACTION_COLUMN,
     Delivery,
     DeliveryUnreadable,
     RawRow,
-    encoding_label,
     open_delivery,
     open_rows,
+    unreadable,
 )
-from creditbridge.ingest.schemas import IngestSettings
+from creditbridge.ingest.service._common import APPLIED, ISSUE_PREVIEW, REFUSED, Source
+from creditbridge.presentation.i18n import translate
 from creditbridge.protection import service as protection
 from creditbridge.reference import divisions
 
-APPLIED = "applied"
-REFUSED = "refused"
-
-
-class DatasetRows(NamedTuple):
-    dataset_code: str
-    rows_accepted: int
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """One delivery as the operator sees it in a list: who sent what, when, and how it went."""
-
-    id: int
-    received_at: datetime
-    provider_code: str
-    provider_name: str
-    dataset_code: str
-    channel: str
-    status: str
-    rows_total: int
-    rows_accepted: int
-    rows_rejected: int
-
-
-def count_providers(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Provider)) or 0
-
-
-def count_batches(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Batch)) or 0
-
-
-def count_accepted_rows(session: Session) -> int:
-    """Rows accepted over every applied delivery: how much the platform has collected."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Batch.rows_accepted), 0)).where(Batch.status == APPLIED)
-    )
-    return int(total or 0)
-
-
-def count_accepted_rows_by_dataset(session: Session) -> list[DatasetRows]:
-    """Rows accepted per dataset over every applied delivery, most first.
-
-    Summed over batches, not counted over records: a province holds hundreds of millions of
-    records, and counting them per dataset scans them all (seconds at 100k enterprises even with
-    an index), while batches number in the thousands. It counts every accepted version, so a
-    record corrected twice counts three times; the current records per dataset are
-    :func:`creditbridge.subjects.service.count_records_by_dataset`.
-    """
-    rows = func.coalesce(func.sum(Batch.rows_accepted), 0).label("rows")
-    result = session.execute(
-        select(Batch.dataset_code, rows)
-        .where(Batch.status == APPLIED)
-        .group_by(Batch.dataset_code)
-        .order_by(rows.desc(), Batch.dataset_code)
-    )
-    return [DatasetRows(code, int(n)) for code, n in result]
-
-
-def list_latest_batches(session: Session, *, limit: int = 10) -> list[BatchSummary]:
-    """The most recently received deliveries, newest first, with their provider's name."""
-    rows = session.execute(
-        select(
-            Batch.id,
-            Batch.received_at,
-            Provider.code.label("provider_code"),
-            Provider.name.label("provider_name"),
-            Batch.dataset_code,
-            Batch.channel,
-            Batch.status,
-            Batch.rows_total,
-            Batch.rows_accepted,
-            Batch.rows_rejected,
-        )
-        .join(Provider, Provider.id == Batch.provider_id)
-        # id breaks ties between batches received in the same instant, newest first.
-        .order_by(Batch.received_at.desc(), Batch.id.desc())
-        .limit(limit)
-    )
-    return [BatchSummary(**row._asdict()) for row in rows]
-
-
-# ============================================================================ delivering a batch
-
-ISSUE_PREVIEW: Final = 20
 _ROW_UNREADABLE: Final = frozenset({"INGEST-ENCODING", "INGEST-JSON"})
 WITHDRAW_WORDS: Final = frozenset({"撤销", "withdraw", "withdrawn", "w", "删除", "delete", "d"})
 DELIVER_WORDS: Final = frozenset({"", "新增", "更新", "upsert", "insert", "update", "deliver"})
-CHANNELS: Final = frozenset({"file", "api", "pull", "cli", "demo"})
 
-Source = Path | bytes | Iterable[Mapping[str, Any]]
-"""A file (path or bytes, read by its file name) or rows already parsed (the API, a connector)."""
-
-
-@dataclass
-class BatchOutcome:
-    """What became of one delivery: counts, status and the first problems in row order."""
-
-    batch_id: int
-    provider_id: int
-    dataset_code: str
-    batch_key: str
-    channel: str
-    status: str
-    replayed: bool
-    received_at: datetime
-    rows_total: int
-    rows_accepted: int
-    rows_warned: int
-    rows_rejected: int
-    rows_new: int
-    rows_updated: int
-    rows_unchanged: int
-    rows_withdrawn: int
-    subjects_created: int
-    reject_threshold: float | None
-    refusal_code: str | None
-    refusal_message: str | None
-    source_format: str | None
-    encoding: str | None
-    notes: list[str]
-    content_digest: str
-    issues: list[RowIssue]
-    issues_total: int
-
-    @property
-    def applied(self) -> bool:
-        return self.status == APPLIED
-
-    @property
-    def encoding_label(self) -> str | None:
-        return encoding_label(self.encoding) if self.encoding else None
-
-    def as_json(self) -> dict[str, Any]:
-        body = {k: v for k, v in self.__dict__.items() if k != "issues"}
-        body["received_at"] = self.received_at.isoformat()
-        body["issues"] = [issue.__dict__ for issue in self.issues]
-        return body
+THRESHOLD_KEY: Final = "ingest_issue.threshold"
+"""The refusal of a batch with too many rejected rows (``INGEST-THRESHOLD``)."""
 
 
-def settings() -> IngestSettings:
-    return IngestSettings()
+def threshold_params(rejected: int, total: int, threshold: float) -> dict[str, object]:
+    """The parameters of :data:`THRESHOLD_KEY`: the batch's page tells the refusal again from
+    the batch's counts, in its reader's language."""
+    share = rejected / total if total else 0.0
+    return {
+        "rejected": rejected,
+        "total": total,
+        "share": f"{share:.1%}",
+        "threshold": f"{threshold:.1%}",
+    }
 
 
-# ---------------------------------------------------------------------------- who may deliver
-
-
-def _is_operator(actor: Actor) -> bool:
-    return actor.kind in (ActorKind.CLI, ActorKind.SYSTEM) or actor.has_role(Role.OPERATOR)
-
-
-def check_may_deliver(actor: Actor, provider_id: int) -> None:
-    """Operators deliver for any provider; a provider's users and API clients only for their own."""
-    if _is_operator(actor):
-        return
-    if actor.provider_id is not None and actor.provider_id == provider_id:
-        return
-    raise NotYourProvider("只能为本单位提交数据：所选数据提供单位不是您所在的单位")
-
-
-def get_provider_or_raise(session: Session, ref: int | str) -> Provider:
-    """A provider by id or code."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        provider = session.get(Provider, int(ref))
-    else:
-        provider = session.scalar(select(Provider).where(Provider.code == ref))
-    if provider is None:
-        raise NotFound(f"数据提供单位 {ref} 不存在")
-    return provider
-
-
-def dataset_spec(session: Session, code: str) -> DatasetSpec:
-    """The dataset as the current list defines it (loading the bundled list if none is loaded)."""
-    catalog_service.ensure_default_catalog(session)
-    row = catalog_service.get_dataset_or_raise(session, code=code)
-    return DatasetSpec.model_validate(row.definition)
-
-
-# ---------------------------------------------------------------------------- the use case
-
-
-def content_digest_of(source: Source) -> tuple[str, Source]:
-    """SM3 of what was delivered: the file's bytes, or the canonical JSON of the rows (one line
-    per row), streamed. Rows given as an iterator are materialised into a list first."""
-    h = sm3_new()
-    if isinstance(source, bytes):
-        h.update(source)
-        return h.digest().hex(), source
-    if isinstance(source, Path):
-        with source.open("rb") as stream:
-            while block := stream.read(1 << 20):
-                h.update(block)
-        return h.digest().hex(), source
-    rows = source if isinstance(source, list) else list(source)
-    for row in rows:
-        h.update(canonical_json(row) + b"\n")
-    return h.digest().hex(), rows
-
-
-def ingest_batch(
-    session: Session,
-    actor: Actor,
-    *,
-    provider_id: int,
-    dataset_code: str,
-    batch_key: str | None,
-    source: Source,
-    filename: str | None,
-    channel: str,
-    sheet: str | None = None,
-    threshold: float | None = None,
-) -> BatchOutcome:
-    """Validate and apply one delivery (see the module docstring for the rules).
-
-    Without a ``batch_key`` the content digest is the key (``sm3-`` and its first 32 hex
-    digits): sending the same file again is then a replay, and a changed file a new batch.
-
-    Flushes, never commits. Raises NotFound (provider, dataset), NotYourProvider, and
-    DuplicateDelivery for a batch id reused with different content; an unreadable file is not
-    raised but refused, with its reason as the report's one line.
-    """
-    provider = get_provider_or_raise(session, provider_id)
-    check_may_deliver(actor, provider.id)
-    spec = dataset_spec(session, dataset_code)
-    digest, source = content_digest_of(source)
-    batch_key = (batch_key or "").strip() or f"sm3-{digest[:32]}"
-
-    earlier = session.scalar(
-        select(Batch).where(Batch.provider_id == provider.id, Batch.batch_key == batch_key)
-    )
-    if earlier is not None:
-        if earlier.content_digest != digest or earlier.dataset_code != spec.code:
-            raise DuplicateDelivery(
-                f"批次号 {batch_key} 已于 {earlier.received_at:%Y-%m-%d %H:%M} 提交过不同的内容"
-                f"（{earlier.dataset_code}）：批次一经接收不可替换，请以新的批次号提交更正",
-            )
-        return outcome_of(session, earlier, replayed=True)
-
-    config = settings()
-    limit = config.threshold_for(spec.code) if threshold is None else threshold
-    batch = Batch(
-        provider_id=provider.id,
-        batch_key=batch_key,
-        dataset_code=spec.code,
-        channel=channel,
-        status=REFUSED,
-        received_at=utc_now(),
-        content_digest=digest,
-        reject_threshold=limit,
-        filename=filename,
-        submitted_by=actor.name,
-    )
-    session.add(batch)
-    session.flush()
-
-    run = _Run(session, batch, spec, chunk_rows=config.chunk_rows, parallel=_parallel(source))
-    try:
-        delivery = _open(source, spec, filename=filename, sheet=sheet)
-    except DeliveryUnreadable as unreadable:
-        run.refuse_unreadable(unreadable)
-    else:
-        batch.source_format = delivery.format
-        batch.encoding = delivery.encoding
-        batch.notes = list(delivery.notes)
-        run.apply(delivery, threshold=limit)
-    run.finish()
-    audit_service.record(
-        session,
-        actor,
-        action=f"ingest.batch.{batch.status}",
-        object_type="ingest_batch",
-        object_id=batch.id,
-        detail={
-            "provider_id": provider.id,
-            "dataset": spec.code,
-            "batch_key": batch_key,
-            "channel": channel,
-            "rows_total": batch.rows_total,
-            "rows_accepted": batch.rows_accepted,
-            "rows_rejected": batch.rows_rejected,
-            "content_digest": digest,
-            "refusal_code": batch.refusal_code,
-        },
-    )
-    session.flush()
-    return outcome_of(session, batch, replayed=False)
-
-
-def _parallel(source: Source) -> bool:
+def runs_forked(source: Source) -> bool:
+    """Whether a forked reader prepares the chunks while this process writes."""
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return False
     if isinstance(source, bytes):
@@ -376,17 +80,34 @@ def _parallel(source: Source) -> bool:
     return False
 
 
-def _open(
-    source: Source, spec: DatasetSpec, *, filename: str | None, sheet: str | None
+def open_source(
+    source: Source,
+    spec: DatasetSpec,
+    *,
+    filename: str | None,
+    sheet: str | None,
+    limits: IngestSettings | None = None,
 ) -> Delivery:
     if isinstance(source, Path | bytes):
-        return open_delivery(source, fields=spec.fields, filename=filename, sheet=sheet)
+        return open_delivery(
+            source, fields=spec.fields, filename=filename, sheet=sheet, limits=limits
+        )
     return open_rows(source, fields=spec.fields)
+
+
+def _row_issue(
+    row: int, value: str, code: str, key: str, /, *, warning: bool = False, **params: object
+) -> RowIssue:
+    """A report line about a whole row, told by message key (its Chinese text from the table)."""
+    text = translate("zh", key, **params)
+    return RowIssue(row, "", "", value, code, text, warning, key, params)
 
 
 class _Spool:
     """Report lines kept in a temporary file until the batch's fate is known, so that a refused
-    batch of millions of bad rows still keeps its whole report without holding it in memory."""
+    batch of millions of bad rows still keeps its whole report without holding it in memory.
+    A line keeps its message key and parameters, so the report reads in English on an English
+    page; a clean batch spools nothing, so this costs only the lines a batch has."""
 
     def __init__(self) -> None:
         self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
@@ -399,7 +120,10 @@ class _Spool:
         if len(self.first) < ISSUE_PREVIEW:
             self.first.extend(issues[: ISSUE_PREVIEW - len(self.first)])
         pickle.dump(
-            [(i.row, i.field, i.label, i.value, i.code, i.message, i.warning) for i in issues],
+            [
+                (i.row, i.field, i.label, i.value, i.code, i.message, i.warning, i.key, i.params)
+                for i in issues
+            ],
             self.file,
             protocol=pickle.HIGHEST_PROTOCOL,
         )
@@ -433,7 +157,7 @@ class _Prepared(NamedTuple):
     datas: list[str | None]  # the canonical JSON as stored (sealed for level-4+ datasets)
     digests: list[str | None]
     fingerprints: list[str | None]
-    unresolved: list[str]  # keys the writer looks up itself (see _Run.prepare)
+    unresolved: list[str]  # keys the writer looks up itself (see Run.prepare)
 
 
 class _Probe(NamedTuple):
@@ -456,20 +180,72 @@ PARALLEL_BYTES: Final = 8 << 20
 """From this file size a forked process reads and validates while the batch writes."""
 
 
+_PR_SET_PDEATHSIG: Final = 1
+_FD_FOLDER: Final = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux kills this process when the thread that forked it ends (``PR_SET_PDEATHSIG``; that
+    thread waits for the reader until the batch ends), so a SIGKILLed server leaves no reader
+    behind. Elsewhere the answers pipe is the watchdog: its
+    only writer is the parent, so EOF there means the parent is gone (see ``receive``)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _release_inherited(keep: Collection[int]) -> None:
+    """Give up every socket and pipe the fork copied from the server except our own two pipe
+    ends: the listening socket (an orphan holding it kept a restarted server from binding, and
+    accepted connections that nobody served), clients' connections, the database's, and the
+    other ends of our pipes (holding the answers pipe's write end would hide the parent's death
+    from the watchdog). Each descriptor is pointed at /dev/null rather than closed, so that no
+    number is reused under a Python object that still believes it owns it."""
+    try:
+        numbers = [int(name) for name in os.listdir(_FD_FOLDER)]
+    except OSError:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for number in numbers:
+            if number <= 2 or number == null or number in keep:
+                continue
+            try:
+                mode = os.fstat(number).st_mode
+            except OSError:
+                continue
+            if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
+                with contextlib.suppress(OSError):
+                    os.dup2(null, number)
+    finally:
+        os.close(null)
+
+
 def _produce(
-    send: Any, answers: Any, run: _Run, rows: Iterator[RawRow], validate: RowValidator
+    send: Any,
+    answers: Any,
+    run: Run,
+    rows: Iterator[RawRow],
+    validate: RowValidator,
+    parent: int,
 ) -> None:
     """The forked reader. It asks the writer about the keys of the chunks ahead (probes) before
     it prepares the current one, so the writer's answers are ready when needed. Two threads keep
     the pipes moving: one sends (so the reader never waits on a full pipe while the writer
     writes), one receives answers as soon as they come (so the writer never waits to hand one
     over, and neither side can end up waiting on the other). It never touches the session it
-    inherited, and leaves with ``os._exit``.
+    inherited, holds none of the server's sockets, dies with its parent, and leaves with
+    ``os._exit``.
 
     The writer reads the pipe in order, so the probe of chunk i + PROBES_AHEAD is answered after
     chunk i − 1 is stored and before chunk i is: keys of chunks i … i + PROBES_AHEAD − 1 may be
     written after the answer. They are in ``run.touched`` by the time that chunk is prepared,
-    which sends them to the writer's own lookup (see ``_Run.prepare``)."""
+    which sends them to the writer's own lookup (see ``Run.prepare``)."""
+    _die_with_parent(parent)
+    _release_inherited({send.fileno(), answers.fileno()})
     gc.disable()  # see _gc_paused; this process ends with the batch
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
 
@@ -480,14 +256,17 @@ def _produce(
         while (item := outbox.get()) is not None:
             send.send_bytes(item)
 
-    inbox: queue.Queue[bytes | None] = queue.Queue()  # at most PROBES_AHEAD answers wait here
+    inbox: queue.Queue[bytes] = queue.Queue()  # at most PROBES_AHEAD answers wait here
 
     def receive() -> None:
         try:
             while True:
                 inbox.put(answers.recv_bytes())
         except (EOFError, OSError):
-            inbox.put(None)  # the writer is gone: the main thread stops at its next answer
+            # The parent closed its end: it has all it wanted, or it is gone. Either way nothing
+            # this process does matters any more, and its main thread may be blocked on a full
+            # pipe that nobody reads.
+            os._exit(0)
 
     sender = threading.Thread(target=deliver, daemon=True)
     sender.start()
@@ -508,14 +287,12 @@ def _produce(
             while ahead:
                 chunk, probe = ahead.popleft()
                 answer = inbox.get()
-                if answer is None:
-                    raise RuntimeError("写入进程已关闭应答通道")
                 known = pickle.loads(answer)  # noqa: S301 - our own parent
                 read_ahead()
                 post(("chunk", run.prepare(chunk, validate, probe, known)))
             post(("end", None))
-        except DeliveryUnreadable as unreadable:
-            post(("unreadable", (unreadable.code, unreadable.message)))
+        except DeliveryUnreadable as refused:
+            post(("unreadable", (refused.code, refused.message, refused.key, refused.params)))
         except Exception as exc:
             post(("error", f"{type(exc).__name__}: {exc}"))
         outbox.put(None)
@@ -598,7 +375,7 @@ def _fingerprinter(spec: DatasetSpec, units: Mapping[str, str]) -> Callable[[Raw
     return fingerprint
 
 
-class _Run:
+class Run:
     """One batch being applied: counters, the spool, and the chunk loop.
 
     A chunk passes three steps. **Probe**: for the rows read cleanly, the natural key (from the
@@ -609,6 +386,12 @@ class _Run:
     the writer classifies each accepted row (new, changed, unchanged, withdrawn) against the
     versions the probe looked up, and writes. For a big file the first two steps run in a
     forked reader while the writer stores the chunk before.
+
+    The writer lets a row touch a stored version of its key (supersede, withdraw, or deliver
+    again after a withdrawal) only when the batch's provider is assigned the dataset: the entry
+    check (``delivery.check_assigned``) refuses such a batch already, and this keeps another
+    provider's records out of reach of any path that would reach the writer without it. Such a
+    row is rejected (``INGEST-NOT-ASSIGNED``) and the record stays as it was.
     """
 
     def __init__(
@@ -618,9 +401,11 @@ class _Run:
         spec: DatasetSpec,
         *,
         chunk_rows: int,
+        sqlite_cache_mb: int,
         parallel: bool = False,
     ) -> None:
         self.parallel = parallel
+        self.sqlite_cache_mb = sqlite_cache_mb
         self.session = session
         self.batch = batch
         self.spec = spec
@@ -633,6 +418,9 @@ class _Run:
         identity = {spec.subject_key, *spec.natural_key}
         self.withdraw_fields = [f for f in spec.fields if f.code in identity]
         self.named = "name" in spec.field_codes  # rows can name an enterprise not yet known
+        self.may_touch_stored = repo.is_assigned(
+            session, provider_id=batch.provider_id, dataset_code=spec.code
+        )
         self.sealer = protection.sealer_for(spec)
         self.counts = dict.fromkeys(
             ("total", "accepted", "warned", "rejected", "new", "updated", "unchanged", "withdrawn"),
@@ -656,7 +444,20 @@ class _Run:
         self.batch.status = REFUSED
         self.batch.refusal_code = unreadable.code
         self.batch.refusal_message = unreadable.message
-        self.spool.add([RowIssue(0, "", "", "", unreadable.code, unreadable.message)])
+        self.spool.add(
+            [
+                RowIssue(
+                    0,
+                    "",
+                    "",
+                    "",
+                    unreadable.code,
+                    unreadable.message,
+                    key=unreadable.key,
+                    params=unreadable.params,
+                )
+            ]
+        )
 
     # --- the chunk loop
 
@@ -671,12 +472,12 @@ class _Run:
         savepoint = self.session.begin_nested()
         prepared = self._prepared(iter(delivery.rows), validator)
         try:
-            with repo.bulk_cache(self.session, settings().sqlite_cache_mb), _gc_paused():
+            with repo.bulk_cache(self.session, self.sqlite_cache_mb), _gc_paused():
                 for chunk in prepared:
                     self._store(chunk)
-        except DeliveryUnreadable as unreadable:
+        except DeliveryUnreadable as refused:
             savepoint.rollback()
-            self.refuse_unreadable(unreadable)
+            self.refuse_unreadable(refused)
             return
         except BaseException:
             savepoint.rollback()
@@ -686,15 +487,14 @@ class _Run:
         total, rejected = self.counts["total"], self.counts["rejected"]
         if total == 0:
             savepoint.rollback()
-            self.refuse_unreadable(DeliveryUnreadable("INGEST-EMPTY", "文件只有表头，没有数据行"))
+            self.refuse_unreadable(unreadable("INGEST-EMPTY", "ingest_issue.file.only_header"))
             return
         if rejected / total > threshold:
             savepoint.rollback()
             self.batch.status = REFUSED
             self.batch.refusal_code = "INGEST-THRESHOLD"
-            self.batch.refusal_message = (
-                f"拒收 {rejected} 行，占 {total} 行的 {rejected / total:.1%}，超过该数据项的"
-                f"拒收阈值 {threshold:.1%}：整批退回，未保存任何记录。请按拒收报告更正后重新提交"
+            self.batch.refusal_message = translate(
+                "zh", THRESHOLD_KEY, **threshold_params(rejected, total, threshold)
             )
             self.subjects_created = 0
             for name in ("new", "updated", "unchanged", "withdrawn"):
@@ -918,7 +718,9 @@ class _Run:
         receive, send = context.Pipe(duplex=False)
         answers_in, answers_out = context.Pipe(duplex=False)
         worker = context.Process(
-            target=_produce, args=(send, answers_in, self, rows, validate), daemon=True
+            target=_produce,
+            args=(send, answers_in, self, rows, validate, os.getpid()),
+            daemon=True,
         )
         worker.start()
         send.close()
@@ -937,7 +739,8 @@ class _Run:
                 elif kind == "chunk":
                     yield body
                 elif kind == "unreadable":
-                    raise DeliveryUnreadable(*body)
+                    code, message, key, params = body
+                    raise DeliveryUnreadable(code, message, key=key, params=params)
                 elif kind == "error":
                     raise RuntimeError(f"归集子进程出错：{body}")
                 else:
@@ -994,6 +797,18 @@ class _Run:
                 pending[key] = record
                 news.append(record)
                 continue
+            if held is None and before is not None and not self.may_touch_stored:
+                issues.setdefault(row, []).append(
+                    _row_issue(
+                        row,
+                        key,
+                        "INGEST-NOT-ASSIGNED",
+                        "ingest_issue.not_assigned",
+                        key=key,
+                        dataset=spec.code,
+                    )
+                )
+                continue
             if held is not None:
                 prev_status = held[status_at]
                 prev_version, prev_digest, prev_row = held[2], held[6], held[7]
@@ -1010,13 +825,12 @@ class _Run:
             if withdraw:
                 if prev_status is None:
                     issues.setdefault(row, []).append(
-                        RowIssue(
+                        _row_issue(
                             row,
-                            "",
-                            "",
                             key,
                             "INGEST-WITHDRAW-UNKNOWN",
-                            f"要撤销的记录（业务主键 {key}）不存在",
+                            "ingest_issue.withdraw_unknown",
+                            key=key,
                         )
                     )
                     continue
@@ -1033,19 +847,15 @@ class _Run:
             if prev_row is not None:
                 same = prev_digest == digest and prev_status == "current"
                 issues.setdefault(row, []).append(
-                    RowIssue(
+                    _row_issue(
                         row,
-                        "",
-                        "",
                         key,
                         "INGEST-DUPLICATE-KEY",
-                        f"与本批第{prev_row}行的业务主键相同："
-                        + (
-                            "内容相同，未重复保存"
-                            if same
-                            else f"以本行为准，第{prev_row}行作为历史版本保留"
-                        ),
+                        "ingest_issue.duplicate_key.same"
+                        if same
+                        else "ingest_issue.duplicate_key.replaces",
                         warning=True,
+                        row=prev_row,
                     )
                 )
             if prev_status == "current" and prev_digest == digest:
@@ -1115,10 +925,19 @@ class _Run:
         if raw.read_problems:
             outcome = RowOutcome(row=raw.row)
             outcome.issues.extend(
-                RowIssue(raw.row, f, _label(self.spec, f), "", code, message)
-                for f, code, message in raw.read_problems
+                RowIssue(
+                    raw.row,
+                    p.field,
+                    _label(self.spec, p.field),
+                    "",
+                    p.code,
+                    p.message,
+                    key=p.key,
+                    params=p.params,
+                )
+                for p in raw.read_problems
             )
-            if any(code in _ROW_UNREADABLE for _, code, _ in raw.read_problems):
+            if any(p.code in _ROW_UNREADABLE for p in raw.read_problems):
                 return outcome, False  # no values, or mojibake: checking them says nothing
             # The row's values are checked too, so the provider sees every problem at once.
             checked = validate(values, row=raw.row)
@@ -1138,7 +957,9 @@ class _Run:
                     "操作",
                     clean_text(action),
                     "INGEST-ACTION",
-                    "操作列只能为空（新增或更新）或“撤销”",
+                    translate("zh", "ingest_issue.action"),
+                    key="ingest_issue.action",
+                    params={},
                 )
             )
             return outcome, False
@@ -1208,160 +1029,3 @@ def _label(spec: DatasetSpec, code: str) -> str:
         return spec.field(code).label_zh
     except KeyError:
         return ""
-
-
-# ---------------------------------------------------------------------------- reading batches
-
-
-def outcome_of(session: Session, batch: Batch, *, replayed: bool) -> BatchOutcome:
-    first = session.scalars(
-        select(Reject)
-        .where(Reject.batch_id == batch.id)
-        .order_by(Reject.row, Reject.id)
-        .limit(ISSUE_PREVIEW)
-    ).all()
-    total = (
-        session.scalar(select(func.count()).select_from(Reject).where(Reject.batch_id == batch.id))
-        or 0
-    )
-    return BatchOutcome(
-        batch_id=batch.id,
-        provider_id=batch.provider_id,
-        dataset_code=batch.dataset_code,
-        batch_key=batch.batch_key,
-        channel=batch.channel,
-        status=batch.status,
-        replayed=replayed,
-        received_at=batch.received_at,
-        rows_total=batch.rows_total,
-        rows_accepted=batch.rows_accepted,
-        rows_warned=batch.rows_warned,
-        rows_rejected=batch.rows_rejected,
-        rows_new=batch.rows_new,
-        rows_updated=batch.rows_updated,
-        rows_unchanged=batch.rows_unchanged,
-        rows_withdrawn=batch.rows_withdrawn,
-        subjects_created=batch.subjects_created,
-        reject_threshold=batch.reject_threshold,
-        refusal_code=batch.refusal_code,
-        refusal_message=batch.refusal_message,
-        source_format=batch.source_format,
-        encoding=batch.encoding,
-        notes=list(batch.notes or []),
-        content_digest=batch.content_digest,
-        issues=[
-            RowIssue(r.row, r.field, r.label, r.value, r.code, r.message, r.warning) for r in first
-        ],
-        issues_total=total,
-    )
-
-
-def access_batch(session: Session, actor: Actor, batch_id: int) -> Batch:
-    """A batch the actor may see: operators see all, a provider only its own; anything else is
-    NotFound, so that another provider's batch ids reveal nothing."""
-    batch = session.get(Batch, batch_id)
-    if batch is None or not (
-        _is_operator(actor)
-        or (actor.provider_id is not None and actor.provider_id == batch.provider_id)
-    ):
-        raise NotFound(f"批次 {batch_id} 不存在")
-    return batch
-
-
-def get_batch_outcome(session: Session, actor: Actor, *, batch_id: int) -> BatchOutcome:
-    return outcome_of(session, access_batch(session, actor, batch_id), replayed=False)
-
-
-def list_rejects(session: Session, actor: Actor, *, batch_id: int) -> Iterator[Reject]:
-    """The batch's report lines in row order, streamed."""
-    access_batch(session, actor, batch_id)
-    yield from session.scalars(
-        select(Reject)
-        .where(Reject.batch_id == batch_id)
-        .order_by(Reject.row, Reject.id)
-        .execution_options(yield_per=5000)
-    )
-
-
-REPORT_HEADER: Final = ("行号", "字段", "字段名称", "原值", "错误代码", "错误说明", "级别")
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    # A value that Excel would run as a formula (CSV injection) is shown as text.
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def reject_report_csv(session: Session, actor: Actor, *, batch_id: int) -> Iterator[bytes]:
-    """The reject report as CSV in UTF-8 with a BOM (so Excel opens it as UTF-8), streamed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(REPORT_HEADER)
-    yield b"\xef\xbb\xbf" + buffer.getvalue().encode()
-    for reject in list_rejects(session, actor, batch_id=batch_id):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(
-            (
-                reject.row,
-                reject.field,
-                reject.label,
-                _cell(reject.value),
-                reject.code,
-                reject.message,
-                "警告" if reject.warning else "错误",
-            )
-        )
-        yield buffer.getvalue().encode()
-
-
-# ---------------------------------------------------------------------------- providers
-
-
-@dataclass(frozen=True)
-class ProviderView:
-    id: int
-    code: str
-    name: str
-    kind: str
-    division_code: str
-    region: str
-    contact_name: str | None
-    contact_phone: str | None
-    datasets: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def list_providers(session: Session) -> list[ProviderView]:
-    """Every provider with the datasets it owes under the list, by code."""
-    owed: dict[int, list[str]] = {}
-    for provider_id, code in session.execute(
-        select(ProviderDataset.provider_id, ProviderDataset.dataset_code).order_by(
-            ProviderDataset.dataset_code
-        )
-    ):
-        owed.setdefault(provider_id, []).append(code)
-    return [
-        ProviderView(
-            id=p.id,
-            code=p.code,
-            name=p.name,
-            kind=p.kind,
-            division_code=p.division_code,
-            region=divisions.name(p.division_code) or p.division_code,
-            contact_name=p.contact_name,
-            contact_phone=p.contact_phone,
-            datasets=owed.get(p.id, []),
-        )
-        for p in session.scalars(select(Provider).order_by(Provider.code))
-    ]
-
-
-def list_providers_for(session: Session, actor: Actor) -> list[ProviderView]:
-    """The providers the actor may deliver for."""
-    everyone = list_providers(session)
-    if _is_operator(actor):
-        return everyone
-    return [p for p in everyone if p.id == actor.provider_id]

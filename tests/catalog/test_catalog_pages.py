@@ -8,8 +8,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
+from creditbridge.core.actors import CONSOLE
+from web import conftest as web_fixtures
+from web.helpers import table_rows, visible_text
 
-from .helpers import table_rows, visible_text
+app = web_fixtures.app
+client = web_fixtures.client
 
 OLD_LIST = {
     "version": "2019.1",
@@ -57,8 +61,10 @@ OLD_LIST = {
 @pytest.fixture
 def two_versions(session: Session) -> None:
     """The old list loaded first, then the bundled one, which becomes current."""
-    catalog_service.load_catalog(session, text=yaml.safe_dump(OLD_LIST, allow_unicode=True))
-    catalog_service.load_catalog(session, path=catalog_service.BUNDLED_CATALOG_PATH)
+    catalog_service.load_catalog(
+        session, CONSOLE, text=yaml.safe_dump(OLD_LIST, allow_unicode=True)
+    )
+    catalog_service.load_catalog(session, CONSOLE, path=catalog_service.BUNDLED_CATALOG_PATH)
 
 
 class TestList:

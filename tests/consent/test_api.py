@@ -8,14 +8,19 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from creditbridge.access.models import Institution
+import factories
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service
-from creditbridge.core.actors import Actor, ActorKind, Role
+from creditbridge.core.actors import Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.crypto import Sm2PublicKey
 from creditbridge.protection.service import signing_public_key
 from creditbridge.subjects.models import Subject
+from web import conftest as web_fixtures
+
+app = web_fixtures.app
+client = web_fixtures.client
+login_as = web_fixtures.login_as
 
 
 def test_the_signing_key_is_published(client: TestClient) -> None:
@@ -35,34 +40,13 @@ def test_the_enterprise_sees_reads_and_downloads_only_its_own_receipts(
     client: TestClient, session: Session, login_as: Callable[..., object]
 ) -> None:
     catalog_service.ensure_default_catalog(session)
-    bank = Institution(
-        code="api-bank",
-        name="徽商银行",
-        kind="bank",
-        division_code="340100",
-        status="approved",
-        created_at=utc_now(),
-    )
-    session.add(bank)
-    session.flush()
-    officer = Actor(
-        kind=ActorKind.USER,
-        id=9,
-        name="客户经理",
-        role=Role.INSTITUTION_OFFICER,
-        institution_id=bank.id,
-    )
+    bank = factories.institution(session, code="api-bank", name="徽商银行")
+    officer = factories.officer(bank, id=9, name="客户经理")
     logged = login_as(Role.ENTERPRISE_USER)
     subject_id = logged.user.subject_id  # type: ignore[attr-defined]
     subject = session.get(Subject, subject_id)
     assert subject is not None
-    owner = Actor(
-        kind=ActorKind.USER,
-        id=logged.user.id,
-        name="企业",
-        role=Role.ENTERPRISE_USER,
-        subject_id=subject_id,
-    )  # type: ignore[attr-defined]
+    owner = factories.owner(subject, id=logged.user.id, name="企业")  # type: ignore[attr-defined]
     grant = service.request_consent(
         session,
         officer,

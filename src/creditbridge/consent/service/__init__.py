@@ -1,0 +1,80 @@
+"""Use cases of consent: an institution requests, the enterprise decides, the platform expires;
+every read of enterprise data passes :func:`authorize_read` — throttle, consent, one use counted,
+a refusal audited and tallied — and is logged for the enterprise and audited, all in the caller's
+transaction.
+
+One module per topic (lifecycle, reads, notifications, receipts); this package re-exports their
+public names, so callers import ``creditbridge.consent.service`` as before.
+"""
+
+from __future__ import annotations
+
+from creditbridge.consent.service.lifecycle import (
+    MAX_USES_LIMIT,
+    MAX_VALIDITY_DAYS,
+    access_consent,
+    approve,
+    decide,
+    expire_due,
+    grant,
+    institution_names,
+    list_for_institution,
+    list_for_subject,
+    pause,
+    reject,
+    request_consent,
+    resume,
+    revoke,
+)
+from creditbridge.consent.service.notifications import (
+    MAX_SEND_ATTEMPTS,
+    SendOutcome,
+    list_notifications,
+    mark_sent,
+    send_notifications,
+)
+from creditbridge.consent.service.reads import (
+    ReadResult,
+    RecordView,
+    authorize_read,
+    find_usable_consent,
+    list_access_log,
+    read_records,
+    record_derived_read,
+    require_valid,
+)
+from creditbridge.consent.service.receipts import receipt, receipt_artefact, verify_receipt
+
+__all__ = [
+    "MAX_SEND_ATTEMPTS",
+    "MAX_USES_LIMIT",
+    "MAX_VALIDITY_DAYS",
+    "ReadResult",
+    "RecordView",
+    "SendOutcome",
+    "access_consent",
+    "approve",
+    "authorize_read",
+    "decide",
+    "expire_due",
+    "find_usable_consent",
+    "grant",
+    "institution_names",
+    "list_access_log",
+    "list_for_institution",
+    "list_for_subject",
+    "list_notifications",
+    "mark_sent",
+    "pause",
+    "read_records",
+    "receipt",
+    "receipt_artefact",
+    "record_derived_read",
+    "reject",
+    "request_consent",
+    "require_valid",
+    "resume",
+    "revoke",
+    "send_notifications",
+    "verify_receipt",
+]
