@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_report_load as shared  # noqa: E402  (the demo database and the officer's login)
+import bench_report_load as shared  # the demo database and the officer's login
 
 PROBE_RATE = 20.0
 WITHIN = 2.0

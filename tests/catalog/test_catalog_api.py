@@ -142,3 +142,12 @@ def test_openapi_documents_the_routes_in_english_and_chinese(client: TestClient)
     } <= set(schema["paths"])
     fields = schema["components"]["schemas"]["FieldOut"]["properties"]
     assert "数据分级" in fields["classification_level"]["description"]
+
+
+@pytest.mark.usefixtures("loaded")
+def test_a_nul_in_a_text_parameter_is_422_not_a_database_error(client: TestClient) -> None:
+    """Issue 22 finding 5 (found by the schemathesis run): PostgreSQL refuses NUL in text, and
+    `?version=%00` answered 500 there."""
+    for url in ("/api/v1/catalog/datasets?version=%00", "/api/v1/catalog/datasets/pen%00alty"):
+        response = client.get(url)
+        assert response.status_code == 422, (url, response.text)

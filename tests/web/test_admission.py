@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -189,3 +193,33 @@ def test_an_exhausted_database_pool_is_answered_503_busy_not_500(engine: Engine)
     assert page.headers["retry-after"] == api.headers["retry-after"]
     assert "CB-BUSY" in page.text
     assert api.json()["code"] == "CB-BUSY"
+
+
+def test_renderers_end_when_their_server_is_killed() -> None:
+    # A server that starts its renderers, says their process ids, and is then SIGKILLed.
+    script = (
+        "import os, sys, time\n"
+        "from creditbridge.reports import rendering\n"
+        "pid = rendering.renderers.run(os.getpid).result(timeout=120)\n"
+        "print(pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    renderer = int(server.stdout.readline())
+    assert renderer != server.pid
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+
+    deadline = time.monotonic() + 30  # bounds a hang; the renderer goes within about a second
+    while _alive(renderer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(renderer)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

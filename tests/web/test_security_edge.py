@@ -21,7 +21,7 @@ from creditbridge.access.models import Institution
 from creditbridge.consent import service as consent_service
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
 from creditbridge.core.clock import utc_now
-from creditbridge.core.config import InsecureConfiguration, Settings, get_settings
+from creditbridge.core.config import InsecureConfiguration, Settings
 from creditbridge.ingest.models import Provider
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import rendering
@@ -94,11 +94,12 @@ def _problem_code(response: Any) -> str:
 
 class TestLinks:
     @pytest.fixture
-    def configured_base_url(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-        monkeypatch.setenv("CREDITBRIDGE_PUBLIC_BASE_URL", PUBLIC_BASE_URL)
-        get_settings.cache_clear()
-        yield PUBLIC_BASE_URL
-        get_settings.cache_clear()
+    def configured_base_url(self, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> str:
+        # The node's settings are the app's: services are handed them, none reads the environment.
+        app: Any = client.app
+        configured = app.state.settings.model_copy(update={"public_base_url": PUBLIC_BASE_URL})
+        monkeypatch.setattr(app.state, "settings", configured)
+        return PUBLIC_BASE_URL
 
     @pytest.mark.usefixtures("sample")
     @pytest.mark.parametrize("suffix", ["", "/pdf"])

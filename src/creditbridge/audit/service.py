@@ -63,6 +63,16 @@ _LOCK_HEAD: Final = (
     .where(AuditChainHead.id == HEAD_ID)
     .with_for_update()
 )
+# SQLite has no FOR UPDATE, and Python's sqlite3 opens a transaction only at the first write: a
+# plain read of the head ran outside any transaction, so two requests could both read head n and
+# both append n+1 (one then failed on the unique sequence). A no-op UPDATE takes the database's
+# write lock first (waiting on busy_timeout) and reads the head under it.
+_LOCK_HEAD_SQLITE: Final = (
+    update(AuditChainHead)
+    .where(AuditChainHead.id == HEAD_ID)
+    .values(last_sequence=AuditChainHead.last_sequence)
+    .returning(AuditChainHead.last_sequence, AuditChainHead.last_hash)
+)
 _APPEND: Final = (
     insert(AuditEvent)
     .values(
@@ -93,10 +103,11 @@ def _lock_chain(session: Session) -> tuple[int, str]:
     transaction ends, so the head update and the event commit together; SQLite's single writer
     already serializes. Only the very first append, when there is no row to lock yet, takes an
     advisory lock so that two first appends cannot both create the head."""
-    row = session.execute(_LOCK_HEAD).first()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    row = session.execute(_LOCK_HEAD_SQLITE if sqlite else _LOCK_HEAD).first()
     if row is not None:
         return int(row[0]), str(row[1])
-    if session.get_bind().dialect.name == "postgresql":
+    if not sqlite:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         row = session.execute(_LOCK_HEAD).first()
         if row is not None:

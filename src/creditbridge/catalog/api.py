@@ -15,13 +15,14 @@ from creditbridge.catalog.schemas import (
     DatasetDetailOut,
     DatasetSummaryOut,
 )
+from creditbridge.core import types
 from creditbridge.web.deps import get_read_session
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog 共享清单"])
 
 ReadSession = Annotated[Session, Depends(get_read_session)]
 VersionQuery = Annotated[
-    str | None,
+    types.Text | None,
     Query(
         description="catalog version id (清单版本号), e.g. 2021.1; the current version when omitted",
         max_length=32,
@@ -73,7 +74,7 @@ def get_datasets(session: ReadSession, version: VersionQuery = None) -> list[Dat
 def get_dataset(
     session: ReadSession,
     code: Annotated[
-        str, Path(description="dataset code (信息项代码), e.g. penalty", max_length=64)
+        types.Text, Path(description="dataset code (信息项代码), e.g. penalty", max_length=64)
     ],
     version: VersionQuery = None,
 ) -> DatasetDetailOut:

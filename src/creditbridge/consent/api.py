@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from creditbridge.consent import service
 from creditbridge.core.actors import Actor
-from creditbridge.core.types import FilterDate, Id
+from creditbridge.core.types import FilterDate, Id, Text
 from creditbridge.protection import service as protection
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import CurrentActor, SignedClient
@@ -83,11 +83,11 @@ def _read(session: Session, actor: Actor, **kwargs: Any) -> dict[str, Any]:
 
 @router.get("/api/v1/subjects/{uscc}/records", summary="Read under consent 授权查询企业信息")
 def read_subject_records(
-    uscc: str,
+    uscc: Text,
     client: SignedClient,
     session: WriteSession,
-    purpose: Annotated[str, Query(max_length=32)],
-    categories: Annotated[list[str], Query()],
+    purpose: Annotated[Text, Query(max_length=32)],
+    categories: Annotated[list[Text], Query()],
     consent_id: Id | None = None,
     data_from: FilterDate | None = None,
     data_to: FilterDate | None = None,

@@ -22,6 +22,7 @@ from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI, to_local, utc_now
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
+from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
@@ -235,14 +236,14 @@ def _date(value: str, field: str, issues: list[Issue]) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        issues.append(Issue("CB-FORM-DATE", "日期格式应为 YYYY-MM-DD", field=field))
+        issues.append(keyed_issue("CB-FORM-DATE", "error.consent.form_date", field=field))
         return None
 
 
 def _int(value: str, field: str, issues: list[Issue]) -> int:
     text = value.strip()
     if not text.isdigit() or len(text) > 6:
-        issues.append(Issue("CB-FORM-NUMBER", "请输入正整数", field=field))
+        issues.append(keyed_issue("CB-FORM-NUMBER", "error.consent.form_number", field=field))
         return 0
     return int(text)
 
@@ -267,11 +268,13 @@ def request_submit(
     issues: list[Issue] = []
     until = _date(valid_until, "valid_until", issues)
     if until is None and not any(i.field == "valid_until" for i in issues):
-        issues.append(Issue("CB-FORM-REQUIRED", "请填写授权截止日期", field="valid_until"))
+        issues.append(
+            keyed_issue("CB-FORM-REQUIRED", "error.consent.until_required", field="valid_until")
+        )
     uses = _int(max_uses, "max_uses", issues)
     start, end = _date(data_from, "data_from", issues), _date(data_to, "data_to", issues)
     if not uscc.strip():
-        issues.append(Issue("CB-FORM-REQUIRED", "请填写统一社会信用代码", field="uscc"))
+        issues.append(keyed_issue("CB-FORM-REQUIRED", "error.consent.uscc_required", field="uscc"))
     if issues:
         return _render_request_form(request, session, form, issues, status_code=422)
     assert until is not None
@@ -292,7 +295,13 @@ def request_submit(
     except ValidationFailed as failure:
         return _render_request_form(request, session, form, failure.issues, status_code=422)
     except NotFound as missing:
-        issue = Issue("CB-CONSENT-SUBJECT", missing.message, field="uscc")
+        issue = Issue(
+            "CB-CONSENT-SUBJECT",
+            missing.message,
+            field="uscc",
+            key=missing.key,
+            params=missing.params,
+        )
         return _render_request_form(request, session, form, [issue], status_code=422)
     return _redirect(request.url_for("consent:detail", consent_id=grant.id).path)
 
@@ -359,9 +368,14 @@ def read_submit(
     cited = int(consent_id) if consent_id.strip().isdigit() else None
     form = ReadForm(uscc, purpose, tuple(categories or ()), cited)
     if not form.categories:
-        raise ValidationFailed(
-            "至少选择一个信息类别",
-            issues=[Issue("CB-CONSENT-SCOPE-EMPTY", "至少选择一个信息类别", field="categories")],
+        raise keyed(
+            ValidationFailed,
+            "error.consent.scope_empty",
+            issues=[
+                keyed_issue(
+                    "CB-CONSENT-SCOPE-EMPTY", "error.consent.scope_empty", field="categories"
+                )
+            ],
         )
     subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
     result = service.read_records(

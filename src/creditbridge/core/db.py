@@ -156,12 +156,3 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: committed when the block ends normally, rolled back when it raises."""
     with factory() as session, session.begin():
         yield session
-
-
-def is_sqlite(engine_or_session: Engine | Session) -> bool:
-    bind = (
-        engine_or_session.get_bind()
-        if isinstance(engine_or_session, Session)
-        else engine_or_session
-    )
-    return bind.dialect.name == "sqlite"

@@ -92,6 +92,16 @@ BoundedDecimal = Annotated[Decimal, AfterValidator(_decimal_in_range)]
 """A decimal a form parses (万元 amounts…): finite and below FEN_MAX in magnitude."""
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("CB-TEXT-NUL", "文本不得含 NUL 字符 text must not contain NUL")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Text that reaches a query: PostgreSQL refuses NUL in text (a DataError, once a 500)."""
+
+
 def clamp_filter_date(value: date | None) -> date | None:
     """For filters parsed by hand: the same clamp as :data:`FilterDate`."""
     return None if value is None else _clamped(value)

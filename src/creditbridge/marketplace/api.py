@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.config import Settings
-from creditbridge.core.types import BusinessDate, Fen, FilterDate, Id, PositiveFen
+from creditbridge.core.types import BusinessDate, Fen, FilterDate, Id, PositiveFen, Text
 from creditbridge.marketplace import analytics, service
 from creditbridge.marketplace.domain import WhitelistStatus
 from creditbridge.web.auth import SignedClient, require_roles
@@ -169,7 +169,7 @@ def loan_event(
 
 
 class ExternalLoanIn(BaseModel):
-    uscc: str = Field(min_length=18, max_length=18)
+    uscc: Text = Field(min_length=18, max_length=18)
     amount_fen: PositiveFen
     credit_line_fen: PositiveFen | None = None
     rate_bp: int = Field(gt=0, le=3600)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -336,9 +337,19 @@ def _signing_key(path_text: str, env: str) -> Sm2PrivateKey:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Sm2PrivateKey.generate()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole under a temporary name, then linked into place: the first request of each
+    # worker may get here at once, and a loser must read the winner's complete key rather than
+    # fail on the existing file or read it half-written.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(key.to_pem())
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        return Sm2PrivateKey.from_pem(path.read_bytes())
+    finally:
+        partial.unlink(missing_ok=True)
     return key
 
 

@@ -29,14 +29,14 @@ from typing import Any, Final
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
+from creditbridge.core import snapshot
 from creditbridge.core.actors import Actor
 from creditbridge.core.clock import to_local, utc_now
-from creditbridge.core.snapshot import month_seq
+from creditbridge.core.snapshot import Table, month_seq
 from creditbridge.ingest.analytics import export_snapshot
 from creditbridge.presentation.exports import xlsx_row
 from creditbridge.reference import divisions, industries
@@ -88,34 +88,22 @@ SUBJECT_DIMS_SCHEMA: Final = pa.schema(
 )
 
 
-def export_subject_dims(session: Session, path: Path, *, chunk_rows: int = 100_000) -> int:
-    """The subjects' dimensions as Parquet, streamed in chunks."""
-    query = select(
-        Subject.id,
-        Subject.city_code,
-        Subject.division_code,
-        Subject.industry_section,
-        Subject.industry_code,
-        Subject.size_class,
-        Subject.status,
-    ).order_by(Subject.id)
-    written = 0
-    result = session.connection().execute(
-        query.execution_options(stream_results=True, yield_per=chunk_rows)
+SUBJECT_DIMS: Final = snapshot.register(
+    Table(
+        "reports_subject_dims",
+        lambda: select(
+            Subject.id,
+            Subject.city_code,
+            Subject.division_code,
+            Subject.industry_section,
+            Subject.industry_code,
+            Subject.size_class,
+            Subject.status,
+        ).order_by(Subject.id),
+        {field.name: field.type for field in SUBJECT_DIMS_SCHEMA},
     )
-    with pq.ParquetWriter(path, SUBJECT_DIMS_SCHEMA) as writer:
-        for rows in result.partitions(chunk_rows):
-            columns = list(zip(*rows, strict=True))
-            batch = pa.RecordBatch.from_arrays(
-                [
-                    pa.array(col, type=f.type)
-                    for col, f in zip(columns, SUBJECT_DIMS_SCHEMA, strict=True)
-                ],
-                schema=SUBJECT_DIMS_SCHEMA,
-            )
-            writer.write_batch(batch)
-            written += batch.num_rows
-    return written
+)[0]
+"""The subjects' dimensions the aggregates group by, contributed to the analytics snapshot."""
 
 
 def build_facts(
@@ -237,15 +225,15 @@ def refresh(session: Session, actor: Actor, *, work_dir: Path | None = None) -> 
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="cb-aggregates-", dir=work_dir))
     try:
-        snapshot = export_snapshot(session.connection(), root)
-        subjects = root / "subject_dims.parquet"
-        export_subject_dims(session, subjects)
+        collected = export_snapshot(session.connection(), root / "records")
+        dims = snapshot.export(session.connection(), root / "dims", tables=[SUBJECT_DIMS])
+        subjects = dims.path(SUBJECT_DIMS)
         facts = root / "facts.parquet"
         with duckdb.connect() as connection:
             count = build_facts(
                 connection,
                 subjects=subjects,
-                records=snapshot.path("snap_record"),
+                records=collected.path("snap_record"),
                 out=facts,
                 today=to_local(utc_now()).date(),
             )

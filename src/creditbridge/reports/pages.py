@@ -18,6 +18,7 @@ from creditbridge.consent.domain import Purpose
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import NotFound
 from creditbridge.presentation import i18n
+from creditbridge.presentation.errors import keyed
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, rendering, service
 from creditbridge.reports.domain import Check
@@ -212,7 +213,7 @@ def report_form(
         return _not_found(request, code)
     grant = consent_service.access_consent(session, actor, consent_id) if consent_id else None
     if grant is not None and grant.subject_id != subject.id:
-        raise NotFound("授权不存在")
+        raise keyed(NotFound, "error.reports.no_consent")
     return render(
         request,
         "reports/issue.html",
@@ -354,7 +355,7 @@ def verify_upload(
 @router.get("/me/report", name="reports:self")
 def self_query(request: Request, session: WriteSession, actor: Enterprise) -> HTMLResponse:
     if actor.subject_id is None:
-        raise NotFound("当前账号未绑定企业")
+        raise keyed(NotFound, "error.reports.no_subject_bound")
     subject = subjects_service.get_subject_or_raise(session, actor.subject_id)
     view = service.profile(session, actor, uscc=subject.uscc)
     entries = consent_service.list_access_log(session, actor, limit=50)
@@ -381,7 +382,7 @@ def self_query(request: Request, session: WriteSession, actor: Enterprise) -> HT
 @router.post("/me/report/pdf", name="reports:self_pdf")
 def self_pdf(request: Request, session: WriteSession, actor: Enterprise) -> Response:
     if actor.subject_id is None:
-        raise NotFound("当前账号未绑定企业")
+        raise keyed(NotFound, "error.reports.no_subject_bound")
     subject = subjects_service.get_subject_or_raise(session, actor.subject_id)
     return _issue(
         request,
@@ -449,7 +450,7 @@ def aggregates_refresh(session: WriteSession, actor: Operator) -> RedirectRespon
 def aggregates_xlsx(session: ReadSession, actor: FigureReader) -> Response:
     latest = analytics.latest(session)
     if latest is None:
-        raise NotFound("尚未计算统计快照")
+        raise keyed(NotFound, "error.reports.no_aggregates")
     return Response(
         analytics.to_excel(latest),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

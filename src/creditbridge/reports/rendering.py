@@ -8,14 +8,13 @@ stylesheet asks for Noto Sans CJK SC, which ``scripts/ensure-fonts`` installs fr
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import hashlib
 import importlib.metadata
 import multiprocessing
 import os
+import select
 import signal
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -175,7 +174,6 @@ NATIVE_THREAD_VARIABLES: Final = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
-_PR_SET_PDEATHSIG: Final = 1
 _POLL_SECONDS: Final = 0.1
 _CACHE_BYTES: Final = 64 * 1024 * 1024
 
@@ -200,21 +198,36 @@ def pin_native_threads() -> None:
         os.environ.setdefault(name, "1")
 
 
-def _die_with_parent() -> None:
-    # A renderer left behind by a SIGKILLed server would wait forever on its task queue. Its parent
-    # is the forkserver, which exits when the server's end of its pipe closes.
-    if sys.platform != "linux":
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
+def _exit_with_server(server_pid: int) -> None:
+    """End this renderer when the server process that asked for it ends, however it ends.
+
+    Neither the parent-death signal nor a closed pipe can tell: a renderer's parent is the
+    forkserver, and the forkserver hands every child the write end of its own liveness pipe, so a
+    SIGKILLed or crashed server left the forkserver and its renderers waiting on each other for
+    ever (found by the soak test). A thread waits on a pidfd of the server instead (Linux 5.3+),
+    or polls it where there is none."""
+
+    def watch() -> None:
+        try:
+            descriptor = os.pidfd_open(server_pid)
+        except (AttributeError, OSError):
+            while True:
+                try:
+                    os.kill(server_pid, 0)
+                except ProcessLookupError:
+                    os._exit(0)
+                except PermissionError:
+                    pass
+                threading.Event().wait(1.0)
+        select.select([descriptor], [], [])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-server", daemon=True).start()
 
 
-def _start_renderer() -> None:
+def _start_renderer(server_pid: int) -> None:
     """Runs once in each renderer process."""
-    _die_with_parent()
+    _exit_with_server(server_pid)
     pin_native_threads()
     faulthandler.enable()  # a crash prints its Python stack to the server's log (stderr)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
@@ -239,7 +252,10 @@ class _Renderers:
                     "forkserver" if "forkserver" in methods else "spawn"
                 )
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=context, initializer=_start_renderer
+                    max_workers=self.workers,
+                    mp_context=context,
+                    initializer=_start_renderer,
+                    initargs=(os.getpid(),),
                 )
             return self._pool.submit(function, *args)
 

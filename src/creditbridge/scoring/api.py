@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import Forbidden
-from creditbridge.core.types import Id
+from creditbridge.core.types import Id, Text
 from creditbridge.presentation.errors import keyed
 from creditbridge.scoring import service
 from creditbridge.subjects import service as subjects_service
@@ -92,10 +92,10 @@ def _score(
     response_model=ScoreOut,
 )
 def score_for_user(
-    uscc: str,
+    uscc: Text,
     actor: CurrentActor,
     session: WriteSession,
-    purpose: Annotated[str | None, Query(max_length=32)] = None,
+    purpose: Annotated[Text | None, Query(max_length=32)] = None,
     consent_id: Annotated[Id | None, Query()] = None,
 ) -> ScoreOut:
     """The public evaluation's current score, grade (AAA…C) and up to three reasons. An
@@ -112,10 +112,10 @@ def score_for_user(
     response_model=ScoreOut,
 )
 def score_for_client(
-    uscc: str,
+    uscc: Text,
     client: SignedClient,
     session: WriteSession,
-    purpose: Annotated[str | None, Query(max_length=32)] = None,
+    purpose: Annotated[Text | None, Query(max_length=32)] = None,
     consent_id: Annotated[Id | None, Query()] = None,
 ) -> ScoreOut:
     """As `/scoring/scores/{uscc}` for an institution's signed API client: a consent is required."""

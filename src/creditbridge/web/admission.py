@@ -25,11 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditbridge.core.errors import Busy
 from creditbridge.reports import rendering
-from creditbridge.web.errors import domain_error
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS: Final = 2
+_DRAIN_BYTES: Final = 64 * 1024
 # Probes and assets cost nothing and must answer while the worker is saturated.
 _EXEMPT_PATHS: Final = frozenset({"/healthz"})
 _EXEMPT_PREFIXES: Final = ("/static/",)
@@ -69,6 +69,7 @@ class InFlightLimitMiddleware:
             return
         if self.in_flight >= self.limit:
             self.refused += 1
+            await _drain(receive)
             body, media_type = _busy_body(scope["path"])
             await send(
                 {
@@ -89,6 +90,18 @@ class InFlightLimitMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+async def _drain(receive: Receive) -> None:
+    """Read a small refused body: closing a connection with unread bytes makes the kernel send a
+    reset, and the client then sees "connection reset" instead of the 503. A large body is left
+    (uvicorn closes that connection after the answer)."""
+    received = 0
+    while received <= _DRAIN_BYTES:
+        message = await receive()
+        received += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _exempt(path: str) -> bool:
@@ -125,4 +138,12 @@ def pool_exhausted(request: Request, exc: Exception) -> Response:
     """SQLAlchemy's ``TimeoutError``: every connection of the pool stayed busy for the pool's
     timeout. The request was not started, so 503 and a retry, never a 500."""
     log.warning("database pool exhausted serving %s %s", request.method, request.url.path)
-    return domain_error(request, Busy(retry_after=RETRY_AFTER_SECONDS))
+    # Not the themed error page: its layout reads the session (for the form token) from the very
+    # pool that has no connection to give, and a second timeout there became a 500.
+    body, media_type = _busy_body(request.url.path)
+    return Response(
+        body,
+        status_code=Busy.status_code,
+        media_type=media_type.decode(),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
