@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from creditbridge.cli import reports as cli
+from creditbridge.core.config import get_settings
 
 from .conftest import World
 
@@ -18,13 +19,20 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def in_test_transaction(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+def in_test_transaction(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     @contextmanager
     def transaction() -> Iterator[Session]:
         yield session
         session.flush()
 
     monkeypatch.setattr(cli, "transaction", transaction)
+    # The node is the test's database: `report verify` refuses to run where no node's data is
+    # (it never creates a database or a key), so it must be pointed at this one.
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("CREDITBRIDGE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("in_test_transaction")

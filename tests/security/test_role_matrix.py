@@ -14,9 +14,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from creditbridge import migrations
 from creditbridge.core.config import Settings
+from creditbridge.core.db import make_engine
 from creditbridge.web.app import create_app
 
 from . import role_matrix as rm
@@ -30,7 +32,26 @@ _observed: dict[str, dict[str, dict[str, str]]] = {}
 
 
 @pytest.fixture(scope="module")
-def matrix_world(engine: Engine) -> Iterator[rm.World]:
+def matrix_engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A database of the matrix's own, on the same store as ``engine``: 68 routes × 10 callers
+    include deliveries whose writer commits on its own connection, so the matrix cannot share
+    the suite's database (its seeded enterprise once leaked into tests counting subjects)."""
+    if engine.dialect.name == "sqlite":
+        built = make_engine(f"sqlite:///{tmp_path_factory.mktemp('matrix')}/matrix.db")
+    else:
+        url = engine.url.set(database=f"{engine.url.database}_matrix")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+            admin.execute(text(f'CREATE DATABASE "{url.database}"'))
+        built = make_engine(url.render_as_string(hide_password=False))
+    migrations.upgrade(built)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture(scope="module")
+def matrix_world(matrix_engine: Engine) -> Iterator[rm.World]:
+    engine = matrix_engine
     with rm.world(engine) as built:
         yield built
     observed = _observed.get(engine.dialect.name, {})
