@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -156,7 +157,10 @@ def test_requests_past_the_in_flight_cap_are_refused_but_healthz_is_not() -> Non
             done = await first
             return done.status_code, page, api, health, limited.in_flight
 
-    first, page, api, health, left = asyncio.run(scenario())
+    # On a thread of its own: the browser tests' Playwright keeps an event loop running on the main
+    # thread, and asyncio.run refuses to nest inside one.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        first, page, api, health, left = runner.submit(asyncio.run, scenario()).result()
 
     assert first == 200
     assert page.status_code == api.status_code == 503
