@@ -60,7 +60,9 @@ demo: install fonts
 	$(BIN)/creditbridge scoring run
 	$(BIN)/creditbridge report aggregates
 	$(BIN)/creditbridge access demo-logins
-	$(BIN)/creditbridge serve --host $(HOST) --port $(PORT)
+	@# The worker runs beside the server (jobs and webhooks) and stops with it; loopback
+	@# webhook receivers are allowed (CREDITBRIDGE_WEBHOOKS_ALLOW_LOOPBACK=1), as only a demo may.
+	BIN=$(BIN) bash scripts/demo-serve --host $(HOST) --port $(PORT)
 
 serve: install fonts
 	$(BIN)/creditbridge db upgrade

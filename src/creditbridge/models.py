@@ -5,8 +5,10 @@ from creditbridge.audit import models as audit_models
 from creditbridge.catalog import models as catalog_models
 from creditbridge.consent import models as consent_models
 from creditbridge.core.db import Base
+from creditbridge.delivery import models as delivery_models
 from creditbridge.demo import models as demo_models
 from creditbridge.ingest import models as ingest_models
+from creditbridge.jobs import models as jobs_models
 from creditbridge.marketplace import models as marketplace_models
 from creditbridge.reports import models as reports_models
 from creditbridge.scoring import models as scoring_models
@@ -18,8 +20,10 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "consent_models",
+    "delivery_models",
     "demo_models",
     "ingest_models",
+    "jobs_models",
     "marketplace_models",
     "reports_models",
     "scoring_models",

@@ -1,117 +1,129 @@
-"""The outbox sender: consent moves are written to the outbox in their transaction and sent by a
-job afterwards, each marked sent or retried."""
+"""Consent moves leave the node through the one outbox: each move writes a ``consent.<event>``
+message for the grant's institution in the move's own transaction, with a pending delivery for
+each of that institution's active endpoints subscribed to it, and shows on its consent feed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
-import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner, Result
 
-from creditbridge.cli import context
-from creditbridge.cli.app import app
 from creditbridge.consent import service
-from creditbridge.consent.models import ConsentOutbox
-from creditbridge.core.config import get_settings
+from creditbridge.core.actors import CONSOLE
+from creditbridge.core.config import Settings, WebhookSettings
+from creditbridge.delivery import service as delivery_service
+from creditbridge.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
 
-from .conftest import World, active
+from .conftest import World, active, request
 
-
-def _outbox(session: Session) -> list[ConsentOutbox]:
-    return list(session.scalars(select(ConsentOutbox).order_by(ConsentOutbox.id)))
-
-
-def test_each_move_is_sent_once_and_marked_sent(world: World, session: Session) -> None:
-    grant = active(world, session)
-    got: list[tuple[str, dict[str, Any]]] = []
-    outcome = service.send_notifications(session, lambda t, p: got.append((t, p)))
-    assert (outcome.sent, outcome.failed) == (2, 0)
-    assert [topic for topic, _ in got] == ["consent.request", "consent.approve"]
-    assert all(p["consent_id"] == grant.id and p["subject_id"] == grant.subject_id for _, p in got)
-    assert [p["outbox_id"] for _, p in got] == [m.id for m in _outbox(session)]
-    assert all(m.sent_at is not None and m.attempts == 1 for m in _outbox(session))
-    again = service.send_notifications(session, lambda t, p: got.append((t, p)))
-    assert (again.sent, again.failed) == (0, 0)
-    service.revoke(session, world.owner, consent_id=grant.id)
-    service.send_notifications(session, lambda t, p: got.append((t, p)))
-    assert got[-1][0] == "consent.revoke"
-    assert got[-1][1]["status"] == "revoked"
+SETTINGS = Settings(env="test", webhooks=WebhookSettings(allow_loopback=True))
 
 
-def test_a_failed_send_is_noted_and_retried_up_to_the_limit(world: World, session: Session) -> None:
-    active(world, session)
-
-    def down(topic: str, payload: dict[str, Any]) -> None:
-        raise ConnectionError("gateway down")
-
-    outcome = service.send_notifications(session, down)
-    assert (outcome.sent, outcome.failed) == (0, 2)
-    first = _outbox(session)[0]
-    assert (first.sent_at, first.attempts) == (None, 1)
-    assert first.last_error == "ConnectionError: gateway down"
-    for _ in range(service.MAX_SEND_ATTEMPTS - 1):
-        service.send_notifications(session, down)
-    assert {m.attempts for m in _outbox(session)} == {service.MAX_SEND_ATTEMPTS}
-    sent: list[str] = []
-    # Given up: left unsent and visible, no longer handed to the sender.
-    assert service.send_notifications(session, lambda t, p: sent.append(t)).sent == 0
-    assert sent == []
+def _consent_messages(session: Session) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.topic == "consent").order_by(OutboxMessage.id)
+        )
+    )
 
 
-def test_a_rolled_back_move_leaves_nothing_to_send(world: World, session: Session) -> None:
-    savepoint = session.begin_nested()
-    active(world, session)
-    savepoint.rollback()
-    assert service.send_notifications(session, lambda t, p: None).sent == 0
+def _endpoint(session: Session, institution_id: int, *events: str) -> WebhookEndpoint:
+    return delivery_service.add_endpoint(
+        session,
+        CONSOLE,
+        institution_id=institution_id,
+        url=f"http://127.0.0.1:9/{institution_id}/{'-'.join(events)}",
+        events=list(events),
+        settings=SETTINGS,
+    ).endpoint
 
 
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    monkeypatch.setenv("CREDITBRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("CREDITBRIDGE_SIGNING_KEY_PATH", str(tmp_path / "node.pem"))
-
-    def reset() -> None:
-        if context.engine.cache_info().currsize:
-            context.engine().dispose()
-        context.engine.cache_clear()
-        get_settings.cache_clear()
-
-    reset()
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-
-    assert run("db", "upgrade").exit_code == 0
-    yield run
-    reset()
+def _deliveries(session: Session, endpoint: WebhookEndpoint) -> list[tuple[int, str]]:
+    return [
+        (d.message_id, d.status)
+        for d in session.scalars(
+            select(Delivery).where(Delivery.endpoint_id == endpoint.id).order_by(Delivery.id)
+        )
+    ]
 
 
-def test_the_cli_appends_pending_messages_to_a_file(
-    cli: Callable[..., Result], tmp_path: Path
+def test_each_move_writes_one_message_for_the_grants_institution(
+    world: World, session: Session
 ) -> None:
-    from creditbridge.core.clock import utc_now
+    grant = active(world, session)
+    service.revoke(session, world.owner, consent_id=grant.id)
 
-    with context.transaction() as session:
-        for n in range(3):
-            session.add(
-                ConsentOutbox(
-                    topic="consent.approve", payload={"consent_id": n}, created_at=utc_now()
-                )
-            )
-    target = tmp_path / "out" / "notes.jsonl"
-    result = cli("consent", "send-notifications", "--to", str(target))
-    assert result.exit_code == 0, result.output
-    assert "sent: 3" in result.stdout
-    lines = [orjson.loads(line) for line in target.read_bytes().splitlines()]
-    assert [line["consent_id"] for line in lines] == [0, 1, 2]
-    assert {line["topic"] for line in lines} == {"consent.approve"}
-    again = cli("consent", "send-notifications", "--to", str(target))
-    assert "sent: 0" in again.stdout
-    assert len(target.read_bytes().splitlines()) == 3
-    assert cli("consent", "send-notifications", "--webhook", "http://x").exit_code == 2
+    messages = _consent_messages(session)
+    assert [m.event_type for m in messages] == [
+        "consent.request",
+        "consent.approve",
+        "consent.revoke",
+    ]
+    assert {(m.institution_id, m.subject_id) for m in messages} == {
+        (world.bank.id, world.subject.id)
+    }
+    assert [m.payload["status"] for m in messages] == ["requested", "active", "revoked"]
+    assert all(m.payload["consent_id"] == grant.id for m in messages)
+    assert all(m.payload["reference"] == grant.reference for m in messages)
+    # Stable, distinct ids: what a receiver drops repeats by.
+    assert len({m.message_id for m in messages}) == 3
+    assert all(m.message_id.startswith("msg_") for m in messages)
+
+
+def test_a_subscribed_endpoint_gets_a_pending_delivery_per_move(
+    world: World, session: Session
+) -> None:
+    everything = _endpoint(session, world.bank.id, "consent.*")
+    approvals_only = _endpoint(session, world.bank.id, "consent.approve")
+    elsewhere = _endpoint(session, world.bank.id, "marketplace.*")
+    disabled = _endpoint(session, world.bank.id, "*")
+    delivery_service.disable_endpoint(session, CONSOLE, disabled.id, reason="维护")
+    other_bank = _endpoint(session, world.other_bank.id, "*")
+
+    active(world, session)
+
+    request_message, approve_message = _consent_messages(session)
+    assert _deliveries(session, everything) == [
+        (request_message.id, "pending"),
+        (approve_message.id, "pending"),
+    ]
+    assert _deliveries(session, approvals_only) == [(approve_message.id, "pending")]
+    assert _deliveries(session, elsewhere) == []
+    assert _deliveries(session, disabled) == []
+    assert _deliveries(session, other_bank) == []
+
+
+def test_a_rolled_back_move_writes_no_message_and_no_delivery(
+    world: World, session: Session
+) -> None:
+    endpoint = _endpoint(session, world.bank.id, "consent.*")
+    grant = request(world, session)
+    before = _consent_messages(session)
+
+    savepoint = session.begin_nested()
+    service.approve(session, world.owner, consent_id=grant.id)
+    assert len(_consent_messages(session)) == len(before) + 1
+    savepoint.rollback()
+
+    assert [m.id for m in _consent_messages(session)] == [m.id for m in before]
+    assert [event for event, _ in _deliveries(session, endpoint)] == [before[0].id]
+
+
+@pytest.mark.security
+def test_the_move_shows_on_the_institutions_consent_feed_only(
+    world: World, session: Session
+) -> None:
+    grant = active(world, session)
+
+    ours = delivery_service.read_feed(
+        session, world.officer, topic="consent", after=None, settings=SETTINGS
+    )
+    theirs = delivery_service.read_feed(
+        session, world.other_officer, topic="consent", after=None, settings=SETTINGS
+    )
+
+    assert [(e["type"], e["data"]["consent_id"]) for e in ours.events] == [
+        ("consent.request", grant.id),
+        ("consent.approve", grant.id),
+    ]
+    assert theirs.events == []

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_steps(overrides: dict[str, str]) -> list[tuple[str, bool]]:
-    """(command, may fail) for each line of the `demo:` recipe but `serve`, with the Makefile's
+    """(command, may fail) for each line of the `demo:` recipe but serving, with the Makefile's
     variables expanded."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     values = dict(re.findall(r"^([A-Z_]+) \?= (.*)$", text, re.MULTILINE))
@@ -25,7 +25,13 @@ def demo_steps(overrides: dict[str, str]) -> list[tuple[str, bool]]:
     steps = []
     for line in recipe:
         command = line.strip()
-        if command.startswith("@#") or not command or " serve " in f"{command} ":
+        # The last line serves (with the worker beside it, scripts/demo-serve) and never returns.
+        if (
+            command.startswith("@#")
+            or not command
+            or " serve " in f"{command} "
+            or "demo-serve" in command
+        ):
             continue
         for _ in range(3):  # $(BIN) → $(VENV)/bin → .venv/bin
             command = re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), command)

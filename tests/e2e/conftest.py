@@ -122,7 +122,13 @@ def _seed(engine: Engine, env: dict[str, str]) -> str:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     database = tmp_path_factory.mktemp("e2e") / "creditbridge.db"
     url = f"sqlite:///{database}"
-    env = {**os.environ, "CREDITBRIDGE_DATABASE_URL": url}
+    # Webhook receivers of the journeys listen on 127.0.0.1, which only a development or test
+    # node may call (issue 13's SSRF guard).
+    env = {
+        **os.environ,
+        "CREDITBRIDGE_DATABASE_URL": url,
+        "CREDITBRIDGE_WEBHOOKS_ALLOW_LOOPBACK": "1",
+    }
     engine = make_engine(url)
     migrations.upgrade(engine)
     seeded_by = _seed(engine, env)

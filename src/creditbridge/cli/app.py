@@ -13,13 +13,17 @@ from creditbridge.cli import (
     consent,
     db,
     demo,
+    feeds,
     ingest,
+    jobs,
     market,
     providers,
     reference,
     reports,
     scoring,
     serve,
+    webhooks,
+    worker,
 )
 
 app = typer.Typer(
@@ -43,7 +47,11 @@ app.add_typer(collection.app, name="collection")
 app.add_typer(reports.app, name="report")
 app.add_typer(scoring.app, name="scoring")
 app.add_typer(market.app, name="market")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(feeds.app, name="feeds")
 app.command("ingest")(ingest.ingest)
+app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
 
 

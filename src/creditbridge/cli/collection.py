@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 
 from creditbridge.cli.catalog import _table
 from creditbridge.cli.context import fail, friendly_errors, transaction
+from creditbridge.cli.worker import run_job_now
 from creditbridge.core.config import get_settings
-from creditbridge.ingest import jobs, metrics
+from creditbridge.ingest import metrics
 
 app = typer.Typer(help="归集指标 Collection metrics.", no_args_is_help=True)
 
@@ -38,24 +38,24 @@ def compute(
         bool, typer.Option("--keep-snapshot", help="keep the Parquet snapshot")
     ] = False,
 ) -> None:
-    """Compute a month's metrics from a fresh snapshot (DuckDB over Parquet). 计算归集指标。"""
+    """Compute a month's metrics from a fresh snapshot (DuckDB over Parquet). 计算归集指标。
+
+    Each month is a run of the worker's job `collection.metrics`, here and now; the worker
+    also runs it daily at 02:00 Beijing time for the month before."""
     first = metrics.parse_month(month)
-    cut = metrics.as_of_datetime(date.fromisoformat(as_of)) if as_of else None
-    settings = get_settings()
+    options: dict[str, Any] = {}
+    if as_of:
+        options["as_of"] = as_of
+    if keep_snapshot:
+        options["keep_snapshot"] = True
     for back in range(last - 1, -1, -1):
         text = metrics.month_text(metrics.shift_month(first, -back))
-        with transaction() as session:
-            if keep_snapshot:
-                outcome = metrics.compute_collection_metrics(
-                    session, month=text, settings=settings, as_of=cut, keep_snapshot=True
-                )
-            else:
-                outcome = jobs.compute_collection_metrics(
-                    session, month=text, settings=settings, as_of=cut
-                )
-        where = f" snapshot {outcome.snapshot_folder}" if outcome.snapshot_folder else ""
+        outcome = run_job_now("collection.metrics", {"month": text, **options})
+        folder = outcome["snapshot_folder"]
+        where = f" snapshot {folder}" if folder else ""
         typer.echo(
-            f"{outcome.month}: {outcome.rows} 行指标 metric rows, {outcome.batches} 批次 batches{where}"
+            f"{outcome['month']}: {outcome['rows']} 行指标 metric rows, "
+            f"{outcome['batches']} 批次 batches{where}"
         )
 
 

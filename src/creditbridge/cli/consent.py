@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 
 from creditbridge.catalog import service as catalog_service
-from creditbridge.cli.context import friendly_errors, transaction
+from creditbridge.cli.context import engine, friendly_errors, transaction
 from creditbridge.consent import service
 from creditbridge.core.actors import CONSOLE
 from creditbridge.core.config import get_settings
 from creditbridge.core.crypto import InvalidKey, Sm2PublicKey
+from creditbridge.core.db import make_sessionmaker
+from creditbridge.delivery.sender import deliver_due
+from creditbridge.jobs.worker import default_worker_id
 from creditbridge.protection import service as protection
 
 app = typer.Typer(help="授权 Consent.", no_args_is_help=True)
@@ -61,57 +64,20 @@ def expire() -> None:
 
 @app.command("send-notifications")
 @friendly_errors
-def send_notifications(
-    to: Annotated[
-        Path | None,
-        typer.Option(
-            "--to",
-            help="JSON-lines file the messages are appended to (read by the SMS/mail gateway) "
-            "[default: <data dir>/outbox/consent-notifications.jsonl]",
-            dir_okay=False,
-        ),
-    ] = None,
-    webhook: Annotated[
-        str | None,
-        typer.Option("--webhook", help="POST each message as JSON to this https:// URL instead"),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 500,
-) -> None:
-    """Send the consent notifications waiting in the outbox (run from cron), marking each sent.
-    发送授权变更通知（发件箱）。"""
-    import urllib.request
+def send_notifications() -> None:
+    """Deliver what is due in the node's one outbox now (consent notices, marketplace
+    notifications and every other webhook), as the worker does all the time; exit 1 if a
+    delivery failed (it is retried on the usual schedule). 发送发件箱中到期的消息。
 
-    import orjson
-
-    if webhook is not None and not webhook.startswith("https://"):
-        typer.echo("--webhook 须为 https:// 地址 must be an https:// URL", err=True)
-        raise typer.Exit(2)
-
-    outbox = to or get_settings().data_root / "outbox" / "consent-notifications.jsonl"
-
-    def to_file(topic: str, payload: dict[str, object]) -> None:
-        outbox.parent.mkdir(parents=True, exist_ok=True)
-        with outbox.open("ab") as handle:
-            handle.write(orjson.dumps({"topic": topic, **payload}) + b"\n")
-
-    def to_webhook(topic: str, payload: dict[str, object]) -> None:
-        assert webhook is not None
-        request = urllib.request.Request(  # noqa: S310 - https only, checked above
-            webhook,
-            data=orjson.dumps({"topic": topic, **payload}),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            if response.status >= 300:
-                raise RuntimeError(f"HTTP {response.status}")
-
-    with transaction() as session:
-        outcome = service.send_notifications(
-            session, to_webhook if webhook else to_file, limit=limit
-        )
-    typer.echo(f"已发送 sent: {outcome.sent}; 失败 failed: {outcome.failed}")
-    if outcome.failed:
+    The old --to FILE and --webhook URL options are gone: receivers are the webhook endpoints
+    institutions register (`creditbridge webhooks add`), and `creditbridge worker` sends
+    without cron."""
+    outcome = deliver_due(make_sessionmaker(engine()), get_settings(), worker=default_worker_id())
+    typer.echo(
+        f"已发送 sent: {outcome.sent}; 待重试 retrying: {outcome.retrying}; "
+        f"已放弃 dead: {outcome.dead}"
+    )
+    if outcome.retrying or outcome.dead:
         raise typer.Exit(1)
 
 

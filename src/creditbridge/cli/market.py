@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import orjson
 import typer
 
 from creditbridge.cli.context import friendly_errors, transaction
-from creditbridge.core.actors import CONSOLE, SYSTEM
-from creditbridge.core.config import get_settings
+from creditbridge.cli.worker import run_job_now
+from creditbridge.core.actors import CONSOLE
 from creditbridge.marketplace import analytics, service
 from creditbridge.marketplace.domain import WhitelistCriteria
 
@@ -28,15 +27,14 @@ def sweep(
     ] = None,
 ) -> None:
     """Deadlines: expire unanswered applications, reassign their demands (精准派单) or pool them
-    (自由抢单), escalate pool demands nobody took. Run from cron. 响应时限处理。"""
-    day = date.fromisoformat(today) if today else None
-    with transaction() as session:
-        result = service.sweep(
-            session, SYSTEM, today=day, response_days=get_settings().market_response_days
-        )
+    (自由抢单), escalate pool demands nobody took. 响应时限处理。
+
+    Runs the worker's job `marketplace.sweep` here and now, recorded as one of its runs; the
+    worker (`creditbridge worker`) also runs it every 5 minutes, so cron is no longer needed."""
+    result = run_job_now("marketplace.sweep", {"today": today} if today else {})
     typer.echo(
-        f"超时 expired: {result.expired}  改派 reassigned: {result.reassigned}  "
-        f"转入抢单池 pooled: {result.pooled}  提交平台协调 escalated: {result.escalated}"
+        f"超时 expired: {result['expired']}  改派 reassigned: {result['reassigned']}  "
+        f"转入抢单池 pooled: {result['pooled']}  提交平台协调 escalated: {result['escalated']}"
     )
 
 

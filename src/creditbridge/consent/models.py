@@ -1,4 +1,4 @@
-"""Tables of consent: the artefacts, the access log, notifications to both sides, the outbox."""
+"""Tables of consent: the artefacts, the access log, notifications to both sides."""
 
 from __future__ import annotations
 
@@ -83,19 +83,3 @@ class ConsentNotification(Base):
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
-
-
-class ConsentOutbox(Base):
-    """Messages to send after commit (webhooks to the institution's system, SMS to the
-    enterprise): written in the transaction of the move, sent by a job, so a rolled-back move
-    never notifies and a committed one always does."""
-
-    __tablename__ = "consent_outbox"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    topic: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -83,6 +83,58 @@ class CollectionSettings(BaseSettings):
     panel_months: int = 12
 
 
+class WorkerSettings(BaseSettings):
+    """``CREDITBRIDGE_WORKER_*``: how the worker runs jobs and sends the outbox."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITBRIDGE_WORKER_", extra="ignore")
+
+    poll_seconds: float = Field(
+        default=0.25, gt=0, le=60, description="how often an idle worker looks for due work"
+    )
+    job_concurrency: int = Field(default=2, ge=1, le=32, description="jobs run at once")
+    job_lease_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="a running job's lease, renewed while it runs; a worker killed mid-job loses "
+        "it and the job is claimed again once it expires",
+    )
+    delivery_concurrency: int = Field(
+        default=32, ge=1, le=1024, description="webhook requests in flight at once"
+    )
+    delivery_batch: int = Field(default=200, ge=1, le=5000, description="deliveries per claim")
+    delivery_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="a receiver that takes longer has failed"
+    )
+    delivery_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="a claimed delivery's lease; one whose worker died is sent again after it",
+    )
+    feed_retention_days: int = Field(
+        default=30, ge=1, description="outbox messages (and feed cursors) kept this long"
+    )
+    feed_files_dir: Path | None = Field(
+        default=None, description="nightly feed files; default: <data_dir>/feeds"
+    )
+    metrics_token: str = Field(
+        default="",
+        description="bearer token a Prometheus scraper presents at /metrics (operators' "
+        "sessions are accepted too); empty: sessions only",
+    )
+
+
+class WebhookSettings(BaseSettings):
+    """``CREDITBRIDGE_WEBHOOKS_*``: where institutions' webhook endpoints may point."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITBRIDGE_WEBHOOKS_", extra="ignore")
+
+    allow_loopback: bool = Field(
+        default=False,
+        description="allow http:// and loopback receivers (127.0.0.1, ::1): tests and the demo "
+        "only; private and link-local addresses stay refused",
+    )
+
+
 class Settings(BaseSettings):
     """One node's configuration. Every field can be set as ``CREDITBRIDGE_<FIELD>``; a group's
     fields as ``CREDITBRIDGE_<GROUP>_<FIELD>`` (each group reads its own prefix)."""
@@ -113,6 +165,8 @@ class Settings(BaseSettings):
     # --- Groups, each read from its own prefix --------------------------------------------------
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     collection: CollectionSettings = Field(default_factory=CollectionSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     # --- Trust layer (access) -----------------------------------------------------------------
     env: Literal["development", "test", "production"] = Field(
@@ -248,6 +302,10 @@ class Settings(BaseSettings):
     @property
     def analytics_root(self) -> Path:
         return self.analytics_dir or self.data_root / "analytics"
+
+    @property
+    def feed_files_root(self) -> Path:
+        return self.worker.feed_files_dir or self.data_root / "feeds"
 
     @property
     def signing_key_file(self) -> Path:

@@ -174,8 +174,8 @@ class Repayment(Base):
 
 class Notification(Base):
     """A message about a marketplace step to an enterprise, an institution or the operator
-    (``recipient_id`` None), read by the recipient's notifications page. Nothing sends it yet:
-    ``sent_at`` stays None until a delivery backbone sends these rows and sets it."""
+    (``recipient_id`` None), read by the recipient's notifications page; what leaves the node
+    goes through the outbox (``delivery.service.emit``) in the same transaction."""
 
     __tablename__ = "marketplace_notification"
     __table_args__ = (
@@ -190,7 +190,6 @@ class Notification(Base):
     demand_id: Mapped[int | None] = mapped_column(BigId, default=None)
     application_id: Mapped[int | None] = mapped_column(BigId, default=None)
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class WhitelistEntry(Base):

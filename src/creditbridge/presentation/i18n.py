@@ -55,6 +55,8 @@ _merge(
     messages.REPORTS,
     messages.SCORING,
     messages.MARKETPLACE,
+    messages.DELIVERY,
+    messages.JOBS,
     messages.ERRORS,
     messages.INGEST_ISSUES,
 )

@@ -316,6 +316,27 @@ def rotate(
     return RotationOutcome(examined=examined, reencrypted=reencrypted, key_id=ring.current)
 
 
+# --- secrets the platform must use, not only check -----------------------------------------
+
+
+def seal_secret(text: str, *, purpose: str) -> dict[str, str]:
+    """``text`` (a webhook signing secret, a peer's key…) sealed with SM4-GCM under the current
+    data key, as an envelope ``{"enc": "<key id>:<base64>"}``. Unlike a password it cannot be
+    hashed: the platform needs it back to sign. ``purpose`` is the AAD, so a sealed value copied
+    to another use (another institution's endpoint, another kind of secret) fails to open."""
+    ring = key_ring()
+    token = sm4_gcm_encrypt(ring.key(ring.current), text.encode(), aad=purpose.encode())
+    return make_envelope(ring.current, token)
+
+
+def open_secret(envelope: Mapping[str, str], *, purpose: str) -> str:
+    """The text sealed by :func:`seal_secret` for the same ``purpose``; raises DecryptionFailed
+    for a tampered or moved value and UnknownDataKey for a key the ring no longer holds."""
+    ring = key_ring()
+    key_id, token = open_envelope(envelope)
+    return sm4_gcm_decrypt(ring.key(key_id), token, aad=purpose.encode()).decode()
+
+
 # --- the node's signing key -----------------------------------------------------------------
 
 
@@ -366,11 +387,13 @@ __all__ = [
     "digest_key",
     "encrypted_fields",
     "key_ring",
+    "open_secret",
     "parse_key_ring",
     "protect_record",
     "record_digest",
     "reveal_record",
     "rotate",
+    "seal_secret",
     "sealer",
     "sealer_for",
     "signing_key",

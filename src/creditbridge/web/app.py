@@ -33,9 +33,12 @@ from creditbridge.consent import pages as consent_pages
 from creditbridge.core.config import Settings, get_settings
 from creditbridge.core.db import check_connection, make_engine, make_sessionmaker
 from creditbridge.core.errors import PlatformError
+from creditbridge.delivery import api as delivery_api
+from creditbridge.delivery import pages as delivery_pages
 from creditbridge.ingest import api as ingest_api
 from creditbridge.ingest import collection_pages
 from creditbridge.ingest import pages as ingest_pages
+from creditbridge.jobs import pages as jobs_pages
 from creditbridge.marketplace import api as marketplace_api
 from creditbridge.marketplace import pages as marketplace_pages
 from creditbridge.presentation.templating import STATIC_DIR
@@ -199,5 +202,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(scoring_api.router)
     app.include_router(marketplace_pages.router)
     app.include_router(marketplace_api.router)
+    app.include_router(delivery_pages.router)
+    app.include_router(delivery_api.router)
+    app.include_router(jobs_pages.router)
     api_docs.install(app)
     return app

@@ -55,6 +55,8 @@ AREAS: Final = (
             Feature("nodes"),
             Feature("whitelist", "marketplace:whitelist"),
             Feature("audit", "audit:events"),
+            Feature("jobs", "jobs:overview"),
+            Feature("deliveries", "jobs:deliveries"),
         ),
     ),
     Area(
@@ -69,6 +71,7 @@ AREAS: Final = (
             Feature("scoring_lookup", "scoring:lookup"),
             Feature("alerts"),
             Feature("outcomes", "marketplace:outcomes"),
+            Feature("webhooks", "delivery:endpoints"),
         ),
     ),
     Area(

@@ -27,11 +27,7 @@ from creditbridge.consent.service.lifecycle import (
     revoke,
 )
 from creditbridge.consent.service.notifications import (
-    MAX_SEND_ATTEMPTS,
-    SendOutcome,
     list_notifications,
-    mark_sent,
-    send_notifications,
 )
 from creditbridge.consent.service.reads import (
     ReadResult,
@@ -46,12 +42,10 @@ from creditbridge.consent.service.reads import (
 from creditbridge.consent.service.receipts import receipt, receipt_artefact, verify_receipt
 
 __all__ = [
-    "MAX_SEND_ATTEMPTS",
     "MAX_USES_LIMIT",
     "MAX_VALIDITY_DAYS",
     "ReadResult",
     "RecordView",
-    "SendOutcome",
     "access_consent",
     "approve",
     "authorize_read",
@@ -64,7 +58,6 @@ __all__ = [
     "list_for_institution",
     "list_for_subject",
     "list_notifications",
-    "mark_sent",
     "pause",
     "read_records",
     "receipt",
@@ -75,6 +68,5 @@ __all__ = [
     "require_valid",
     "resume",
     "revoke",
-    "send_notifications",
     "verify_receipt",
 ]

@@ -1,17 +1,15 @@
-"""What both sides of a consent hear of its moves: notices on their pages, and the outbox."""
+"""What both sides of a consent hear of its moves: notices on their pages, and a message in the
+node's outbox (webhooks and the event feed of the institution)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from creditbridge.consent.models import ConsentGrant, ConsentNotification, ConsentOutbox
+from creditbridge.consent.models import ConsentGrant, ConsentNotification
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import utc_now
+from creditbridge.delivery import service as delivery_service
 
 
 def notify(session: Session, grant: ConsentGrant, event: str, message: str) -> None:
@@ -29,19 +27,19 @@ def notify(session: Session, grant: ConsentGrant, event: str, message: str) -> N
                 created_at=now,
             )
         )
-    session.add(
-        ConsentOutbox(
-            topic=f"consent.{event}",
-            payload={
-                "consent_id": grant.id,
-                "reference": grant.reference,
-                "status": grant.status,
-                "subject_id": grant.subject_id,
-                "institution_id": grant.institution_id,
-                "at": now.isoformat(),
-            },
-            created_at=now,
-        )
+    delivery_service.emit(
+        session,
+        event_type=f"consent.{event}",
+        payload={
+            "consent_id": grant.id,
+            "reference": grant.reference,
+            "status": grant.status,
+            "subject_id": grant.subject_id,
+            "institution_id": grant.institution_id,
+            "at": now.isoformat(),
+        },
+        institution_id=grant.institution_id,
+        subject_id=grant.subject_id,
     )
 
 
@@ -65,52 +63,3 @@ def list_notifications(
             .limit(limit)
         )
     )
-
-
-def mark_sent(session: Session, message: ConsentOutbox, *, error: str | None = None) -> None:
-    message.attempts += 1
-    if error is None:
-        message.sent_at = utc_now()
-        message.last_error = None
-    else:
-        message.last_error = error[:500]
-    session.flush()
-
-
-MAX_SEND_ATTEMPTS = 10
-"""A message that failed this many times is left unsent (and visible) for an operator."""
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    sent: int
-    failed: int
-
-
-def send_notifications(
-    session: Session, send: Callable[[str, dict[str, Any]], None], *, limit: int = 100
-) -> SendOutcome:
-    """Hand up to ``limit`` unsent outbox messages, oldest first, to ``send(topic, payload)``
-    and mark each sent, or note its error when ``send`` raises (retried on the next run, up to
-    :data:`MAX_SEND_ATTEMPTS`). The payload carries ``outbox_id``: delivery is at least once
-    (a crash between sending and committing sends again), so receivers drop repeats by it.
-    Rows are locked with SKIP LOCKED on PostgreSQL, so two senders never take the same one."""
-    query = (
-        select(ConsentOutbox)
-        .where(ConsentOutbox.sent_at.is_(None), ConsentOutbox.attempts < MAX_SEND_ATTEMPTS)
-        .order_by(ConsentOutbox.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    sent = failed = 0
-    for message in session.scalars(query).all():
-        try:
-            send(message.topic, {**message.payload, "outbox_id": message.id})
-        except Exception as exc:  # any transport failure is noted and retried
-            mark_sent(session, message, error=f"{type(exc).__name__}: {exc}")
-            failed += 1
-        else:
-            mark_sent(session, message)
-            sent += 1
-    return SendOutcome(sent=sent, failed=failed)

@@ -8,6 +8,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import utc_now
+from creditbridge.delivery import service as delivery_service
 from creditbridge.marketplace.models import Application, Demand, Notification
 from creditbridge.marketplace.service._common import _is_platform
 
@@ -22,18 +23,32 @@ def _notify(
     app: Application | None = None,
 ) -> None:
     """Every step is notified: a row in the caller's transaction, read by the recipient's
-    notifications page. Nothing sends it anywhere yet (``sent_at`` stays None); a delivery
-    backbone will send these rows after commit and set ``sent_at``."""
-    session.add(
-        Notification(
-            recipient_kind=kind,
-            recipient_id=recipient_id,
-            event=event,
-            message=message[:500],
-            demand_id=demand.id if demand is not None else (app.demand_id if app else None),
-            application_id=app.id if app is not None else None,
-            created_at=utc_now(),
-        )
+    notifications page, and a message in the node's outbox (an institution's webhooks and event
+    feed; an enterprise's SMS gateway reads the subject's messages), sent after commit."""
+    notification = Notification(
+        recipient_kind=kind,
+        recipient_id=recipient_id,
+        event=event,
+        message=message[:500],
+        demand_id=demand.id if demand is not None else (app.demand_id if app else None),
+        application_id=app.id if app is not None else None,
+        created_at=utc_now(),
+    )
+    session.add(notification)
+    session.flush()
+    delivery_service.emit(
+        session,
+        event_type=f"marketplace.{event}",
+        payload={
+            "notification_id": notification.id,
+            "recipient": kind,
+            "message": notification.message,
+            "demand_id": notification.demand_id,
+            "application_id": notification.application_id,
+            "at": notification.created_at.isoformat(),
+        },
+        institution_id=recipient_id if kind == "institution" else None,
+        subject_id=recipient_id if kind == "subject" else None,
     )
 
 

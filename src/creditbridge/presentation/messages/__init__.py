@@ -9,10 +9,12 @@ from creditbridge.presentation.messages.audit import MESSAGES as AUDIT
 from creditbridge.presentation.messages.catalog import MESSAGES as CATALOG
 from creditbridge.presentation.messages.common import MESSAGES as COMMON
 from creditbridge.presentation.messages.consent import MESSAGES as CONSENT
+from creditbridge.presentation.messages.delivery import MESSAGES as DELIVERY
 from creditbridge.presentation.messages.errors import MESSAGES as ERRORS
 from creditbridge.presentation.messages.home import MESSAGES as HOME
 from creditbridge.presentation.messages.ingest import MESSAGES as INGEST
 from creditbridge.presentation.messages.ingest_issues import MESSAGES as INGEST_ISSUES
+from creditbridge.presentation.messages.jobs import MESSAGES as JOBS
 from creditbridge.presentation.messages.marketplace import MESSAGES as MARKETPLACE
 from creditbridge.presentation.messages.reports import MESSAGES as REPORTS
 from creditbridge.presentation.messages.scoring import MESSAGES as SCORING
@@ -23,10 +25,12 @@ __all__ = [
     "CATALOG",
     "COMMON",
     "CONSENT",
+    "DELIVERY",
     "ERRORS",
     "HOME",
     "INGEST",
     "INGEST_ISSUES",
+    "JOBS",
     "MARKETPLACE",
     "REPORTS",
     "SCORING",
