@@ -4,6 +4,7 @@ and the URLs and addresses a webhook may never point at (SSRF)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from creditbridge.delivery import domain
-from creditbridge.delivery.errors import TEXTS, EventTypesInvalid
+from creditbridge.delivery.errors import EventTypesInvalid
 from creditbridge.presentation import i18n
 
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
@@ -256,9 +257,24 @@ class TestUrls:
         assert domain.default_port("https://a.example:8443/") == 8443
 
 
-def test_the_chinese_of_each_key_agrees_with_the_message_tables() -> None:
-    """The keyed refusals write their Chinese beside the key; where the pages' table has the
-    key too, both must say the same."""
-    for key, text in TEXTS.items():
-        if key in i18n.MESSAGES:
-            assert i18n.MESSAGES[key][0] == text, key
+def test_every_refusal_key_of_delivery_is_in_the_message_tables() -> None:
+    """Refusals are keyed (``presentation.errors``): each key the delivery code names, and each
+    reason the URL and address rules can give, has its Chinese and its English."""
+    from pathlib import Path
+
+    import creditbridge.delivery as package
+
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for path in Path(package.__file__).parent.rglob("*.py")
+    )
+    keys = set(re.findall(r'"(error\.delivery\.[a-z_.]+[a-z_])"', source))
+    rules = Path(domain.__file__).read_text(encoding="utf-8")
+    url_rule = rules[rules.index("def url_refusal") :]
+    address_rule = rules[rules.index("def address_refusal") : rules.index("def url_refusal")]
+    keys |= {f"error.delivery.url.{r}" for r in re.findall(r'return "([a-z_]+)"', url_rule)}
+    keys |= {f"error.delivery.address.{r}" for r in re.findall(r'return "([a-z_]+)"', address_rule)}
+    assert len(keys) > 20
+    for key in sorted(keys):
+        chinese, english = i18n.MESSAGES[key]
+        assert chinese, key
+        assert english not in ("", chinese), key

@@ -373,3 +373,33 @@ def test_slots_are_stored_in_utc(session: Session) -> None:
     daily = {run.job: run.slot for run in stored}
     assert daily["collection.metrics"] == datetime(2026, 5, 31, 18, 0, tzinfo=UTC)
     assert daily["delivery.feed_files"] == datetime(2026, 5, 31, 17, 30, tzinfo=UTC)
+
+
+def test_finished_runs_past_the_retention_go_but_each_jobs_newest_stays(session: Session) -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    old = now - timedelta(days=service.RUN_RETENTION_DAYS + 1)
+    runs = [_queued(session) for _ in range(4)]
+    for run in runs[:3]:
+        run.status, run.finished_at = "succeeded", old
+    runs[3].status = "retrying"  # unfinished: never purged, however old
+    session.add(JobAttempt(run_id=runs[0].id, attempt=1, worker="w", started_at=old))
+    recent = _queued(session)
+    recent.status, recent.finished_at = "failed", now - timedelta(days=1)
+    session.flush()
+
+    # runs[0] and runs[1] go; runs[2] is not the newest either, so it goes too; the newest of
+    # jobs.selftest is `recent`, and it is inside the retention anyway.
+    assert service.purge_finished_runs(session, now=now) == 3
+    left = set(session.scalars(select(JobRun.id)))
+    assert left == {runs[3].id, recent.id}
+    assert session.scalar(select(func.count()).select_from(JobAttempt)) == 0
+    assert service.purge_finished_runs(session, now=now) == 0
+
+
+def test_the_newest_run_of_a_job_is_kept_even_when_old(session: Session) -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    only = _queued(session)
+    only.status, only.finished_at = "succeeded", now - timedelta(days=400)
+    session.flush()
+    assert service.purge_finished_runs(session, now=now) == 0
+    assert session.get(JobRun, only.id) is not None

@@ -20,9 +20,10 @@ refused endpoint from an expired feed cursor without reading the message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from creditbridge.core.errors import Conflict, DomainError, Issue, ValidationFailed
+from creditbridge.presentation.i18n import translate
 
 
 class EndpointRefused(ValidationFailed):
@@ -77,54 +78,8 @@ class TopicUnknown(DomainError):
 
 
 # --- Keyed refusals ------------------------------------------------------------------------------
-# Every refusal below carries a message key, as other domains' do, so a page can explain it in
-# English while the API's detail stays Chinese. The Chinese is written here because these keys are
-# not in the message tables yet (presentation/messages/delivery.py is the pages' file); once they
-# are, ``refusal`` can become ``presentation.errors.keyed`` and TEXTS can go. Until then
-# tests/delivery/test_domain.py checks that the two say the same.
-
-TEXTS: Final[dict[str, str]] = {
-    "error.delivery.url.malformed": "回调地址 {url} 格式不正确",
-    "error.delivery.url.scheme": "回调地址 {url} 须以 https:// 开头",
-    "error.delivery.url.https_required": "回调地址 {url} 须使用 https（生产环境不允许明文 http）",
-    "error.delivery.url.userinfo": "回调地址 {url} 不得包含用户名或密码",
-    "error.delivery.url.no_host": "回调地址 {url} 缺少主机名",
-    "error.delivery.url.port": "回调地址 {url} 的端口无效",
-    "error.delivery.url.unresolvable": "回调地址的主机 {host} 无法解析",
-    "error.delivery.address.unspecified": "回调地址的主机 {host} 解析为未指定地址 {address}，不允许",
-    "error.delivery.address.loopback": "回调地址的主机 {host} 解析为环回地址 {address}，不允许",
-    "error.delivery.address.link_local": (
-        "回调地址的主机 {host} 解析为链路本地地址 {address}（含云元数据服务），不允许"
-    ),
-    "error.delivery.address.multicast": "回调地址的主机 {host} 解析为组播地址 {address}，不允许",
-    "error.delivery.address.shared": (
-        "回调地址的主机 {host} 解析为运营商级 NAT 共享地址 {address}，不允许"
-    ),
-    "error.delivery.address.reserved": "回调地址的主机 {host} 解析为保留地址 {address}，不允许",
-    "error.delivery.address.private": "回调地址的主机 {host} 解析为内网地址 {address}，不允许",
-    "error.delivery.events.empty": "请至少订阅一种事件类型",
-    "error.delivery.events.too_many": "订阅的事件类型不能超过 {limit} 个",
-    "error.delivery.events.too_long": "事件类型 {pattern} 过长",
-    "error.delivery.events.unknown_topic": "事件类型 {pattern} 不属于任何事件流（可选：{topics}）",
-    "error.delivery.events.malformed": (
-        "事件类型 {pattern} 无效：应为 *、事件流.* 或完整的事件类型（如 consent.granted）"
-    ),
-    "error.delivery.scheme": "签名方式 {scheme} 不受支持（可选：hmac-sha256、hmac-sm3）",
-    "error.delivery.secret": "签名密钥须为 whsec_ 加 Base64 编码的 24–64 字节随机数",
-    "error.delivery.description": "说明不超过 200 字",
-    "error.delivery.institution_inactive": "接入机构尚未准入或已暂停，不能登记回调地址",
-    "error.delivery.org_admin_only": "只有本机构的机构管理员可以管理回调地址",
-    "error.delivery.role": "当前角色无权管理回调地址",
-    "error.delivery.endpoint_not_found": "回调地址不存在",
-    "error.delivery.delivery_not_found": "投递记录不存在",
-    "error.delivery.already_disabled": "回调地址已是停用状态",
-    "error.delivery.already_active": "回调地址已是启用状态",
-    "error.delivery.reason": "停用原因不超过 500 字",
-    "error.delivery.disabled": "回调地址 {url} 已停用，请先启用再测试、重试或重放",
-    "error.delivery.not_retryable": "只有失败或已放弃的投递可以重试（当前状态：{status}）",
-    "error.delivery.status": "投递状态 {status} 无效",
-    "error.delivery.range": "重放的时间范围无效：开始时间须早于结束时间，且须带时区",
-}
+# Every refusal below carries a message key (presentation/messages/delivery.py), as other domains'
+# do, so a page can explain it in English while the API's detail stays Chinese.
 
 E = TypeVar("E", bound=DomainError)
 
@@ -136,7 +91,7 @@ def refusal(error: type[E], key: str, /, *, field: str | None = None, **params: 
 
 
 def _keyed(error: type[E], key: str, field: str | None, params: Mapping[str, object]) -> E:
-    text = TEXTS[key].format(**params)
+    text = translate("zh", key, **params)
     issues = (
         None if field is None else [Issue("invalid", text, field=field, key=key, params=params)]
     )

@@ -263,6 +263,14 @@ def retention(session: Session, settings: Settings, args: dict[str, Any]) -> dic
     return {"purged": delivery_service.purge_expired(session, settings)}
 
 
+def run_retention(session: Session, settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    """The worker's own records: finished runs older than the retention, each job's newest kept."""
+    # Imported here: the service imports this registry to know the jobs.
+    from creditbridge.jobs import service as jobs_service
+
+    return {"purged": jobs_service.purge_finished_runs(session, now=_slot_or_now())}
+
+
 def _selftest_args(given: Mapping[str, Any]) -> dict[str, Any]:
     job = "jobs.selftest"
     _only(job, given, {"seconds", "fail", "seconds_on_retry"})
@@ -345,6 +353,15 @@ REGISTRY = Registry(
             trigger=_daily(3, 0),
             schedule_zh="每天 03:00（北京时间）",
             schedule_en="daily at 03:00 Beijing time",
+        ),
+        JobSpec(
+            name="jobs.retention",
+            title_zh="清理过期作业记录",
+            title_en="Job run retention",
+            func=run_retention,
+            trigger=_daily(3, 30),
+            schedule_zh="每天 03:30（北京时间，保留 90 天）",
+            schedule_en="daily at 03:30 Beijing time (kept 90 days)",
         ),
         JobSpec(
             name="jobs.selftest",
