@@ -10,12 +10,13 @@ Claims (issue 13):
 What runs, in one process tree on this machine:
 
 * the receiver: ``tests/delivery/receivers.py`` (uvicorn, h11) in a child process, answering 200;
-* the baseline: a load generator — one ``httpx.AsyncClient``, the worker's default concurrency
-  (``WorkerSettings().delivery_concurrency``) in flight — POSTs bodies of the same size, with the
-  same three Standard Webhooks headers (signed once, not per request), straight at it;
+* the baseline: a raw keep-alive load generator (asyncio streams), the worker's default
+  concurrency (``WorkerSettings().delivery_concurrency``) in flight, POSTs the same request bytes
+  (body and the three Standard Webhooks headers, signed once) straight at it — the receiver's own
+  rate; for context, the relay's HTTP client (``sender.open_client``) posting the same alone;
 * the relay: the messages are written through ``delivery.service.emit`` and committed before the
-  clock starts; then relay rounds (``delivery.sender.relay_round``, as ``run_relay`` and
-  ``deliver_due`` run them) with ``Settings().worker`` as it is by default (concurrency, batch,
+  clock starts; then the relay's overlapped rounds (``delivery.sender.relay_rounds``, as
+  ``run_relay`` and ``deliver_due`` run them; ``most`` stops it after a segment's share) with ``Settings().worker`` as it is by default (concurrency, batch,
   timeout, lease) claim, sign, send and record them. Every one is checked ``sent``. The relay and
   the baseline are measured alternately in ``--segments`` parts of the messages each, so that
   other work starting or stopping on the machine weighs on both alike;
@@ -50,6 +51,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -131,21 +133,21 @@ def _baseline_request() -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-async def direct_burst(url: str, requests: int, concurrency: int) -> float:
-    """Seconds for ``requests`` POSTs straight at the receiver, ``concurrency`` in flight over one
-    pooled client (warmed first, as the relay's is)."""
+async def direct_burst(settings: Settings, url: str, requests: int, concurrency: int) -> float:
+    """Seconds for ``requests`` POSTs straight at the receiver, ``concurrency`` in flight over the
+    relay's own client (``sender.open_client``: aiohttp), warmed first as the relay's is."""
     body, headers = _baseline_request()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     remaining = requests
 
-    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as client:
+    async with sender.open_client(settings) as client:
 
         async def worker() -> None:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                response = await client.post(url, content=body, headers=headers)
-                assert response.status_code == 200
+                async with client.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    assert response.status == 200
 
         remaining = concurrency
         await asyncio.gather(*(worker() for _ in range(concurrency)))  # open the connections
@@ -195,17 +197,12 @@ async def raw_burst(url: str, requests: int, concurrency: int) -> float:
 
 
 async def relay_burst(
-    sm: sessionmaker[Session], settings: Settings, client: httpx.AsyncClient, count: int
+    sm: sessionmaker[Session], settings: Settings, client: aiohttp.ClientSession, count: int
 ) -> tuple[float, RoundOutcome]:
-    """Seconds for relay rounds — as ``run_relay`` and ``deliver_due`` run them — to deliver
-    ``count`` of the due messages."""
-    done = RoundOutcome()
+    """Seconds for the relay's rounds — overlapped, as ``run_relay`` and ``deliver_due`` run
+    them (``sender.relay_rounds``) — to deliver ``count`` of the due messages."""
     started = time.perf_counter()
-    while done.claimed < count:
-        outcome = await sender.relay_round(sm, settings, worker="bench", client=client)
-        if outcome.claimed == 0:
-            break
-        done += outcome
+    done = await sender.relay_rounds(sm, settings, worker="bench", client=client, most=count)
     return time.perf_counter() - started, done
 
 
@@ -228,11 +225,11 @@ async def throughput(
     concurrency = settings.worker.delivery_concurrency
     measured = Throughput()
     async with sender.open_client(settings) as client:
-        await direct_burst(url, 200, concurrency)  # warm-up, not counted
+        await direct_burst(settings, url, 200, concurrency)  # warm-up, not counted
         for n in range(segments):
             share = messages // segments + (1 if n < messages % segments else 0)
             receiver_s = await raw_burst(url, share, concurrency)
-            client_s = await direct_burst(url, share, concurrency)
+            client_s = await direct_burst(settings, url, share, concurrency)
             relay_s, outcome = await relay_burst(sm, settings, client, share)
             measured.receiver += receiver_s
             measured.client += client_s
@@ -446,13 +443,13 @@ def main() -> int:
             f"{args.messages:,} requests in {measured.receiver:.2f} s = {baseline:,.0f} req/s"
         )
         print(
-            f"[{store}] the relay's HTTP client alone (httpx, same concurrency, no database, "
+            f"[{store}] the relay's HTTP client alone (aiohttp, same concurrency, no database, "
             f"no signing): {client_rate:,.0f} req/s"
         )
         print(
             f"[{store}] ratio relay/receiver: {ratio:.2f} (goal ≥ {GOAL_RATIO}); by segment "
             + " ".join(f"{x:.2f}" for x in measured.ratios)
-            + f"; relay/httpx alone: {relay_rate / client_rate:.2f}"
+            + f"; relay/client alone: {relay_rate / client_rate:.2f}"
         )
 
         # (b) latency, relay idle
@@ -475,7 +472,7 @@ def main() -> int:
     print(
         f"RESULT store={store} messages={args.messages} relay_msg_per_s={relay_rate:.0f} "
         f"receiver_req_per_s={baseline:.0f} ratio={ratio:.2f} "
-        f"httpx_req_per_s={client_rate:.0f} ratio_httpx={relay_rate / client_rate:.2f} "
+        f"client_req_per_s={client_rate:.0f} ratio_client={relay_rate / client_rate:.2f} "
         f"latency_p50_ms={p50 * 1000:.0f} "
         f"latency_p95_ms={p95 * 1000:.0f} poll_ms={worker.poll_seconds * 1000:.0f} "
         f"load={load_before[0]:.2f} {'met' if met else 'NOT MET'}"

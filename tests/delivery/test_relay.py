@@ -343,7 +343,9 @@ def test_a_410_kills_the_delivery_disables_the_endpoint_and_nothing_more_is_sent
     assert [r.webhook_id for r in receiver.requests] == [first_id]
     gone, waiting = deliveries(sm)
     assert (gone.status, gone.last_status) == ("dead", 410)
-    assert waiting.status == "pending"
+    # Claimed ahead while the first was being sent, then given back unsent, its try not counted.
+    assert (waiting.status, waiting.attempts, waiting.lease_owner) == ("pending", 0, None)
+    assert [a.delivery_id for a in attempts(sm)] == [gone.id]
     endpoint = endpoint_row(sm, hook.endpoint_id)
     assert endpoint.status == "disabled"
     assert endpoint.disabled_reason is not None
@@ -388,7 +390,7 @@ def test_a_receiver_that_is_not_listening_fails_the_attempt_with_the_reason(
     [delivery] = deliveries(sm)
     assert delivery.last_status is None
     assert delivery.last_error is not None
-    assert "ConnectError" in delivery.last_error
+    assert "ClientConnectorError" in delivery.last_error
 
 
 def test_an_address_refused_at_send_time_fails_the_attempt_without_calling_it(
@@ -407,6 +409,30 @@ def test_an_address_refused_at_send_time_fails_the_attempt_without_calling_it(
     [delivery] = deliveries(sm)
     assert delivery.last_error is not None
     assert "127.0.0.1" in delivery.last_error
+
+
+def test_the_client_refuses_a_name_that_resolves_to_a_refused_address_when_it_connects(
+    settings: Settings,
+) -> None:
+    # The URL check passed earlier (loopback allowed then); the name now resolves somewhere the
+    # platform must not call — DNS rebinding. The client's own resolver refuses it at connect.
+    strict = Settings(env="test", webhooks=WebhookSettings(allow_loopback=False))
+
+    async def post(url: str) -> str:
+        async with sender.open_client(strict) as client:
+            try:
+                async with client.post(url, data=b"{}"):
+                    return "answered"
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"
+
+    with Receiver() as receiver:
+        named = receiver.url.replace("127.0.0.1", "localhost")
+        refused = asyncio.run(post(named))
+
+    assert receiver.count == 0
+    assert "address refused" in refused
+    assert "localhost" in refused
 
 
 # --- Leases: a worker that dies, a worker that comes back late ------------------------------------

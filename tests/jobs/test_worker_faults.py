@@ -1,5 +1,5 @@
 """Real ``python -m creditbridge worker`` processes against a SQLite file and against PostgreSQL
-(database ``cb_jobs_test``, next to the test database): killed with SIGKILL in the middle of a
+(a database ``<test database>_jobs`` of its own): killed with SIGKILL in the middle of a
 job and in the middle of a send, stopped with SIGTERM in the middle of a job, and two of them at
 once. The waits below are bounded polls for a state, never claims about speed."""
 
@@ -37,7 +37,7 @@ from delivery.receivers import HANG, Receiver
 
 PG_URL = os.environ.get("CREDITBRIDGE_TEST_DATABASE_URL", "").strip()
 STORES = ["sqlite"] + (["postgresql"] if PG_URL else [])
-JOBS_DB = "cb_jobs_test"
+JOBS_DB = "jobs"
 WAIT = 90.0  # the most any state below is waited for (a worker starts in a few seconds)
 HOST = socket.gethostname()
 
@@ -101,12 +101,18 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'node.db'}"
     else:
-        url = make_url(PG_URL).set(database=JOBS_DB).render_as_string(hide_password=False)
-        reset = make_engine(url)
-        with reset.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        reset.dispose()
+        # A database of its own, named after the suite's (so two suites on one server, e.g. CI's
+        # and a developer's, never share it), created afresh: worker processes commit on their
+        # own connections, which the suite's rollback-per-test database cannot hold.
+        suite = make_url(PG_URL)
+        url = suite.set(database=f"{suite.database}_{JOBS_DB}").render_as_string(
+            hide_password=False
+        )
+        admin_engine = make_engine(PG_URL)
+        with admin_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+            admin.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))
+        admin_engine.dispose()
     built = Node(url, tmp_path)
     migrations.upgrade(built.engine)
     yield built

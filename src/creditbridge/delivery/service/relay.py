@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from creditbridge.core.clock import utc_now
@@ -23,7 +23,15 @@ from creditbridge.delivery import domain
 from creditbridge.delivery.models import Delivery, DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from creditbridge.delivery.service.endpoints import disable_gone, open_secret
 
-__all__ = ["Claimed", "RoundOutcome", "SendResult", "claim_due", "message_body", "record_results"]
+__all__ = [
+    "Claimed",
+    "RoundOutcome",
+    "SendResult",
+    "claim_due",
+    "message_body",
+    "record_results",
+    "release",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -146,34 +154,44 @@ def claim_due(
     attempts = {int(row[0]): int(row[1]) for row in taken}
     if not attempts:
         return []
+    # Columns, not entities: building 200 ORM objects a round cost more than the query. The
+    # endpoints (few — usually one) are loaded whole, since opening a secret needs the row.
     rows = session.execute(
-        select(Delivery.id, Delivery.next_attempt_at, OutboxMessage, WebhookEndpoint)
+        select(
+            Delivery.id,
+            Delivery.endpoint_id,
+            OutboxMessage.message_id,
+            OutboxMessage.event_type,
+            OutboxMessage.created_at,
+            OutboxMessage.payload,
+        )
         .join(OutboxMessage, OutboxMessage.id == Delivery.message_id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
         .where(Delivery.id.in_(list(attempts)))
         .order_by(Delivery.next_attempt_at, Delivery.id)
     ).all()
-    secrets: dict[int, str] = {}
+    endpoints = {
+        endpoint.id: endpoint
+        for endpoint in session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({row[1] for row in rows}))
+        )
+    }
+    # Each endpoint's secret is opened once per claim, not once per delivery.
+    secrets = {endpoint_id: _opened(endpoint) for endpoint_id, endpoint in endpoints.items()}
     claimed: list[Claimed] = []
-    for delivery_id, _, message, endpoint in rows:
-        if endpoint.id not in secrets:
-            secrets[endpoint.id] = _opened(endpoint)
+    for delivery_id, endpoint_id, message_id, event_type, created_at, payload in rows:
+        endpoint = endpoints[endpoint_id]
         claimed.append(
             Claimed(
                 delivery_id=delivery_id,
                 attempt=attempts[delivery_id],
-                endpoint_id=endpoint.id,
+                endpoint_id=endpoint_id,
                 url=endpoint.url,
                 scheme=endpoint.scheme,
-                secret=secrets[endpoint.id],
-                message_id=message.message_id,
-                event_type=message.event_type,
-                body=message_body(
-                    event_type=message.event_type,
-                    created_at=message.created_at,
-                    payload=message.payload,
-                ),
-                created_at=message.created_at,
+                secret=secrets[endpoint_id],
+                message_id=message_id,
+                event_type=event_type,
+                body=message_body(event_type=event_type, created_at=created_at, payload=payload),
+                created_at=created_at,
             )
         )
     return claimed
@@ -204,23 +222,27 @@ def record_results(
         return RoundOutcome()
     # The inserts come first: on SQLite they begin the transaction and take the write lock, so the
     # read below sees no claim that could still change under it (PostgreSQL locks the rows).
-    session.add_all(
-        DeliveryAttempt(
-            delivery_id=result.delivery_id,
-            attempt=result.attempt,
-            started_at=result.started_at,
-            duration_ms=result.duration_ms,
-            status_code=result.status_code,
-            error=_clip(result.error),
-            worker=worker,
-        )
-        for result in results
+    # One executemany for the whole batch, and below one per kind of outcome: per-row ORM
+    # objects and flushes were most of the record's cost.
+    session.execute(
+        insert(DeliveryAttempt),
+        [
+            {
+                "delivery_id": result.delivery_id,
+                "attempt": result.attempt,
+                "started_at": result.started_at,
+                "duration_ms": result.duration_ms,
+                "status_code": result.status_code,
+                "error": _clip(result.error),
+                "worker": worker,
+            }
+            for result in results
+        ],
     )
-    session.flush()
     held = {
-        delivery.id: delivery
-        for delivery in session.scalars(
-            select(Delivery)
+        int(delivery_id): int(attempts)
+        for delivery_id, attempts in session.execute(
+            select(Delivery.id, Delivery.attempts)
             .where(
                 Delivery.id.in_({result.delivery_id for result in results}),
                 Delivery.status == "sending",
@@ -230,43 +252,80 @@ def record_results(
             .with_for_update()
         )
     }
-    sent = retrying = dead = lost = 0
+    sent: list[dict[str, object]] = []
+    dead: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    lost = 0
     gone: dict[int, int] = {}
     for result in results:
-        delivery = held.get(result.delivery_id)
-        if delivery is None or delivery.attempts != result.attempt:
+        if held.get(result.delivery_id) != result.attempt:
             lost += 1
             continue
-        delivery.lease_owner = None
-        delivery.lease_until = None
-        delivery.last_status = result.status_code
-        delivery.last_error = _clip(result.error)
+        row: dict[str, object] = {
+            "id": result.delivery_id,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_status": result.status_code,
+            "last_error": _clip(result.error),
+        }
         outcome = domain.outcome_of(result.status_code)
         if outcome == "sent":
-            delivery.status = "sent"
-            delivery.sent_at = now
-            delivery.last_error = None
-            sent += 1
+            sent.append({**row, "status": "sent", "sent_at": now, "last_error": None})
             continue
         if outcome == "gone":
-            delivery.status = "dead"
+            dead.append({**row, "status": "dead"})
             gone[result.endpoint_id] = result.status_code or 410
-            dead += 1
             continue
         wait = domain.next_delay(result.attempt)
         if wait is None:
-            delivery.status = "dead"
-            dead += 1
+            dead.append({**row, "status": "dead"})
             continue
         if result.retry_after is not None:
             wait = max(wait, result.retry_after)
-        delivery.status = "failed"
-        delivery.next_attempt_at = now + wait
-        retrying += 1
-    session.flush()
+        failed.append({**row, "status": "failed", "next_attempt_at": now + wait})
+    for rows in (sent, dead, failed):
+        if rows:
+            # ORM bulk UPDATE by primary key: one executemany per outcome (same columns each).
+            session.execute(update(Delivery), rows)
     for endpoint_id, status_code in sorted(gone.items()):
         disable_gone(session, endpoint_id, status_code=status_code)
-    return RoundOutcome(claimed=len(results), sent=sent, retrying=retrying, dead=dead, lost=lost)
+    return RoundOutcome(
+        claimed=len(results),
+        sent=len(sent),
+        retrying=len(failed),
+        dead=len(dead),
+        lost=lost,
+    )
+
+
+def release(session: Session, claimed: list[Claimed], *, worker: str) -> int:
+    """Give back claimed deliveries that were not sent: due again as they were before the claim
+    (``pending`` or ``failed``, the attempt not counted), with no lease. The relay releases what
+    it claimed ahead for an endpoint that answered 410 meanwhile. Fenced like
+    :func:`record_results`; returns how many were released."""
+    if not claimed:
+        return 0
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.id == bindparam("delivery_id"),
+            Delivery.status == "sending",
+            Delivery.lease_owner == worker,
+            Delivery.attempts == bindparam("attempt"),
+        )
+        .values(
+            status=case((Delivery.attempts > 1, "failed"), else_="pending"),
+            attempts=Delivery.attempts - 1,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    # On the connection: an executemany with its own WHERE per row, which the ORM's bulk UPDATE
+    # (by primary key only) does not do.
+    result = session.connection().execute(
+        statement, [{"delivery_id": c.delivery_id, "attempt": c.attempt} for c in claimed]
+    )
+    return int(result.rowcount)
 
 
 def _clip(error: str | None) -> str | None:
