@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 import factories
 from creditbridge.access import service as access_service
@@ -25,7 +25,7 @@ from creditbridge.core.clock import FrozenClock, utc_now
 from creditbridge.core.config import Settings, WebhookSettings, WorkerSettings
 from creditbridge.delivery import service
 from creditbridge.delivery.models import Delivery, OutboxMessage
-from creditbridge.web.app import create_app
+from web.conftest import app_in_test_transaction
 
 PROBLEM = "application/problem+json"
 
@@ -41,14 +41,7 @@ def _settings(engine: Engine) -> Settings:
 
 @pytest.fixture
 def app(engine: Engine, session: Session) -> FastAPI:
-    built = create_app(_settings(engine), engine=engine)
-    built.state.sessionmaker = sessionmaker(
-        bind=session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-        autoflush=False,
-    )
-    return built
+    return app_in_test_transaction(_settings(engine), engine, session)
 
 
 @pytest.fixture

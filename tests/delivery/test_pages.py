@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 import factories
 from creditbridge.access.models import Institution
@@ -24,9 +24,8 @@ from creditbridge.core.config import Settings, WebhookSettings
 from creditbridge.delivery import service
 from creditbridge.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
 from creditbridge.presentation import i18n
-from creditbridge.web.app import create_app
 from web import conftest as web_fixtures
-from web.conftest import LoggedIn
+from web.conftest import LoggedIn, app_in_test_transaction
 from web.helpers import table_rows, visible_text
 
 login_as = web_fixtures.login_as
@@ -40,14 +39,7 @@ def app(engine: Engine, session: Session) -> FastAPI:
         database_url=engine.url.render_as_string(hide_password=False),
         webhooks=WebhookSettings(allow_loopback=True),
     )
-    built = create_app(settings, engine=engine)
-    built.state.sessionmaker = sessionmaker(
-        bind=session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-        autoflush=False,
-    )
-    return built
+    return app_in_test_transaction(settings, engine, session)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 import factories
 from creditbridge.core.actors import CONSOLE, Role
@@ -22,9 +22,8 @@ from creditbridge.delivery import service as delivery_service
 from creditbridge.delivery.models import Delivery, DeliveryAttempt
 from creditbridge.jobs import metrics
 from creditbridge.jobs import service as jobs_service
-from creditbridge.web.app import create_app
 from web import conftest as web_fixtures
-from web.conftest import LoggedIn
+from web.conftest import LoggedIn, app_in_test_transaction
 
 login_as = web_fixtures.login_as
 TOKEN = "scrape-me-0123456789abcdef"
@@ -42,14 +41,7 @@ def _app(engine: Engine, session: Session, *, token: str) -> FastAPI:
         database_url=engine.url.render_as_string(hide_password=False),
         worker=WorkerSettings(metrics_token=token),
     )
-    built = create_app(settings, engine=engine)
-    built.state.sessionmaker = sessionmaker(
-        bind=session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-        autoflush=False,
-    )
-    return built
+    return app_in_test_transaction(settings, engine, session)
 
 
 @pytest.fixture

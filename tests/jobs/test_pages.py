@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 import factories
 from creditbridge.access.models import Institution
@@ -25,9 +25,8 @@ from creditbridge.delivery.models import Delivery, WebhookEndpoint
 from creditbridge.jobs import service as jobs_service
 from creditbridge.jobs.models import JobRun
 from creditbridge.jobs.registry import REGISTRY
-from creditbridge.web.app import create_app
 from web import conftest as web_fixtures
-from web.conftest import LoggedIn
+from web.conftest import LoggedIn, app_in_test_transaction
 from web.helpers import table_rows, visible_text
 
 login_as = web_fixtures.login_as
@@ -36,14 +35,7 @@ LOOPBACK = Settings(webhooks=WebhookSettings(allow_loopback=True))
 
 @pytest.fixture
 def app(engine: Engine, session: Session) -> FastAPI:
-    built = create_app(web_fixtures.settings_for(engine), engine=engine)
-    built.state.sessionmaker = sessionmaker(
-        bind=session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-        autoflush=False,
-    )
-    return built
+    return app_in_test_transaction(web_fixtures.settings_for(engine), engine, session)
 
 
 @pytest.fixture

@@ -34,9 +34,10 @@ def settings_for(engine: Engine) -> Settings:
     return Settings(database_url=engine.url.render_as_string(hide_password=False))
 
 
-@pytest.fixture
-def app(engine: Engine, session: Session) -> FastAPI:
-    built = create_app(settings_for(engine), engine=engine)
+def app_in_test_transaction(settings: Settings, engine: Engine, session: Session) -> FastAPI:
+    """The app with its request sessions joined to the test's transaction (savepoints), so each
+    request sees the test's rows and the test's rollback undoes the requests' writes."""
+    built = create_app(settings, engine=engine)
     built.state.sessionmaker = sessionmaker(
         bind=session.connection(),
         join_transaction_mode="create_savepoint",
@@ -44,6 +45,11 @@ def app(engine: Engine, session: Session) -> FastAPI:
         autoflush=False,
     )
     return built
+
+
+@pytest.fixture
+def app(engine: Engine, session: Session) -> FastAPI:
+    return app_in_test_transaction(settings_for(engine), engine, session)
 
 
 @pytest.fixture

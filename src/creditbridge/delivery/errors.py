@@ -19,10 +19,10 @@ refused endpoint from an expired feed cursor without reading the message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from creditbridge.core.errors import Conflict, DomainError, Issue, ValidationFailed
+from creditbridge.presentation.errors import keyed
 from creditbridge.presentation.i18n import translate
 
 
@@ -85,17 +85,13 @@ E = TypeVar("E", bound=DomainError)
 
 
 def refusal(error: type[E], key: str, /, *, field: str | None = None, **params: object) -> E:
-    """``error`` with the Chinese of ``key`` and the key itself, so pages can show it in English;
-    with ``field``, also one issue placing it on that form field."""
-    return _keyed(error, key, field, params)
-
-
-def _keyed(error: type[E], key: str, field: str | None, params: Mapping[str, object]) -> E:
-    text = translate("zh", key, **params)
-    issues = (
-        None if field is None else [Issue("invalid", text, field=field, key=key, params=params)]
-    )
-    return error(text, key=key, params=params, issues=issues)
+    """``error`` keyed as every domain's refusals are (``presentation.errors.keyed``); with
+    ``field``, also one issue placing it on that form field."""
+    issues = None
+    if field is not None:
+        text = translate("zh", key, **params)
+        issues = [Issue("invalid", text, field=field, key=key, params=params)]
+    return keyed(error, key, issues=issues, **params)
 
 
 def url_refused(
@@ -113,4 +109,4 @@ def url_refused(
 
 
 def events_invalid(reason: str, **params: object) -> EventTypesInvalid:
-    return _keyed(EventTypesInvalid, f"error.delivery.events.{reason}", "events", params)
+    return refusal(EventTypesInvalid, f"error.delivery.events.{reason}", field="events", **params)
