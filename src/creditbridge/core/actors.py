@@ -57,6 +57,10 @@ class Actor:
     provider_id: int | None = None
     subject_id: int | None = None
     ip: str | None = None
+    # The GB/T 2260 division an operator works for (province, city or county): lists, dashboards
+    # and exports are limited to it, and it sets the level at which the operator reviews the
+    # whitelist (逐级把关). None for other roles and for a node-wide operator.
+    division_code: str | None = None
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles

@@ -229,9 +229,16 @@ def _start_renderer(server_pid: int) -> None:
     """Runs once in each renderer process."""
     _exit_with_server(server_pid)
     pin_native_threads()
+    # A render is seconds of CPU; the server's other requests are milliseconds. At a lower priority
+    # the renderers take the cores only when the server does not need them, so a burst of PDFs
+    # delays PDFs, not /healthz and the pages (issue 22, point 2).
+    os.nice(RENDERER_NICENESS)
     faulthandler.enable()  # a crash prints its Python stack to the server's log (stderr)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     _pdf_assets()  # fonts and the stylesheet parsed once per process, not per report
+
+
+RENDERER_NICENESS: Final = 10
 
 
 class _Renderers:

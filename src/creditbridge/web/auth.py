@@ -167,6 +167,9 @@ def require_roles(*roles: Role) -> Callable[[Request], Actor]:
         return actor
 
     dependency.__name__ = "require_" + "_or_".join(role.value for role in roles)
+    # Read by the menus and the reachability test: which roles may open a page is declared once,
+    # here, and the navigation is derived from it rather than kept in step by hand.
+    dependency.roles = frozenset(roles)  # type: ignore[attr-defined]
     return dependency
 
 
