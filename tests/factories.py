@@ -99,8 +99,10 @@ def account(
     institution_id: int | None = None,
     provider_id: int | None = None,
     subject_id: int | None = None,
+    division_code: str | None = None,
 ) -> User:
-    """A user of ``role`` with its binding. Staff, provider and admin accounts are created by the
+    """A user of ``role`` with its binding; an operator may belong to ``division_code`` (a GB/T
+    2260 province, city or county; None is node-wide). Staff, provider and admin accounts are created by the
     console as in production. An enterprise user or an officer is written as a verified
     registration or an accepted invitation leaves it — no administrator can create one (issue 21);
     those paths themselves are tested in tests/access."""
@@ -113,6 +115,7 @@ def account(
             password=password,
             role=role,
             provider_id=provider_id,
+            division_code=division_code,
         )
     issues = access_domain.binding_issues(
         role, institution_id=institution_id, provider_id=provider_id, subject_id=subject_id
@@ -155,8 +158,15 @@ def owner(of: Subject, *, id: int, name: str | None = None) -> Actor:
     )
 
 
-def operator(*, id: int = 301, name: str = "运营") -> Actor:
-    return Actor(kind=ActorKind.USER, id=id, name=name, role=Role.OPERATOR)
+def operator(*, id: int = 301, name: str = "运营", division_code: str | None = None) -> Actor:
+    """An operator, node-wide unless ``division_code`` (a province, city or county) limits it."""
+    return Actor(
+        kind=ActorKind.USER,
+        id=id,
+        name=name,
+        role=Role.OPERATOR,
+        division_code=division_code,
+    )
 
 
 # --- subjects and what providers deliver about them ------------------------------------------

@@ -80,6 +80,16 @@ def test_the_demo_logins_command_prints_each_login(
         "security_admin",
         "audit_admin",
         "operator",
+        "operator",
+        "operator",
+        "operator",
+    ]
+    # The three regional operators come first; the node-wide one stays last under "operator".
+    assert [(row["username"], row["division_code"]) for row in rows[3:]] == [
+        ("demo-operator-province", "340000"),
+        ("demo-operator-city", "340100"),
+        ("demo-operator-county", "340104"),
+        ("demo-operator", None),
     ]
     assert {row["password"] for row in rows} == {"Demo-Login-2026"}
     assert all(row["totp_secret"] and len(row["current_code"]) == 6 for row in rows)

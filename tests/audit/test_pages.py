@@ -57,7 +57,8 @@ def test_the_audit_admin_sees_and_filters_the_trail(
     consents = client.get("/audit", params={"action": "consent."})
     actions = [row[4] for row in table_rows(consents.text, "audit-events")]
     assert len(actions) == 3
-    assert all(action.startswith("consent.approve") for action in actions)
+    # The Chinese name first, the code beneath it.
+    assert all(a.startswith("同意授权") and "consent.approve" in a for a in actions)
     one = client.get("/audit", params={"subject_id": 101, "action": "data.read"})
     assert [row[6] for row in table_rows(one.text, "audit-events")] == ["101"]
     assert 'data-testid="audit-total">共 1 条事件<' in one.text

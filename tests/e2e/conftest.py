@@ -8,6 +8,7 @@ test`` sets it) they fail instead, so a machine without a browser cannot pass th
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -135,14 +136,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # The server's output goes to a file, never to a pipe nobody reads: once a long session's
+    # access log filled the pipe's 64 KiB the server blocked on its next write and every journey
+    # after it stalled with the browser idle.
+    log_path = database.parent / "serve.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "creditbridge", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine the first start (imports, migrations check) takes long.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
@@ -150,13 +157,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                output = server.stdout.read().decode() if server.stdout else ""
-                pytest.fail(f"creditbridge serve did not come up:\n{output}")
+                server.kill()
+                server.wait(timeout=10)
+                output = log_path.read_text(encoding="utf-8", errors="replace")
+                pytest.fail(f"creditbridge serve did not come up:\n{output[-4000:]}")
             time.sleep(0.2)
         yield Site(base_url, engine, seeded_by)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
         engine.dispose()
 
 
@@ -201,10 +215,68 @@ def phone(browser: Browser, console: Console, site: Site) -> Iterator[Page]:
     yield from _open(browser, console, site, 390, 844)
 
 
+# With CREDITBRIDGE_DOCS_SCREENS=1 (scripts/screens sets it) the shots of each role's home and
+# main journeys are also copied, made small, into docs/screens/ for the README.
+DOCS_SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+DOCS_SHOT = re.compile(
+    r"^(home|market|products|consent|upload|audit|users|reports|scoring|collection|jobs"
+    r"|deliveries|webhooks|longwork|login)-"
+)
+DOCS_MAX_WIDTH = 1000
+DOCS_MAX_HEIGHT = 2000
+DOCS_COLOURS = 64
+
+
+def publish_screenshot(source: Path, target: Path) -> Path:
+    """``source`` as a small PNG at ``target``: scaled to at most DOCS_MAX_WIDTH wide, cut at
+    DOCS_MAX_HEIGHT tall (the top of the page is what a reader looks at), quantized to a palette
+    of DOCS_COLOURS. The same shot gives the same bytes (no timestamp, deterministic quantizer)."""
+    from PIL import Image
+
+    with Image.open(source) as shot:
+        image = shot.convert("RGB")
+    if image.width > DOCS_MAX_WIDTH:
+        height = round(image.height * DOCS_MAX_WIDTH / image.width)
+        image = image.resize((DOCS_MAX_WIDTH, height), Image.Resampling.LANCZOS)
+    if image.height > DOCS_MAX_HEIGHT:
+        image = image.crop((0, 0, image.width, DOCS_MAX_HEIGHT))
+    small = image.quantize(
+        colors=DOCS_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    small.save(target, format="PNG", optimize=True)
+    return target
+
+
+def run_report_jobs(site: Site) -> None:
+    """Run the reports' queued jobs once, as the worker beside the server would. Only those jobs:
+    the site is shared by every journey, whose state the schedule's jobs (deadline sweeps,
+    metrics) would change under them."""
+    from creditbridge.core.config import Settings
+    from creditbridge.jobs.registry import REGISTRY, Registry
+    from creditbridge.jobs.worker import Worker
+    from creditbridge.reports import jobs as report_jobs
+
+    registry = Registry(
+        [
+            REGISTRY.get_or_raise(report_jobs.AGGREGATES_JOB),
+            REGISTRY.get_or_raise(report_jobs.PDF_JOB),
+        ]
+    )
+    url = site.engine.url.render_as_string(hide_password=False)
+    worker = Worker(
+        Settings(database_url=url), worker_id="e2e-worker", engine=site.engine, registry=registry
+    )
+    summary = worker.run_once()
+    assert [run["outcome"] for run in summary["runs"]] == ["succeeded"], summary
+
+
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    if os.environ.get("CREDITBRIDGE_DOCS_SCREENS") == "1" and DOCS_SHOT.match(name):
+        publish_screenshot(path, DOCS_SCREENS / f"{name}.png")
     return path
 
 

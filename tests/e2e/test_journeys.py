@@ -15,7 +15,8 @@ from creditbridge.ingest.models import Batch
 from creditbridge.reference import divisions
 from creditbridge.subjects.models import Subject
 
-from .conftest import Console, Site, screenshot
+from .conftest import Console, Site, fresh_totp_code, screenshot
+from .test_consent_journey import _demo_logins
 
 pytestmark = pytest.mark.browser
 
@@ -27,8 +28,22 @@ def _count(site: Site, model: type[Subject] | type[Batch]) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
+def _login_operator(page: Page, site: Site) -> None:
+    """The operator's 数据看板 and menus are behind its login (issue 23: / is each role's home)."""
+    login = _demo_logins(site)["operator"]
+    page.goto("/login")
+    page.get_by_label("用户名").fill(login["username"])
+    page.get_by_label("密码").fill(login["password"])
+    page.get_by_role("button", name="登录").click()
+    if login["totp_secret"]:
+        page.get_by_label("动态口令").fill(fresh_totp_code(site, login))
+        page.get_by_role("button", name="验证").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+
+
 def test_dashboard_shows_the_databases_figures_and_charts(page: Page, site: Site) -> None:
-    page.goto("/")
+    _login_operator(page, site)
+    page.goto("/operator/dashboard")
 
     expect(page.locator(".cb-brand-name")).to_have_text(Settings().node_name)
     expect(page.get_by_test_id("node-level")).to_have_text("省级节点")
@@ -65,8 +80,9 @@ def test_from_the_menu_to_a_dataset_of_the_list(page: Page, site: Site) -> None:
         labels = [field.label_zh for field in penalty.fields]
         datasets = len(catalog_service.list_datasets(session))
 
+    _login_operator(page, site)
     page.goto("/")
-    page.get_by_test_id("nav-operator").click()
+    page.get_by_test_id("nav-group-collection").click()
     page.get_by_role("navigation", name="菜单").get_by_role("link", name="共享清单").click()
     expect(page).to_have_url(re.compile(r"/catalog$"))
     expect(page.locator("h1")).to_have_text("信用信息共享清单")
@@ -80,7 +96,9 @@ def test_from_the_menu_to_a_dataset_of_the_list(page: Page, site: Site) -> None:
     expect(page.locator('tr[data-dataset="tax_payment"]')).to_have_count(0)
     expect(page).to_have_url(re.compile(r"q=%E5%A4%84%E7%BD%9A"))
 
-    page.locator('tr[data-dataset="penalty"]').get_by_role("link", name=penalty.name_zh).click()
+    page.locator('tr[data-dataset="penalty"]').get_by_role(
+        "link", name=penalty.name_zh, exact=True
+    ).click()
     expect(page.get_by_test_id("dataset-name")).to_have_text(penalty.name_zh)
     cells = page.get_by_test_id("fields").locator("tbody tr td:nth-child(3)")
     expect(cells).to_have_text(labels)
@@ -88,7 +106,8 @@ def test_from_the_menu_to_a_dataset_of_the_list(page: Page, site: Site) -> None:
 
 
 def test_english_is_one_click_away_and_remembered(page: Page, site: Site) -> None:
-    page.goto("/")
+    _login_operator(page, site)
+    page.goto("/operator/dashboard")
     page.get_by_role("link", name="English", exact=True).click()
 
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -133,18 +152,18 @@ def test_api_documentation_runs_from_our_own_files(page: Page) -> None:
 def test_area_pages_are_honest_about_what_is_coming(page: Page) -> None:
     page.goto("/")
     page.get_by_test_id("nav-enterprise").click()
-    page.get_by_role("link", name="企业服务 · 首页").click()
 
     expect(page.locator("h1")).to_have_text("企业服务")
     expect(page.locator("#repair")).to_contain_text("建设中")
     screenshot(page, "e2e-area-enterprise")
 
 
-def test_dashboard_on_a_phone(phone: Page) -> None:
-    phone.goto("/")
+def test_dashboard_on_a_phone(phone: Page, site: Site) -> None:
+    _login_operator(phone, site)
+    phone.goto("/operator/dashboard")
 
     expect(phone.locator(".navbar-toggler")).to_be_visible()
     expect(phone.locator('#chart-cities[data-chart-ready="true"] svg')).to_have_count(1)
     phone.locator(".navbar-toggler").click()
-    expect(phone.get_by_test_id("nav-operator")).to_be_visible()
+    expect(phone.get_by_test_id("nav-group-collection")).to_be_visible()
     screenshot(phone, "e2e-dashboard-phone")

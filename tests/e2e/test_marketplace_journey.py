@@ -69,6 +69,9 @@ def test_demand_to_disbursed_credit_loan_to_a_first_time_borrower(
     ).first
     expect(ours.get_by_test_id("fit-reasons")).to_contain_text("符合")
     ours.get_by_test_id("apply").click()
+    # Applying shows the consent it creates and asks for it explicitly.
+    mine.get_by_test_id("consent-checkbox").check()
+    mine.get_by_test_id("apply-confirm").click()
     expect(mine).to_have_url(re.compile(r"/market/applications/\d+$"))
     expect(mine.get_by_test_id("application-status")).to_have_text("待受理")
     application_path = re.sub(r"^https?://[^/]+", "", mine.url)
@@ -77,6 +80,7 @@ def test_demand_to_disbursed_credit_loan_to_a_first_time_borrower(
     desk.goto("/market/inbox")
     desk.locator(f'[data-testid="inbox-row"] a[href="{application_path}"]').first.click()
     desk.get_by_test_id("accept").click()
+    desk.get_by_test_id("confirm").click()
     expect(desk.get_by_test_id("application-status")).to_have_text("已受理")
     expect(desk.get_by_test_id("consent-link")).to_be_visible()
     panel = desk.get_by_test_id("credit-panel")
@@ -97,8 +101,10 @@ def test_demand_to_disbursed_credit_loan_to_a_first_time_borrower(
     desk.get_by_test_id("review").click()
     expect(desk.get_by_test_id("application-status")).to_have_text("审查中")
     desk.get_by_test_id("approve").click()
+    desk.get_by_test_id("confirm").click()
     expect(desk.get_by_test_id("application-status")).to_have_text("已审批")
     desk.get_by_test_id("disburse").click()
+    desk.get_by_test_id("confirm").click()
     expect(desk.get_by_test_id("application-status")).to_have_text("已放款")
     expect(desk.get_by_test_id("loan-card")).to_contain_text("首贷户")
     screenshot(desk, "market-5-disbursed")

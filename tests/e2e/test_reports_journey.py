@@ -21,7 +21,7 @@ from creditbridge.core.db import make_sessionmaker, session_scope
 from creditbridge.reports import domain
 from creditbridge.subjects.models import Subject
 
-from .conftest import Site, screenshot
+from .conftest import Site, run_report_jobs, screenshot
 from .test_consent_journey import Tab, _demo_logins
 
 pytestmark = pytest.mark.browser
@@ -156,6 +156,10 @@ def test_report_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
         admin.login(operator, "/aggregates")
         figures = admin.page
         figures.get_by_test_id("agg-refresh").click()
+        # The recomputation is a job: the worker beside the server runs it, and the page reloads
+        # with the figures once the status fragment sees it done.
+        expect(figures.get_by_test_id("agg-status")).to_be_visible()
+        run_report_jobs(site)
         expect(figures.get_by_test_id("chart-city").locator("svg")).to_be_visible()
         expect(figures.get_by_test_id("chart-section").locator("svg")).to_be_visible()
         expect(figures.get_by_test_id("agg-table-city")).to_contain_text("合肥市")

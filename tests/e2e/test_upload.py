@@ -86,6 +86,8 @@ def test_upload_gbk_csv_see_counts_download_reject_report(page: Page, site: Site
     page.set_input_files("#u-file", str(path))
     page.fill("#u-batch", "2026-09-e2e")
     page.get_by_test_id("upload-submit").click()
+    # The header check comes first: nothing is applied until the provider confirms.
+    page.get_by_test_id("upload-confirm").click()
 
     expect(page.get_by_test_id("count-total")).to_have_attribute("data-value", "42")
     expect(page.get_by_test_id("count-accepted")).to_have_attribute("data-value", "40")

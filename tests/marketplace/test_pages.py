@@ -70,6 +70,7 @@ def test_journey_through_the_pages(
         client,
         f"/market/demands/{demand.id}/apply/{market.credit_product.id}",
         csrf_from(page.text),
+        consent="yes",
     )
     application = session.scalars(
         select(Application).where(Application.demand_id == demand.id)

@@ -1,20 +1,34 @@
-"""The dashboard, the area pages and the language switch, through the real application."""
+"""The operator's dashboard, the area pages and the language switch, through the application."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from fastapi.testclient import TestClient
 
+from creditbridge.core.actors import Role
 from creditbridge.reference import divisions
 
+from .conftest import LoggedIn
 from .helpers import json_block, stat_value, table_rows, visible_text
 from .seed import Sample
 
 ANHUI_CITIES = divisions.cities("340000")
 
 
+DASHBOARD = "/operator/dashboard"
+
+
 class TestDashboard:
+    """The operator's 数据看板, moved from / (now each role's home) to its own page."""
+
+    @pytest.fixture(autouse=True)
+    def _operator(self, login_as: Callable[..., LoggedIn]) -> None:
+        login_as(Role.OPERATOR)
+
     def test_empty_database_shows_how_to_get_data_not_an_error(self, client: TestClient) -> None:
-        response = client.get("/")
+        response = client.get(DASHBOARD)
 
         assert response.status_code == 200
         text = visible_text(response.text)
@@ -25,7 +39,7 @@ class TestDashboard:
         assert "dashboard-charts" not in response.text
 
     def test_totals_are_the_database_counts(self, client: TestClient, sample: Sample) -> None:
-        page = client.get("/").text
+        page = client.get(DASHBOARD).text
 
         assert stat_value(page, "total-subjects") == sample.subjects
         assert stat_value(page, "total-records") == sample.rows_accepted
@@ -39,7 +53,9 @@ class TestDashboard:
     def test_records_by_dataset_are_the_rows_collected(
         self, client: TestClient, sample: Sample
     ) -> None:
-        rows = {row[0]: row[1] for row in table_rows(client.get("/").text, "records-by-dataset")}
+        rows = {
+            row[0]: row[1] for row in table_rows(client.get(DASHBOARD).text, "records-by-dataset")
+        }
 
         # Every accepted version counts: the corrected tax records count twice.
         accepted = sample.rows_accepted_by_dataset["tax_payment"]
@@ -52,7 +68,7 @@ class TestDashboard:
     def test_city_chart_names_all_sixteen_cities_largest_first(
         self, client: TestClient, sample: Sample
     ) -> None:
-        charts = json_block(client.get("/").text, "dashboard-charts")
+        charts = json_block(client.get(DASHBOARD).text, "dashboard-charts")
         names, values = charts["cities"]["names"], charts["cities"]["values"]
 
         assert len(ANHUI_CITIES) == 16
@@ -66,7 +82,7 @@ class TestDashboard:
     def test_size_chart_counts_each_class_and_the_unclassified(
         self, client: TestClient, sample: Sample
     ) -> None:
-        charts = json_block(client.get("/").text, "dashboard-charts")
+        charts = json_block(client.get(DASHBOARD).text, "dashboard-charts")
         sizes = dict(zip(charts["sizes"]["names"], charts["sizes"]["values"], strict=True))
 
         assert sizes == {
@@ -80,7 +96,7 @@ class TestDashboard:
     def test_latest_deliveries_newest_first_in_shanghai_time(
         self, client: TestClient, sample: Sample
     ) -> None:
-        rows = table_rows(client.get("/").text, "latest-batches")
+        rows = table_rows(client.get(DASHBOARD).text, "latest-batches")
 
         assert len(rows) == len(sample.batches)
         newest = rows[0]
@@ -95,7 +111,7 @@ class TestDashboard:
     def test_english_dashboard_names_datasets_and_sizes_in_english(
         self, client: TestClient, sample: Sample
     ) -> None:
-        page = client.get("/?lang=en").text
+        page = client.get(DASHBOARD + "?lang=en").text
 
         assert "Enterprises by city" in page
         assert "Latest deliveries" in page
@@ -108,7 +124,7 @@ class TestDashboard:
     def test_charts_load_echarts_from_our_static_files(
         self, client: TestClient, sample: Sample
     ) -> None:
-        page = client.get("/").text
+        page = client.get(DASHBOARD).text
 
         assert '<script src="/static/vendor/echarts.min.js"></script>' in page
         assert client.get("/static/vendor/echarts.min.js").status_code == 200
@@ -154,7 +170,7 @@ class TestLanguage:
         page = client.get("/").text
 
         assert '<html lang="zh-CN">' in page
-        assert "数据看板" in page
+        assert "融资信用服务平台" in page
 
     def test_lang_parameter_switches_and_is_remembered(self, client: TestClient) -> None:
         first = client.get("/?lang=en")

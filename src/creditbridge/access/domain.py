@@ -4,10 +4,12 @@ the canonical string of a signed request. No database, no HTTP."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Final
 
 from creditbridge.core.actors import Role
 from creditbridge.core.errors import Issue
+from creditbridge.reference import divisions
 
 # --- Institution admission -------------------------------------------------------------------
 
@@ -52,6 +54,20 @@ ADMIN_ROLES: Final = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUD
 # institution by its officer-administrator's invitation (issue 21, finding 2).
 BUSINESS_ROLES: Final = frozenset({Role.ENTERPRISE_USER, Role.INSTITUTION_OFFICER})
 INVITATION_DAYS: Final = 7
+# A registration waiting longer than this for the operator's review is marked overdue (issue 23):
+# an enterprise that cannot log in cannot consent to a loan application meanwhile.
+REGISTRATION_REVIEW_DAYS: Final = 3
+
+
+def days_waiting(since: datetime, now: datetime) -> int:
+    """Whole days from ``since`` to ``now`` (0 on the day itself, never negative)."""
+    return max(0, (now - since).days)
+
+
+def review_overdue(since: datetime, now: datetime) -> bool:
+    return days_waiting(since, now) > REGISTRATION_REVIEW_DAYS
+
+
 # What the administrators' desk creates: the platform's own staff and the providers' clerks, who
 # read no enterprise's self-query, consents or reports.
 ADMIN_CREATED_ROLES: Final = frozenset({Role.OPERATOR, Role.PROVIDER_USER})
@@ -90,6 +106,17 @@ def binding_issues(
         if name != wanted and value is not None:
             issues.append(Issue("not_allowed", f"{role.label_zh}不能绑定此项", field=name))
     return issues
+
+
+def division_issues(role: Role, division_code: str | None) -> list[Issue]:
+    """Only an operator belongs to a division (issue 23, 逐级把关): a province, city or county
+    in GB/T 2260, current. None is a node-wide operator."""
+    if division_code is None:
+        return []
+    if role is not Role.OPERATOR:
+        return [Issue("not_allowed", f"{role.label_zh}不归属行政区划", field="division_code")]
+    problem = divisions.operator_division_issue(division_code)
+    return [Issue("invalid", problem, field="division_code")] if problem else []
 
 
 def needs_second_admin(current: Role, new: Role | None) -> bool:

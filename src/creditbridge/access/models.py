@@ -60,6 +60,12 @@ class User(Base):
         default="active",
         doc="active | disabled | pending (a registration awaiting the enterprise's approval)",
     )
+    division_code: Mapped[str | None] = mapped_column(
+        String(12),
+        index=True,
+        doc="an operator's division (GB/T 2260 province, city or county code); "
+        "None: the whole node. Only operators carry one.",
+    )
     org_admin: Mapped[bool] = mapped_column(
         default=False,
         server_default=text("false"),

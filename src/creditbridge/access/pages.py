@@ -5,6 +5,9 @@ administrator approves), institution admission and registration review (operator
 
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import dataclass, field
 from typing import Annotated, Final
 from urllib.parse import urlsplit
 
@@ -17,10 +20,17 @@ from sqlalchemy.orm import Session
 from creditbridge.access import domain
 from creditbridge.access import service as access_service
 from creditbridge.access.errors import LoginFailed
+from creditbridge.access.models import Institution, User
 from creditbridge.core import types
 from creditbridge.core.actors import Actor, Role
+from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
-from creditbridge.core.errors import NotFound, ValidationFailed
+from creditbridge.core.errors import Issue, NotFound, ValidationFailed
+from creditbridge.presentation import i18n, listing
+from creditbridge.presentation.exports import csv_row, xlsx_row
+from creditbridge.presentation.formatting import format_datetime_short
+from creditbridge.reference import divisions
+from creditbridge.subjects import service as subjects_service
 from creditbridge.web.auth import (
     SESSION_COOKIE,
     CurrentActor,
@@ -261,10 +271,30 @@ Token = Annotated[str, Path(min_length=16, max_length=200)]
 
 @router.get("/invitations/{token}", name="auth:invitation")
 def invitation_form(request: Request, session: ReadSession, token: Token) -> HTMLResponse:
+    return _invitation_page(request, session, token, values={}, errors={})
+
+
+def _invitation_page(
+    request: Request,
+    session: Session,
+    token: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, list[str]],
+    status_code: int = 200,
+) -> HTMLResponse:
     invitation = access_service.get_open_invitation(session, token)
     if invitation is None:
         raise NotFound("邀请不存在、已使用或已过期", key="access.invitation_invalid")
-    return render(request, "access/invitation.html", invitation=invitation, token=token)
+    return render(
+        request,
+        "access/invitation.html",
+        status_code=status_code,
+        invitation=invitation,
+        token=token,
+        values=values,
+        errors=errors,
+    )
 
 
 @router.post("/invitations/{token}", name="auth:invitation_accept")
@@ -272,18 +302,29 @@ def invitation_accept(
     request: Request,
     session: WriteSession,
     token: Token,
-    username: Annotated[str, Form(max_length=64)],
-    display_name: Annotated[str, Form(max_length=100)],
-    password: Annotated[str, Form(max_length=256)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    access_service.accept_invitation(
-        session,
-        token=token,
-        username=username,
-        display_name=display_name,
-        password=password,
-        ip=client_ip(request),
-    )
+    try:
+        access_service.accept_invitation(
+            session,
+            token=token,
+            username=username,
+            display_name=display_name,
+            password=password,
+            ip=client_ip(request),
+        )
+    except ValidationFailed as failure:
+        session.rollback()
+        return _invitation_page(
+            request,
+            session,
+            token,
+            values={"username": username, "display_name": display_name},
+            errors=_form_errors(failure.issues or [_failure_issue(failure)], default_field=""),
+            status_code=422,
+        )
     return _redirect(request.url_for("auth:login").path + "?registered=1")
 
 
@@ -307,33 +348,57 @@ def password_change(
 # --- Enterprise registration -----------------------------------------------------------------
 
 
+REGISTER_KEPT: Final = ("uscc", "legal_rep_name", "username", "display_name")
+
+
 @router.get("/register", name="auth:register")
 def register_form(request: Request) -> HTMLResponse:
-    return render(request, "access/register.html", issues=[], values={})
+    return render(request, "access/register.html", issues=[], values={}, errors={})
 
 
 @router.post("/register", name="auth:register_submit")
 def register_submit(
     request: Request,
     session: WriteSession,
-    uscc: Annotated[str, Form(max_length=18)],
-    legal_rep_name: Annotated[str, Form(max_length=100)],
-    id_tail: Annotated[str, Form(max_length=6)],
-    username: Annotated[str, Form(max_length=64)],
-    display_name: Annotated[str, Form(max_length=100)],
-    password: Annotated[str, Form(max_length=256)],
+    uscc: Annotated[str, Form(max_length=18)] = "",
+    legal_rep_name: Annotated[str, Form(max_length=100)] = "",
+    id_tail: Annotated[str, Form(max_length=6)] = "",
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    user = access_service.register_enterprise_user(
-        session,
-        uscc=uscc,
-        legal_rep_name=legal_rep_name,
-        id_tail=id_tail,
-        username=username,
-        display_name=display_name,
-        password=password,
-        ip=client_ip(request),
-        settings=_settings(request),
-    )
+    try:
+        user = access_service.register_enterprise_user(
+            session,
+            uscc=uscc,
+            legal_rep_name=legal_rep_name,
+            id_tail=id_tail,
+            username=username,
+            display_name=display_name,
+            password=password,
+            ip=client_ip(request),
+            settings=_settings(request),
+        )
+    except ValidationFailed as failure:
+        # As the request's unit of work would on a raise: roll back, then write again what
+        # must stay on record — a failed check counts towards the limits and is audited.
+        session.rollback()
+        keep = getattr(failure, "kept_on_rollback", None)
+        if keep is not None:
+            keep(session)
+        typed = dict(
+            zip(REGISTER_KEPT, (uscc, legal_rep_name, username, display_name), strict=True)
+        )
+        # The identity number's tail and the password are never sent back.
+        return render(
+            request,
+            "access/register.html",
+            status_code=422,
+            issues=failure.issues,
+            values=typed,
+            # The refusal itself leads (法定代表人核验未通过); the issues sit at their fields.
+            errors=_form_errors([_failure_issue(failure), *failure.issues], default_field=""),
+        )
     done = "pending" if user.status == "pending" else "1"
     return _redirect(request.url_for("auth:login").path + f"?registered={done}")
 
@@ -341,15 +406,85 @@ def register_submit(
 # --- Users (system admin; security admin assigns roles) --------------------------------------
 
 
-@router.get("/admin/users", name="access:users")
-def users(request: Request, session: ReadSession, actor: UserViewer) -> HTMLResponse:
+USER_FILTERS: Final = ("role", "status", "q")
+USER_STATUSES: Final = ("active", "disabled", "pending")
+
+
+@dataclass
+class UserForm:
+    """The new-user form as typed, kept when it is refused (issue 23: forms keep their input)."""
+
+    username: str = ""
+    display_name: str = ""
+    role: str = Role.OPERATOR.value
+    provider_id: str = ""
+    division_code: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _form_errors(issues: list[Issue], *, default_field: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for issue in issues:
+        errors.setdefault(issue.field or default_field, []).append(issue.message)
+    return errors
+
+
+def _division_choices() -> list[tuple[str, str]]:
+    """(code, name) for the division picker: the provinces, and Anhui's cities and counties (the
+    reference data lists only Anhui below province level)."""
+    choices = [(d.code, d.name) for d in divisions.provinces()]
+    for city in divisions.cities():
+        choices.append((city.code, city.name))
+        choices.extend((c.code, f"{city.name}{c.name}") for c in divisions.counties(city.code))
+    return choices
+
+
+def _division_name(code: str | None) -> str:
+    """A division by name with its code (运营人员 see "合肥市（340100）")."""
+    if not code:
+        return ""
+    name = divisions.name(code)
+    return f"{name}（{code}）" if name else code
+
+
+def _users_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    form: UserForm | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    query = listing.parse_list_query(request.query_params, filters=USER_FILTERS)
+    wanted = {
+        "role": query.filter("role"),
+        "status": query.filter("status"),
+        "search": query.filter("q"),
+    }
+    total = access_service.count_users(session, actor, **wanted)
+    query = listing.clamp_page(query, total)
+    rows = access_service.list_users(
+        session, actor, **wanted, limit=query.size, offset=query.offset
+    )
     return render(
         request,
         "access/users.html",
+        status_code=status_code,
         actor=actor,
-        users=access_service.list_users(session, actor),
+        users=rows,
+        page=listing.Page(rows, total, query.page, query.size),
         roles=[role for role in Role if role in domain.ADMIN_CREATED_ROLES],
+        all_roles=list(Role),
+        statuses=USER_STATUSES,
+        form=form or UserForm(),
+        division_choices=_division_choices(),
+        division_name=_division_name,
     )
+
+
+@router.get("/admin/users", name="access:users")
+def users(request: Request, session: ReadSession, actor: UserViewer) -> HTMLResponse:
+    return _users_page(request, session, actor)
 
 
 @router.post("/admin/users", name="access:user_create")
@@ -357,30 +492,46 @@ def user_create(
     request: Request,
     session: WriteSession,
     actor: SystemAdmin,
-    username: Annotated[str, Form(max_length=64)],
-    display_name: Annotated[str, Form(max_length=100)],
-    password: Annotated[str, Form(max_length=256)],
-    role: Annotated[str, Form(max_length=32)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
     provider_id: Annotated[str, Form(max_length=20)] = "",
+    division_code: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     # No institution or enterprise here: those accounts are bound by the organisation itself.
-    user = access_service.create_user(
-        session,
-        actor,
-        username=username,
-        display_name=display_name,
-        password=password,
-        role=_role(role),
-        provider_id=_optional_id(provider_id, "provider_id"),
-    )
+    form = UserForm(username, display_name, role, provider_id, division_code)
+    try:
+        user = access_service.create_user(
+            session,
+            actor,
+            username=username,
+            display_name=display_name,
+            password=password,
+            role=_role(role),
+            provider_id=_optional_id(provider_id, "provider_id"),
+            division_code=division_code,
+        )
+    except ValidationFailed as failure:
+        # Nothing was written (the handler's transaction rolls back on the 422); the form comes
+        # back with what was typed, save the password, and each message at its field.
+        session.rollback()
+        form.errors = _form_errors(failure.issues or [_failure_issue(failure)], default_field="")
+        return _users_page(request, session, actor, form=form, status_code=422)
     return _redirect(request.url_for("access:user", user_id=user.id).path)
+
+
+def _failure_issue(failure: ValidationFailed) -> Issue:
+    return Issue("invalid", failure.message)
 
 
 def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise ValidationFailed("角色不存在") from None
+        raise ValidationFailed(
+            "角色不存在", issues=[Issue("invalid", "请选择角色", field="role")]
+        ) from None
 
 
 def _optional_id(value: str, field: str) -> int | None:
@@ -388,7 +539,9 @@ def _optional_id(value: str, field: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 18:
-        raise ValidationFailed(f"{field} 应为数字")
+        raise ValidationFailed(
+            f"{field} 应为数字", issues=[Issue("invalid", "应为数字", field=field)]
+        )
     return int(value)
 
 
@@ -396,15 +549,60 @@ def _optional_id(value: str, field: str) -> int | None:
 def user_detail(
     request: Request, session: ReadSession, actor: UserViewer, user_id: Id
 ) -> HTMLResponse:
+    return _user_page(request, session, actor, user_id)
+
+
+def _user_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    division_value: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     user = access_service.access_user(session, actor, user_id)
     return render(
         request,
         "access/user.html",
+        status_code=status_code,
         actor=actor,
         user=user,
         roles=list(Role),
         admin_roles=sorted(role.value for role in domain.ADMIN_ROLES),
+        division_value=user.division_code or "" if division_value is None else division_value,
+        division_errors=errors or {},
+        division_choices=_division_choices(),
+        division_name=_division_name,
     )
+
+
+@router.post("/admin/users/{user_id}/division", name="access:user_division")
+def user_division(
+    request: Request,
+    session: WriteSession,
+    actor: SystemAdmin,
+    user_id: Id,
+    division_code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    try:
+        access_service.set_division(
+            session, actor, user_id=user_id, division_code=division_code or None
+        )
+    except ValidationFailed as failure:
+        session.rollback()
+        errors = _form_errors(failure.issues or [_failure_issue(failure)], default_field="")
+        return _user_page(
+            request,
+            session,
+            actor,
+            user_id,
+            division_value=division_code,
+            errors=errors,
+            status_code=422,
+        )
+    return _redirect(request.url_for("access:user", user_id=user_id).path)
 
 
 @router.post("/admin/users/{user_id}/disable", name="access:user_disable")
@@ -566,14 +764,154 @@ def flag_resolve(
 # --- Institution admission (operator) --------------------------------------------------------
 
 
-@router.get("/operator/institutions", name="access:institutions")
-def institutions(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+INSTITUTION_FILTERS: Final = ("kind", "status", "region", "q")
+
+
+@dataclass
+class InstitutionForm:
+    """The application form as typed, kept when it is refused."""
+
+    code: str = ""
+    name: str = ""
+    kind: str = "bank"
+    division_code: str = ""
+    uscc: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _institution_query(request: Request) -> tuple[listing.ListQuery, dict[str, str | None]]:
+    query = listing.parse_list_query(
+        request.query_params,
+        sortable=access_service.INSTITUTION_SORTS,
+        default_sort="code",
+        filters=INSTITUTION_FILTERS,
+    )
+    region = query.filter("region")
+    if region is not None and divisions.division_level(region) is None:
+        region = None  # not a code: ignored, as a list link's junk is (presentation.listing)
+    wanted = {
+        "kind": query.filter("kind"),
+        "status": query.filter("status"),
+        "region": region,
+        "search": query.filter("q"),
+    }
+    return query, wanted
+
+
+def _find_institutions(
+    session: Session,
+    wanted: dict[str, str | None],
+    sort: listing.Sort,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Institution]:
+    return access_service.find_institutions(
+        session,
+        kind=wanted["kind"],
+        status=wanted["status"],
+        region=wanted["region"],
+        search=wanted["search"],
+        sort=sort.column,
+        descending=sort.descending,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _institutions_page(
+    request: Request,
+    session: Session,
+    *,
+    form: InstitutionForm | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    query, wanted = _institution_query(request)
+    total = access_service.count_matching_institutions(session, **wanted)
+    query = listing.clamp_page(query, total)
+    sort = query.sort or listing.Sort("code")
+    rows = _find_institutions(session, wanted, sort, limit=query.size, offset=query.offset)
     return render(
         request,
         "access/institutions.html",
-        institutions=access_service.list_institutions(session),
+        status_code=status_code,
+        institutions=rows,
+        page=listing.Page(rows, total, query.page, query.size),
+        sort=sort,
         kinds=domain.INSTITUTION_KINDS,
+        states=domain.INSTITUTION_STATES,
+        form=form or InstitutionForm(),
+        division_choices=_division_choices(),
+        division_name=_division_name,
     )
+
+
+@router.get("/operator/institutions", name="access:institutions")
+def institutions(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+    return _institutions_page(request, session)
+
+
+EXPORT_HEADER: Final = ("机构代码", "机构名称", "机构类型", "行政区划代码", "行政区划", "状态", "统一社会信用代码", "登记时间")  # fmt: skip
+
+
+@router.get("/operator/institutions/export.csv", name="access:institutions_csv")
+def institutions_csv(request: Request, session: ReadSession, actor: Operator) -> Response:
+    """The whole filtered list in the page's order (not only the page shown)."""
+    return Response(
+        _csv(EXPORT_HEADER, _export_rows(request, session)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="institutions.csv"'},
+    )
+
+
+@router.get("/operator/institutions/export.xlsx", name="access:institutions_xlsx")
+def institutions_xlsx(request: Request, session: ReadSession, actor: Operator) -> Response:
+    return Response(
+        _xlsx(EXPORT_HEADER, _export_rows(request, session)),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="institutions.xlsx"'},
+    )
+
+
+def _export_rows(request: Request, session: Session) -> list[list[str]]:
+    query, wanted = _institution_query(request)
+    sort = query.sort or listing.Sort("code")
+    return [
+        [
+            i.code,
+            i.name,
+            i18n.label("zh", "institution_kind", i.kind),
+            i.division_code,
+            divisions.name(i.division_code) or "",
+            i18n.label("zh", "institution_status", i.status),
+            i.uscc or "",
+            format_datetime_short(i.created_at, "zh"),
+        ]
+        for i in _find_institutions(session, wanted, sort)
+    ]
+
+
+def _csv(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    # A BOM, so that Excel on a Chinese Windows opens it as UTF-8.
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(csv_row(row) for row in rows)
+    return buffer.getvalue().encode()
+
+
+def _xlsx(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("接入机构")
+    sheet.append(xlsx_row(sheet, header))
+    for row in rows:
+        sheet.append(xlsx_row(sheet, row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 @router.post("/operator/institutions", name="access:institution_apply")
@@ -581,15 +919,27 @@ def institution_apply(
     request: Request,
     session: WriteSession,
     actor: Operator,
-    code: Annotated[str, Form(max_length=64)],
-    name: Annotated[str, Form(max_length=200)],
-    kind: Annotated[str, Form(max_length=24)],
-    division_code: Annotated[str, Form(max_length=6)],
+    code: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=24)] = "",
+    division_code: Annotated[str, Form(max_length=6)] = "",
     uscc: Annotated[str, Form(max_length=18)] = "",
 ) -> Response:
-    institution = access_service.apply_institution(
-        session, actor, code=code, name=name, kind=kind, division_code=division_code, uscc=uscc
-    )
+    form = InstitutionForm(code, name, kind, division_code, uscc)
+    try:
+        institution = access_service.apply_institution(
+            session,
+            actor,
+            code=code,
+            name=name,
+            kind=kind,
+            division_code=division_code.strip(),
+            uscc=uscc.strip(),
+        )
+    except ValidationFailed as failure:
+        session.rollback()
+        form.errors = _form_errors(failure.issues or [_failure_issue(failure)], default_field="")
+        return _institutions_page(request, session, form=form, status_code=422)
     return _redirect(request.url_for("access:institution", institution_id=institution.id).path)
 
 
@@ -635,13 +985,54 @@ def institution_invite(
     return _institution_page(request, session, actor, institution_id, issued=issued)
 
 
-@router.get("/operator/registrations", name="access:registrations")
-def registrations(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+@dataclass(frozen=True)
+class WaitingRegistration:
+    user: User
+    enterprise: tuple[str, str] | None
+    days: int
+    overdue: bool
+
+
+def _registrations_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    evidence: dict[int, str] | None = None,
+    errors: dict[int, list[str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    pending = access_service.list_pending_registrations(session, actor)
+    names = subjects_service.subject_names(
+        session, {u.subject_id for u in pending if u.subject_id is not None}
+    )
+    now = utc_now()
+    rows = [
+        WaitingRegistration(
+            user,
+            names.get(user.subject_id) if user.subject_id is not None else None,
+            domain.days_waiting(user.created_at, now),
+            domain.review_overdue(user.created_at, now),
+        )
+        for user in pending  # oldest first: the overdue ones lead
+    ]
+    page = listing.paginate(rows, listing.parse_list_query(request.query_params, filters=()))
     return render(
         request,
         "access/registrations.html",
-        pending=access_service.list_pending_registrations(session, actor),
+        status_code=status_code,
+        pending=page.items,
+        page=page,
+        overdue_count=sum(1 for row in rows if row.overdue),
+        review_days=domain.REGISTRATION_REVIEW_DAYS,
+        evidence=evidence or {},
+        errors=errors or {},
     )
+
+
+@router.get("/operator/registrations", name="access:registrations")
+def registrations(request: Request, session: ReadSession, actor: Operator) -> HTMLResponse:
+    return _registrations_page(request, session, actor)
 
 
 @router.post("/operator/registrations/{user_id}", name="access:registration_review")
@@ -653,9 +1044,21 @@ def registration_review(
     approve: Annotated[str, Form(max_length=5)],
     evidence: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    access_service.review_registration(
-        session, actor, user_id=user_id, approve=approve == "1", evidence=evidence
-    )
+    try:
+        access_service.review_registration(
+            session, actor, user_id=user_id, approve=approve == "1", evidence=evidence
+        )
+    except ValidationFailed as failure:
+        session.rollback()
+        messages = [issue.message for issue in failure.issues] or [failure.message]
+        return _registrations_page(
+            request,
+            session,
+            actor,
+            evidence={user_id: evidence},
+            errors={user_id: messages},
+            status_code=422,
+        )
     return _redirect(request.url_for("access:registrations").path)
 
 

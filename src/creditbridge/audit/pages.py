@@ -7,16 +7,18 @@ the chain check records its result, so it runs on a POST with the page's CSRF to
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy.orm import Session
 
 from creditbridge.audit import service
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI
-from creditbridge.core.types import FilterDate, Id
+from creditbridge.core.types import Id, clamp_filter_date
+from creditbridge.presentation.listing import Page
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
@@ -25,7 +27,28 @@ router = APIRouter(include_in_schema=False)
 
 AuditAdmin = Annotated[Actor, Depends(require_roles(Role.AUDIT_ADMIN))]
 PAGE_SIZE: Final = 50
-OptionalId = Annotated[Id | None, Query()]
+# The form submits its empty number fields as "": read as text, so an empty box is no filter
+# rather than a 422 page.
+IdText = Annotated[str, Query(max_length=20, pattern=r"^\s*[0-9]{0,18}\s*$")]
+
+
+DateText = Annotated[str, Query(max_length=10)]
+
+
+def _day(value: str) -> date | None:
+    try:
+        return clamp_filter_date(date.fromisoformat(value.strip())) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def _bad_day(value: str) -> bool:
+    return bool(value.strip()) and _day(value) is None
+
+
+def _id(value: str) -> Id | None:
+    value = value.strip()
+    return int(value) if value else None
 
 
 def _day_start(day: date | None) -> datetime | None:
@@ -38,20 +61,45 @@ class Filters:
 
     def __init__(
         self,
-        since: Annotated[FilterDate | None, Query()] = None,
-        until: Annotated[FilterDate | None, Query()] = None,
+        since: DateText = "",
+        until: DateText = "",
         actor_kind: Annotated[str, Query(max_length=16)] = "",
-        actor_id: OptionalId = None,
+        actor_id: IdText = "",
         action: Annotated[str, Query(max_length=64)] = "",
-        subject_id: OptionalId = None,
-        institution_id: OptionalId = None,
+        subject_id: IdText = "",
+        institution_id: IdText = "",
+        subject: Annotated[str, Query(max_length=100)] = "",
     ) -> None:
-        self.since, self.until = since, until
-        self.actor_kind, self.actor_id = actor_kind.strip(), actor_id
+        # A day the browser's date box cannot send (typed by hand into a link) is marked at
+        # its field and not used, rather than failing the whole page.
+        self.bad_dates = [name for name, v in (("since", since), ("until", until)) if _bad_day(v)]
+        self.since, self.until = _day(since), _day(until)
+        self.actor_kind, self.actor_id = actor_kind.strip(), _id(actor_id)
         self.action = action.strip()
-        self.subject_id, self.institution_id = subject_id, institution_id
+        self.subject_id, self.institution_id = _id(subject_id), _id(institution_id)
+        self.subject = subject.strip()
+        self.matches: list[service.SubjectMatch] = []
+
+    def resolve(self, session: Session) -> None:
+        """Look up the enterprises the ``subject`` text names (by USCC or a piece of the name)."""
+        if self.subject:
+            self.matches = service.find_subjects(session, self.subject)
+
+    @property
+    def too_many(self) -> bool:
+        return len(self.matches) > service.SUBJECT_MATCH_LIMIT
+
+    @property
+    def dates_reversed(self) -> bool:
+        return self.since is not None and self.until is not None and self.until < self.since
 
     def event_filter(self) -> service.EventFilter:
+        # A name that matched no enterprise lists nothing, rather than ignoring the filter.
+        ids = (
+            tuple(m.id for m in self.matches[: service.SUBJECT_MATCH_LIMIT])
+            if self.subject
+            else None
+        )
         return service.EventFilter(
             since=_day_start(self.since),
             # "until" is inclusive on the form: events of that whole day are shown.
@@ -61,6 +109,7 @@ class Filters:
             action=self.action or None,
             subject_id=self.subject_id,
             institution_id=self.institution_id,
+            subject_ids=ids,
         )
 
     def query(self) -> str:
@@ -73,6 +122,7 @@ class Filters:
             "action": self.action,
             "subject_id": self.subject_id or "",
             "institution_id": self.institution_id or "",
+            "subject": self.subject,
         }
         return urlencode({key: value for key, value in values.items() if value})
 
@@ -88,29 +138,52 @@ def events(
     filters: FilterForm,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
+    filters.resolve(session)
     flt = filters.event_filter()
     total = service.count_events(session, flt=flt)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
     rows = service.list_events(session, flt=flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    service.note_trail_access(session, actor, action="audit.view", flt=flt, page=page)
+    service.note_trail_access(
+        session, actor, action="audit.view", flt=flt, page=page, result=_searched(filters)
+    )
     return render(
         request,
         "audit/events.html",
         filters=filters,
+        actions=_action_groups(service.list_actions(session)),
         events=[(event, event.content) for event in rows],
         total=total,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=pages,
+        listing=Page(rows, total, page, PAGE_SIZE),
         report=None,
     )
+
+
+def _searched(filters: Filters) -> dict[str, Any] | None:
+    # The trail keeps what the auditor typed as well as the ids it resolved to.
+    return {"filter_subject": filters.subject} if filters.subject else None
+
+
+def _action_groups(actions: list[str]) -> list[tuple[str, list[str]]]:
+    """The actions by their first segment (consent, market, user…), for the picker's groups."""
+    groups: dict[str, list[str]] = {}
+    for action in actions:
+        groups.setdefault(action.split(".", 1)[0], []).append(action)
+    return sorted(groups.items())
 
 
 @router.get("/audit/export.csv", name="audit:export")
 def export(
     session: ReadSession, recording: WriteSession, actor: AuditAdmin, filters: FilterForm
 ) -> StreamingResponse:
+    filters.resolve(session)
     flt = filters.event_filter()
     # Recorded (and committed) before the first byte leaves: the stream reads afterwards.
-    service.note_trail_access(recording, actor, action="audit.export", flt=flt)
+    service.note_trail_access(
+        recording, actor, action="audit.export", flt=flt, result=_searched(filters)
+    )
     return StreamingResponse(
         service.export_csv(session, flt=flt),
         media_type="text/csv; charset=utf-8",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
+
+from creditbridge.reference import divisions, industries, uscc
 
 CODE_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 PERIOD_PATTERN: Final = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -170,3 +173,105 @@ def add_months(start: date, months: int) -> date:
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+# ------------------------------------------------------------------ headers and upload templates
+
+
+def header_key(text: str) -> str:
+    """How a column header is compared with a field's code, label and aliases: NFKC (full-width
+    letters from Excel), no spaces, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+class TemplateField(Protocol):
+    """What an upload template needs of a field (satisfied by ``schemas.FieldSpec``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def label_zh(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def enum(self) -> list[str] | None: ...
+    @property
+    def max_length(self) -> int | None: ...
+    @property
+    def pattern(self) -> str | None: ...
+
+
+def template_header(spec: TemplateField) -> str:
+    """A template's column header: the Chinese label, with the unit of an amount, which the
+    readers understand (注册资本（万元）) and which tells the provider what to write."""
+    if spec.type == "amount" and spec.unit:
+        return f"{spec.label_zh}（{UNITS[spec.unit]}）"
+    return spec.label_zh
+
+
+EXAMPLE_DIVISION: Final = "340104"
+"""合肥市蜀山区: a current county of the province the demo runs in."""
+EXAMPLE_INDUSTRY: Final = "65"
+"""软件和信息技术服务业 (GB/T 4754-2017 division 65, section I)."""
+
+
+def _example_uscc() -> str:
+    # Built, not written out, so the check characters are right by construction.
+    first16 = "91" + EXAMPLE_DIVISION[:4] + "00" + "MA2TBL8K"
+    first17 = first16 + uscc.org_check_character(first16[8:16])
+    return first17 + uscc.check_character(first17)
+
+
+EXAMPLE_USCC: Final = _example_uscc()
+
+# Strings with a pattern get the first of these the pattern accepts (a mobile number, an ID).
+_PATTERN_EXAMPLES: Final = ("13800138000", "0551-63356000", "340104199001011234", "A001", "1")
+_UNTIL_WORDS: Final = ("until", "end", "expir", "due", "valid_to", "to_date")
+
+
+def example_value(spec: TemplateField, *, today: date) -> str:
+    """A plausible synthetic value of ``spec`` that passes collection's checks: a USCC with
+    correct check characters, a division and an industry that exist, a recent date (a later one
+    for an end or expiry date), the first allowed value of an enumeration. Written as text, the
+    way a provider's spreadsheet cell reads; "" for a string whose pattern none of the
+    examples fits."""
+    kind = spec.type
+    last_month = add_months(today.replace(day=1), -1)
+    if kind == "uscc":
+        return EXAMPLE_USCC
+    if kind == "division_code":
+        return EXAMPLE_DIVISION
+    if kind == "industry_code":
+        return EXAMPLE_INDUSTRY
+    if kind == "date":
+        ends = any(word in spec.code for word in _UNTIL_WORDS)
+        return (add_months(last_month, 36) if ends else last_month).isoformat()
+    if kind == "period":
+        return last_month.strftime("%Y-%m")
+    if kind == "enum":
+        return (spec.enum or [""])[0]
+    if kind == "boolean":
+        return "是"
+    if kind == "amount":
+        return "500" if spec.unit == "wan_yuan" else "125000.00"
+    if kind == "integer":
+        return {"person": "36", "month": "12", "day": "30"}.get(spec.unit or "", "3")
+    if kind == "decimal":
+        return "12.5" if spec.unit == "percent" else "1280.5"
+    if kind in ("string", "text"):
+        if spec.pattern:
+            pattern = spec.pattern
+            return next((v for v in _PATTERN_EXAMPLES if re.fullmatch(pattern, v)), "")
+        text = "合肥示例科技有限公司" if spec.code == "name" else f"示例{spec.label_zh}"
+        return text[: spec.max_length] if spec.max_length else text
+    return ""
+
+
+def check_example_references() -> None:
+    """The example codes still exist in the reference tables (a test calls this: a division
+    abolished in a later table would make every template's example row a reject)."""
+    assert divisions.is_known(EXAMPLE_DIVISION, include_historical=False)
+    assert industries.is_valid(EXAMPLE_INDUSTRY)
+    assert uscc.is_valid(EXAMPLE_USCC)

@@ -1,4 +1,6 @@
-"""HTML pages of the shared-data list: the list grouped by category, and one page per dataset.
+"""HTML pages of the shared-data list: the list grouped by category, one page per dataset, and
+each dataset's upload templates (CSV and XLSX: Chinese headers, an example row, and in the
+workbook what to write in each column). Like the list itself they are public.
 
 Both take ``?version=`` so that an older version of the list can be read as it was; unknown
 versions and codes raise NotFound, which the error handler renders with a search box.
@@ -11,8 +13,8 @@ from functools import cached_property
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
@@ -130,6 +132,16 @@ class DatasetView:
         return "" if self.is_current else "?" + urlencode({"version": self.version.version})
 
     @cached_property
+    def aliases(self) -> dict[str, list[str]]:
+        """Per field, the other headers a delivery may name it by (``aliases`` in the file)."""
+        fields = self.dataset.definition.get("fields") or []
+        return {
+            str(spec["code"]): [str(a) for a in spec.get("aliases") or []]
+            for spec in fields
+            if isinstance(spec, dict) and "code" in spec
+        }
+
+    @cached_property
     def enum_labels(self) -> dict[str, dict[str, str]]:
         """Per field, the Chinese labels the file gave its enum codes (severity: minor → 轻微)."""
         fields = self.dataset.definition.get("fields") or []
@@ -146,6 +158,21 @@ def build_dataset_view(session: Session, *, code: str, version: str | None) -> D
     categories = catalog_service.list_categories(session, version=selected.version)
     category = next((c for c in categories if c.code == dataset.category), None)
     return DatasetView(dataset, selected, catalog_service.get_current_version(session), category)
+
+
+@router.get("/{code}/template.{fmt}", name="catalog:template")
+def catalog_template(
+    session: ReadSession,
+    code: str,
+    fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")],
+    version: VersionParam = None,
+) -> Response:
+    template = catalog_service.get_upload_template(session, code=code, fmt=fmt, version=version)
+    return Response(
+        template.content,
+        media_type=template.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{template.filename}"'},
+    )
 
 
 @router.get("/{code}", name="catalog:dataset")

@@ -131,6 +131,9 @@ class FieldSpec(_FileModel):
     max_length: Annotated[StrictInt, Field(ge=1)] | None = None
     pattern: Pattern | None = None
     description: StrictStr = ""
+    # Other headers providers write for this column (社会信用代码 for 统一社会信用代码): a
+    # delivery's header matches the code, the Chinese label or one of these.
+    aliases: list[Annotated[Text, Field(max_length=100)]] | None = None
 
     def label_of(self, value: str) -> str:
         """The Chinese label of an enum value (the value itself when it has none)."""
@@ -244,6 +247,7 @@ def _dataset_violations(dataset: DatasetSpec, at: Loc) -> list[tuple[Loc, str, s
         else:
             fields[spec.code] = spec
         found.extend(_field_violations(spec, (*at, "fields", f_index)))
+    found.extend(_header_name_clashes(dataset, at))
 
     def refers(key: str, code: str, where: Loc) -> FieldSpec | None:
         if code not in fields:
@@ -278,6 +282,28 @@ def _dataset_violations(dataset: DatasetSpec, at: Loc) -> list[tuple[Loc, str, s
             )
         )
     found.extend(_negative_violations(dataset, at, fields))
+    return found
+
+
+def _header_name_clashes(dataset: DatasetSpec, at: Loc) -> list[tuple[Loc, str, str]]:
+    """An alias may name one column only: one that is another field's code, label or alias
+    would make a delivered header ambiguous."""
+    found: list[tuple[Loc, str, str]] = []
+    owner: dict[str, str] = {}
+    for spec in dataset.fields:
+        for name in (spec.code, spec.label_zh):
+            owner.setdefault(domain.header_key(name), spec.code)
+    for f_index, spec in enumerate(dataset.fields):
+        for a_index, alias in enumerate(spec.aliases or []):
+            key = domain.header_key(alias)
+            if owner.setdefault(key, spec.code) != spec.code:
+                found.append(
+                    (
+                        (*at, "fields", f_index, "aliases", a_index),
+                        "duplicate",
+                        f"别名 {alias} 已是字段 {owner[key]} 的代码、名称或别名",
+                    )
+                )
     return found
 
 

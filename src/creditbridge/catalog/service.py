@@ -8,6 +8,8 @@ transaction. Parsing is pure and works without a database (:func:`parse_catalog_
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -21,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from creditbridge.audit import service as audit_service
+from creditbridge.catalog import domain
 from creditbridge.catalog.errors import CatalogFileInvalid, CatalogVersionConflict
 from creditbridge.catalog.models import CatalogDataset, CatalogField, CatalogVersion
 from creditbridge.catalog.schemas import (
@@ -32,10 +35,11 @@ from creditbridge.catalog.schemas import (
     PublicationRegime,
 )
 from creditbridge.core.actors import SYSTEM, Actor
-from creditbridge.core.clock import utc_now
+from creditbridge.core.clock import local_today, utc_now
 from creditbridge.core.crypto import sm3_hex
 from creditbridge.core.errors import Issue, NotFound
 from creditbridge.presentation.errors import keyed, keyed_issue
+from creditbridge.presentation.exports import csv_row, xlsx_row
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED_CATALOG_PATH = DATA_DIR / "catalog-2021.yaml"
@@ -535,3 +539,152 @@ def _count_datasets(session: Session, version: CatalogVersion) -> int:
         )
         or 0
     )
+
+
+# ------------------------------------------------------------------ upload templates
+
+TEMPLATE_FORMATS = ("csv", "xlsx")
+GUIDE_HEADER = (
+    "列名",
+    "字段代码",
+    "类型",
+    "单位",
+    "必填",
+    "可选值或格式",
+    "也可写作（别名）",
+    "说明",
+)
+_FORMAT_HINTS = {
+    "date": "YYYY-MM-DD，如 2026-01-31",
+    "period": "YYYY-MM，如 2026-01",
+    "boolean": "是 / 否",
+    "uscc": "18位，校验位须正确",
+    "division_code": "6位行政区划代码（GB/T 2260）",
+    "industry_code": "行业门类字母或代码（GB/T 4754-2017）",
+    "amount": "数字，最多两位小数",
+}
+
+
+@dataclass(frozen=True)
+class UploadTemplate:
+    """A dataset's upload template: the file's name and bytes."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def get_dataset_spec(session: Session, *, code: str, version: str | None = None) -> DatasetSpec:
+    """The dataset as its list version defines it (fields with every key the file gave)."""
+    row = get_dataset_or_raise(session, code=code, version=version)
+    return DatasetSpec.model_validate(row.definition)
+
+
+def template_rows(spec: DatasetSpec, *, today: date) -> tuple[list[str], list[str]]:
+    """The template's header (Chinese labels) and its example row, one cell per field."""
+    header = [domain.template_header(f) for f in spec.fields]
+    return header, [domain.example_value(f, today=today) for f in spec.fields]
+
+
+def field_guide(spec: DatasetSpec) -> list[list[str]]:
+    """One line per column explaining what to write: the template's second sheet."""
+    lines = []
+    for f in spec.fields:
+        if f.enum:
+            allowed = "、".join(
+                f"{v}（{f.enum_labels[v]}）" if f.enum_labels and v in f.enum_labels else v
+                for v in f.enum
+            )
+        elif f.pattern:
+            allowed = f"须符合 {f.pattern}"
+        else:
+            allowed = _FORMAT_HINTS.get(f.type, "")
+        if f.max_length:
+            allowed = f"{allowed}；最多{f.max_length}字".lstrip("；")
+        lines.append(
+            [
+                domain.template_header(f),
+                f.code,
+                domain.FIELD_TYPES[f.type],
+                domain.UNITS[f.unit] if f.unit else "",
+                "是" if f.required else "否",
+                allowed,
+                "、".join(f.aliases or []),
+                f.description,
+            ]
+        )
+    return lines
+
+
+def get_upload_template(
+    session: Session, *, code: str, fmt: str, version: str | None = None, today: date | None = None
+) -> UploadTemplate:
+    """A dataset's upload template (``fmt`` ``csv`` or ``xlsx``): its fields with Chinese
+    headers and an example row that uploads clean. NotFound for an unknown dataset or format."""
+    if fmt not in TEMPLATE_FORMATS:
+        raise NotFound(f"没有 {fmt} 格式的模板")
+    spec = get_dataset_spec(session, code=code, version=version)
+    day = today or local_today()
+    name = f"{spec.code}-template.{fmt}"
+    if fmt == "csv":
+        return UploadTemplate(name, "text/csv; charset=utf-8", template_csv(spec, today=day))
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return UploadTemplate(name, media, template_xlsx(spec, today=day))
+
+
+def template_csv(spec: DatasetSpec, *, today: date) -> bytes:
+    """UTF-8 with a byte-order mark: Excel opens it with the Chinese headers readable."""
+    header, example = template_rows(spec, today=today)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(csv_row(header))
+    writer.writerow(csv_row(example))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def template_xlsx(spec: DatasetSpec, *, today: date) -> bytes:
+    """The data sheet first (the readers take the first sheet), every header cell commented
+    with what to write, then a 填写说明 sheet with the same per column."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    header, example = template_rows(spec, today=today)
+    guide = field_guide(spec)
+    book = Workbook()
+    data = book.active
+    assert data is not None
+    data.title = spec.name_zh[:31]
+    data.append(xlsx_row(data, header))
+    # Every example cell as text: a USCC or a division code typed as a number loses its zeros.
+    data.append(xlsx_row(data, example))
+    for index, (cell, line) in enumerate(zip(data[1], guide, strict=True), start=1):
+        cell.font = Font(bold=True)
+        note = f"{line[2]}{'（' + line[3] + '）' if line[3] else ''}；必填：{line[4]}"
+        if line[5]:
+            note += f"\n{line[5]}"
+        cell.comment = Comment(note, "CreditBridge", width=260, height=110)
+        data.column_dimensions[get_column_letter(index)].width = max(
+            14, min(40, len(header[index - 1]) * 2 + 4)
+        )
+        data.cell(row=2, column=index).number_format = "@"
+    sheet = book.create_sheet("填写说明")
+    sheet.append(
+        xlsx_row(
+            sheet,
+            [
+                f"{spec.name_zh}（{spec.code}）：第一个工作表第1行为表头，自第2行起每行一条记录；示例行请替换或删除。"
+            ],
+        )
+    )
+    sheet.append(list(GUIDE_HEADER))
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for line in guide:
+        sheet.append(xlsx_row(sheet, line))
+    for column, width in zip("ABCDEFGH", (22, 18, 12, 8, 6, 40, 22, 30), strict=True):
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

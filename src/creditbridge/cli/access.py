@@ -43,6 +43,14 @@ def users_create(
         str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
     ] = "",
     provider_id: Annotated[int | None, typer.Option()] = None,
+    division: Annotated[
+        str | None,
+        typer.Option(
+            "--division",
+            help="an operator's GB/T 2260 province, city or county code 运营人员所属行政区划; "
+            "omit for a node-wide operator",
+        ),
+    ] = None,
 ) -> None:
     """Create a staff, provider or admin user. 创建用户（控制台可创建三类管理员）。
 
@@ -58,8 +66,27 @@ def users_create(
             password=password,
             role=role,
             provider_id=provider_id,
+            division_code=division,
         )
-        typer.echo(f"已创建 created user {user.id} {user.username} ({role.value})")
+        where = f" {user.division_code}" if user.division_code else ""
+        typer.echo(f"已创建 created user {user.id} {user.username} ({role.value}{where})")
+
+
+@users_app.command("set-division")
+@friendly_errors
+def users_set_division(
+    username: str,
+    division: Annotated[
+        str, typer.Option("--division", help="GB/T 2260 code; empty for node-wide 全节点")
+    ],
+) -> None:
+    """Move an operator to another division. 设置运营人员所属行政区划。"""
+    with transaction() as session:
+        user = service.get_user_by_username(session, username)
+        if user is None:
+            raise fail(f"用户不存在 no such user: {username}")
+        service.set_division(session, CONSOLE, user_id=user.id, division_code=division or None)
+    typer.echo(f"已设置 set {username} → {division or '全节点 node-wide'}")
 
 
 @users_app.command("list")
@@ -75,6 +102,7 @@ def users_list(json: JsonOption = False) -> None:
                 "status": u.status,
                 "totp": u.totp_enabled,
                 "institution_id": u.institution_id,
+                "division_code": u.division_code,
             }
             for u in service.list_users(session, CONSOLE)
         ]
@@ -83,7 +111,7 @@ def users_list(json: JsonOption = False) -> None:
         return
     typer.echo(
         _table(
-            ["id", "username", "role", "status", "totp"],
+            ["id", "username", "role", "status", "totp", "division"],
             [
                 [
                     str(r["id"]),
@@ -91,6 +119,7 @@ def users_list(json: JsonOption = False) -> None:
                     str(r["role"]),
                     str(r["status"]),
                     "yes" if r["totp"] else "no",
+                    str(r["division_code"] or "—"),
                 ]
                 for r in rows
             ],
@@ -303,6 +332,7 @@ def demo_logins(json: JsonOption = False) -> None:
             "totp_secret": login.totp_secret,
             "current_code": login.current_code(),
             "bound_to": login.bound_to,
+            "division_code": login.division_code,
         }
         for login in logins
     ]

@@ -12,7 +12,14 @@ from typing import Any, Final
 
 import orjson
 
-from creditbridge.core.crypto import Sm2PrivateKey, Sm2PublicKey, canonical_json, sign, verify
+from creditbridge.core.crypto import (
+    Sm2PrivateKey,
+    Sm2PublicKey,
+    canonical_json,
+    content_digest,
+    sign,
+    verify,
+)
 from creditbridge.core.errors import InvalidTransition
 from creditbridge.presentation.errors import keyed
 from creditbridge.presentation.i18n import translate
@@ -280,3 +287,53 @@ def check_receipt(raw: bytes, public_key: Sm2PublicKey) -> ReceiptCheck:
             False, "signature", "签名无效：回执内容已被修改 signature invalid: altered"
         )
     return ReceiptCheck(True, None, "回执真实有效 receipt genuine", artefact)
+
+
+# --- what a receipt's number and digest stand for -----------------------------------------------
+
+
+def terms_digest(artefact: dict[str, Any]) -> str:
+    """SM3 (hex) of the consent's fixed terms as a receipt states them: the digest printed on the
+    授权书 and carried by its QR code. Only what never changes after the consent is born is in it
+    (reference, node, the two sides' codes, purpose, categories, periods, uses) — not the state,
+    the names or the time of issue — so every receipt of one consent, and the register itself,
+    give the same digest, and a revoked consent still matches its old letter."""
+    # Parsed back from canonical JSON: a receipt read from a file holds strings where the one
+    # built from the register holds dates, and both must digest alike.
+    terms = orjson.loads(canonical_json(artefact))
+    return content_digest(
+        {
+            "reference": terms["reference"],
+            "node": terms["node"]["code"],
+            "subject": terms["subject"]["uscc"],
+            "institution": terms["institution"]["code"],
+            "purpose": terms["purpose"]["code"],
+            "categories": sorted(terms["categories"]),
+            "data_range": terms["data_range"],
+            "validity": terms["validity"],
+            "max_uses": terms["max_uses"],
+        }
+    )
+
+
+def digest_matches(given: str, expected: str) -> bool:
+    """Whether a digest typed or scanned by someone is the expected one (case and blanks aside)."""
+    return given.strip().lower() == expected
+
+
+def receipt_times(artefact: dict[str, Any]) -> dict[str, datetime | None]:
+    """The moments a receipt file states (validity from/until, issue), read back as datetimes so
+    that pages show them in Beijing time like every other date."""
+
+    def moment(value: Any) -> datetime | None:
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+    validity = artefact.get("validity") or {}
+    return {
+        "from": moment(validity.get("from")),
+        "until": moment(validity.get("until")),
+        "issued_at": moment(artefact.get("issued_at")),
+    }

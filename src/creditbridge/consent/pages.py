@@ -89,6 +89,129 @@ def my_consents(request: Request, session: ReadSession, actor: Enterprise) -> HT
     )
 
 
+# --- Enterprise: start a consent --------------------------------------------------------------
+
+
+@dataclass
+class GrantForm:
+    """The enterprise's own consent as typed, kept to show it again next to its errors."""
+
+    institution_id: str = ""
+    purpose: str = Purpose.LOAN_APPLICATION.value
+    categories: tuple[str, ...] = ()
+    data_from: str = ""
+    data_to: str = ""
+    valid_until: str = ""
+    max_uses: str = str(DEFAULT_MAX_USES)
+    note: str = ""
+
+
+def _render_grant_form(
+    request: Request,
+    session: Session,
+    form: GrantForm,
+    issues: list[Issue],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    by_field: dict[str, list[str]] = {}
+    for issue in issues:
+        by_field.setdefault(issue.field or "", []).append(issue.message)
+    return render(
+        request,
+        "consent/grant.html",
+        status_code=status_code,
+        form=form,
+        errors=by_field,
+        purposes=list(Purpose),
+        institutions=service.grantable_institutions(session),
+        # Public categories need no consent: offering them would make the enterprise think
+        # it protects what anyone may already read.
+        choices=[c for c in _category_choices(session) if not c.public],
+    )
+
+
+def _default_until() -> str:
+    until = to_local(utc_now()).date().toordinal() + DEFAULT_VALIDITY_DAYS
+    return date.fromordinal(until).isoformat()
+
+
+@router.get("/enterprise/consents/new", name="consent:grant_form")
+def grant_form(
+    request: Request,
+    session: ReadSession,
+    actor: Enterprise,
+    institution_id: Annotated[types.Id | None, Query()] = None,
+) -> HTMLResponse:
+    form = GrantForm(
+        institution_id=str(institution_id or ""),
+        valid_until=_default_until(),
+    )
+    return _render_grant_form(request, session, form, [])
+
+
+@router.post("/enterprise/consents", name="consent:grant_submit")
+def grant_submit(
+    request: Request,
+    session: WriteSession,
+    actor: Enterprise,
+    institution_id: Annotated[str, Form(max_length=20)] = "",
+    purpose: Annotated[str, Form(max_length=32)] = "",
+    categories: Annotated[list[str] | None, Form(max_length=64)] = None,
+    data_from: Annotated[str, Form(max_length=20)] = "",
+    data_to: Annotated[str, Form(max_length=20)] = "",
+    valid_until: Annotated[str, Form(max_length=20)] = "",
+    max_uses: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    form = GrantForm(
+        institution_id,
+        purpose,
+        tuple(categories or ()),
+        data_from,
+        data_to,
+        valid_until,
+        max_uses,
+        note,
+    )
+    issues: list[Issue] = []
+    if not institution_id.strip().isdigit():
+        issues.append(
+            keyed_issue(
+                "CB-FORM-REQUIRED",
+                "error.consent.institution_not_grantable",
+                field="institution_id",
+            )
+        )
+    until = _date(valid_until, "valid_until", issues)
+    if until is None and not any(i.field == "valid_until" for i in issues):
+        issues.append(
+            keyed_issue("CB-FORM-REQUIRED", "error.consent.until_required", field="valid_until")
+        )
+    uses = _int(max_uses, "max_uses", issues)
+    start, end = _date(data_from, "data_from", issues), _date(data_to, "data_to", issues)
+    if issues:
+        return _render_grant_form(request, session, form, issues, status_code=422)
+    assert until is not None
+    try:
+        grant = service.grant_to_institution(
+            session,
+            actor,
+            institution_id=int(institution_id),
+            purpose=purpose,
+            categories=form.categories,
+            # The consent runs to the end of the chosen day, Beijing time.
+            valid_until=datetime.combine(until, time(23, 59, 59), tzinfo=SHANGHAI),
+            max_uses=uses,
+            data_from=start,
+            data_to=end,
+            note=note.strip(),
+        )
+    except ValidationFailed as failure:
+        return _render_grant_form(request, session, form, failure.issues, status_code=422)
+    return _redirect(request.url_for("consent:detail", consent_id=grant.id).path)
+
+
 @router.get("/consents/{consent_id}", name="consent:detail")
 def consent_detail(
     request: Request, session: ReadSession, actor: EitherSide, consent_id: Id
@@ -225,8 +348,7 @@ def request_form(
     actor: Officer,
     uscc: Annotated[str, Query(max_length=18)] = "",
 ) -> HTMLResponse:
-    until = to_local(utc_now()).date().toordinal() + DEFAULT_VALIDITY_DAYS
-    form = RequestForm(uscc=uscc, valid_until=date.fromordinal(until).isoformat())
+    form = RequestForm(uscc=uscc, valid_until=_default_until())
     return _render_request_form(request, session, form, [])
 
 

@@ -19,6 +19,7 @@ from creditbridge.core.errors import Forbidden
 from creditbridge.ingest.models import Provider
 from creditbridge.presentation.errors import keyed
 from creditbridge.protection import service as protection
+from creditbridge.reference import divisions
 from creditbridge.subjects import service as subjects_service
 
 # Printed by `creditbridge access demo-logins`, which refuses to run in production.
@@ -32,6 +33,16 @@ DEMO_USERS: Final[tuple[tuple[Role, str, str], ...]] = (
     (Role.INSTITUTION_OFFICER, "demo-bank", "演示银行客户经理"),
     (Role.ENTERPRISE_USER, "demo-enterprise", "演示企业用户"),
 )
+# Operators by region (issue 23): one per level, so that the whitelist's county → city →
+# province review (逐级把关) is walked by three accounts. demo-operator above stays node-wide.
+# Their divisions follow the demo enterprise's county (see ``_region_codes``).
+DEMO_REGION_OPERATORS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("province", "demo-operator-province", "演示省级运营人员"),
+    ("city", "demo-operator-city", "演示市级运营人员"),
+    ("county", "demo-operator-county", "演示县级运营人员"),
+)
+# Used when the database has no subject in a listed county: Hefei's 蜀山区.
+FALLBACK_COUNTY: Final = "340104"
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class DemoLogin:
     password: str
     totp_secret: str | None
     bound_to: str
+    division_code: str | None = None
 
     def current_code(self) -> str | None:
         if self.totp_secret is None:
@@ -93,7 +105,52 @@ def ensure_demo_logins(session: Session, actor: Actor, *, settings: Settings) ->
                 role, username, DEMO_PASSWORD, secret if user.totp_enabled else None, bound_to
             )
         )
-    return logins
+    regions = _region_codes(subject.division_code if subject is not None else None)
+    regional: list[DemoLogin] = []
+    for level, username, display_name in DEMO_REGION_OPERATORS:
+        division_code = regions[level]
+        user = access_service.get_user_by_username(session, username)
+        if user is None:
+            user = access_service.create_user(
+                session,
+                actor,
+                username=username,
+                display_name=display_name,
+                password=DEMO_PASSWORD,
+                role=Role.OPERATOR,
+                division_code=division_code,
+            )
+        secret = access_service.totp_secret_of(user, settings=settings)
+        if secret is None:
+            secret = access_service.start_totp_enrolment(session, user, settings=settings)
+            user.totp_enabled = True
+            session.flush()
+        regional.append(
+            DemoLogin(
+                Role.OPERATOR,
+                username,
+                DEMO_PASSWORD,
+                secret if user.totp_enabled else None,
+                divisions.name(user.division_code or "") or (user.division_code or ""),
+                user.division_code,
+            )
+        )
+    # Listed just before the node-wide demo-operator, so that whoever reads the list keyed by
+    # role (as the browser tests do) still finds the node-wide one under "operator".
+    at = next((i for i, login in enumerate(logins) if login.role is Role.OPERATOR), len(logins))
+    return logins[:at] + regional + logins[at:]
+
+
+def _region_codes(subject_division: str | None) -> dict[str, str]:
+    """The province, city and county of the demo enterprise, when its county is a current one the
+    reference data lists; else those of :data:`FALLBACK_COUNTY`."""
+    county = subject_division or ""
+    division = divisions.get(county)
+    if division is None or division.level != "county" or not division.is_current:
+        county = FALLBACK_COUNTY
+    city = divisions.city_of(county) or FALLBACK_COUNTY[:4] + "00"
+    province = divisions.province_of(county) or FALLBACK_COUNTY[:2] + "0000"
+    return {"province": province, "city": city, "county": county}
 
 
 def _make(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from creditbridge.core.actors import Actor, Role
 from creditbridge.ingest import metrics
+from creditbridge.reference import divisions
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession
 from creditbridge.web.templating import render
@@ -66,8 +67,17 @@ def dashboard(
 ) -> HTMLResponse:
     chosen, months = _month(session, month)
     bar = _bar(request)
-    overview = metrics.get_overview(session, month=chosen, bar=bar) if chosen else None
-    trend = metrics.get_trend(session, bar=bar) if overview and not overview.is_empty else []
+    region = actor.division_code
+    overview = (
+        metrics.get_overview(session, month=chosen, bar=bar, division_code=region)
+        if chosen
+        else None
+    )
+    trend = (
+        metrics.get_trend(session, bar=bar, division_code=region)
+        if overview and not overview.is_empty
+        else []
+    )
     return render(
         request,
         "collection/dashboard.html",
@@ -76,7 +86,20 @@ def dashboard(
         overview=overview,
         charts=_charts(overview, trend) if overview and not overview.is_empty else {},
         shortfall_zh=metrics.SHORTFALL_ZH,
+        region=_region(actor),
     )
+
+
+def _region(actor: Actor) -> dict[str, Any] | None:
+    """What the page says about the operator's division: its name, and whether the figures are
+    its city's (a county operator; metrics are per city)."""
+    if actor.division_code is None:
+        return None
+    return {
+        "code": actor.division_code,
+        "name": divisions.name(actor.division_code) or actor.division_code,
+        "city_wide": divisions.division_level(actor.division_code) == "county",
+    }
 
 
 @router.get("/datasets/{code}", name="collection:dataset")
@@ -87,11 +110,11 @@ def dataset_page(
     chosen, months = _month(session, month)
     bar = _bar(request)
     dataset, cities = metrics.get_dataset_by_city(
-        session, month=chosen or "", dataset_code=code, bar=bar
+        session, month=chosen or "", dataset_code=code, bar=bar, division_code=actor.division_code
     )
     return render(
         request, "collection/dataset.html", month=chosen, months=months, dataset=dataset,
-        cities=cities, bar=bar,
+        cities=cities, bar=bar, region=_region(actor),
     )  # fmt: skip
 
 
@@ -102,8 +125,9 @@ def city_page(
 ) -> HTMLResponse:  # fmt: skip
     chosen, months = _month(session, month)
     lines = metrics.get_city_providers(
-        session, month=chosen or "", dataset_code=code, city_code=city
-    )
+        session, month=chosen or "", dataset_code=code, city_code=city,
+        division_code=actor.division_code,
+    )  # fmt: skip
     batches = {
         line.provider_id: metrics.list_month_batches(
             session, month=chosen or "", dataset_code=code, provider_id=line.provider_id
@@ -121,16 +145,23 @@ def overdue_page(
     request: Request, session: ReadSession, actor: Operator, month: MonthParam = None
 ) -> HTMLResponse:
     chosen, months = _month(session, month)
-    providers = metrics.list_overdue(session, month=chosen) if chosen else []
-    return render(
-        request, "collection/overdue.html", month=chosen, months=months, providers=providers
+    providers = (
+        metrics.list_overdue(session, month=chosen, division_code=actor.division_code)
+        if chosen
+        else []
     )
+    return render(
+        request, "collection/overdue.html", month=chosen, months=months, providers=providers,
+        region=_region(actor),
+    )  # fmt: skip
 
 
 @router.get("/export.xlsx", name="collection:export")
 def export_xlsx(session: ReadSession, actor: Operator, month: MonthParam = None) -> Response:
     chosen, _ = _month(session, month)
-    data = metrics.export_xlsx(session, months=[chosen] if chosen else [])
+    data = metrics.export_xlsx(
+        session, months=[chosen] if chosen else [], division_code=actor.division_code
+    )
     return Response(
         data,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

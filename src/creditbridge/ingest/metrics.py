@@ -475,10 +475,36 @@ def list_months(session: Session) -> list[str]:
     )
 
 
-def _rows(session: Session, month: str, *conditions: Any) -> list[CollectionMetric]:
+def region_prefix(division_code: str | None) -> str | None:
+    """The ``city_code`` prefix of the metric rows an operator of ``division_code`` sees (issue
+    23): its province's or its city's; None for a node-wide operator (every row).
+
+    Metrics are computed per city, the finest level providers report at, so a county operator
+    sees the figures of the city it lies in: a county figure does not exist, and an empty
+    dashboard would tell it less than the city's rate does. The rows are providers' deliveries,
+    never an enterprise's data."""
+    if division_code is None:
+        return None
+    if divisions.division_level(division_code) == "county":
+        return division_code[:4]
+    return divisions.division_prefix(division_code)
+
+
+def _in_region(division_code: str | None) -> list[Any]:
+    prefix = region_prefix(division_code)
+    if prefix is None:
+        return []
+    return [CollectionMetric.city_code.startswith(prefix, autoescape=True)]
+
+
+def _rows(
+    session: Session, month: str, *conditions: Any, division_code: str | None = None
+) -> list[CollectionMetric]:
     return list(
         session.scalars(
-            select(CollectionMetric).where(CollectionMetric.month == month, *conditions)
+            select(CollectionMetric).where(
+                CollectionMetric.month == month, *conditions, *_in_region(division_code)
+            )
         )
     )
 
@@ -490,11 +516,18 @@ def _group(rows: Iterable[CollectionMetric], *keys: str) -> dict[tuple[Any, ...]
     return groups
 
 
-def get_overview(session: Session, *, month: str, bar: CollectionBar = DEFAULT_BAR) -> Overview:
-    """The month's collection rate for the province and per city, and each dataset's figures."""
+def get_overview(
+    session: Session,
+    *,
+    month: str,
+    bar: CollectionBar = DEFAULT_BAR,
+    division_code: str | None = None,
+) -> Overview:
+    """The month's collection rate for the province and per city, and each dataset's figures;
+    only the cities of ``division_code`` when given (see :func:`region_prefix`)."""
     parse_month(month)
     catalog = catalog_service.list_datasets(session)
-    rows = _rows(session, month)
+    rows = _rows(session, month, division_code=division_code)
     by_dataset = _group(rows, "dataset_code")
     datasets = []
     for d in catalog:
@@ -536,11 +569,13 @@ def get_overview(session: Session, *, month: str, bar: CollectionBar = DEFAULT_B
     )
 
 
-def get_trend(session: Session, *, bar: CollectionBar = DEFAULT_BAR) -> list[tuple[str, float]]:
+def get_trend(
+    session: Session, *, bar: CollectionBar = DEFAULT_BAR, division_code: str | None = None
+) -> list[tuple[str, float]]:
     """(month, collection rate) for every computed month, oldest first."""
     out = []
     for month in reversed(list_months(session)):
-        rate = get_overview(session, month=month, bar=bar).rate
+        rate = get_overview(session, month=month, bar=bar, division_code=division_code).rate
         out.append((month, rate or 0.0))
     return out
 
@@ -555,10 +590,17 @@ class ProviderLine:
 
 
 def get_dataset_by_city(
-    session: Session, *, month: str, dataset_code: str, bar: CollectionBar = DEFAULT_BAR
+    session: Session,
+    *,
+    month: str,
+    dataset_code: str,
+    bar: CollectionBar = DEFAULT_BAR,
+    division_code: str | None = None,
 ) -> tuple[CatalogDataset, list[CityLine]]:
     dataset = catalog_service.get_dataset_or_raise(session, code=dataset_code)
-    rows = _rows(session, month, CollectionMetric.dataset_code == dataset_code)
+    rows = _rows(
+        session, month, CollectionMetric.dataset_code == dataset_code, division_code=division_code
+    )
     lines = []
     for (code,), figures in sorted(_group(rows, "city_code").items()):
         lines.append(CityLine(code, city_name(code), figures, int(figures.meets(bar)), 1))
@@ -566,8 +608,14 @@ def get_dataset_by_city(
 
 
 def get_city_providers(
-    session: Session, *, month: str, dataset_code: str, city_code: str
+    session: Session,
+    *,
+    month: str,
+    dataset_code: str,
+    city_code: str,
+    division_code: str | None = None,
 ) -> list[ProviderLine]:
+    """The providers' lines of one city; NotFound for a city outside ``division_code``."""
     rows = session.execute(
         select(CollectionMetric, Provider.name)
         .join(Provider, Provider.id == CollectionMetric.provider_id)
@@ -575,6 +623,7 @@ def get_city_providers(
             CollectionMetric.month == month,
             CollectionMetric.dataset_code == dataset_code,
             CollectionMetric.city_code == city_code,
+            *_in_region(division_code),
         )
         .order_by(Provider.name)
     ).all()
@@ -625,7 +674,7 @@ class ProviderOverdue:
 
 
 def list_overdue(
-    session: Session, *, month: str, today: date | None = None
+    session: Session, *, month: str, today: date | None = None, division_code: str | None = None
 ) -> list[ProviderOverdue]:
     """Deliveries owed for ``month`` and not made by the deadline, per provider, as of the last
     computation; days overdue in working days up to ``today`` (Beijing date by default)."""
@@ -645,6 +694,7 @@ def list_overdue(
             CollectionMetric.deliveries_due == 1,
             CollectionMetric.deliveries_made == 0,
             CollectionMetric.deadline_date < today,
+            *_in_region(division_code),
         )
         .group_by(
             CollectionMetric.provider_id,
@@ -681,8 +731,11 @@ EXPORT_HEADER: Final = (
 )  # fmt: skip
 
 
-def export_xlsx(session: Session, *, months: Sequence[str]) -> bytes:
-    """The metric rows of ``months`` as an Excel workbook (one sheet, Chinese headers)."""
+def export_xlsx(
+    session: Session, *, months: Sequence[str], division_code: str | None = None
+) -> bytes:
+    """The metric rows of ``months`` as an Excel workbook (one sheet, Chinese headers); only the
+    cities of ``division_code`` when given."""
     from openpyxl import Workbook
 
     names = {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
@@ -692,7 +745,7 @@ def export_xlsx(session: Session, *, months: Sequence[str]) -> bytes:
     rows = session.execute(
         select(CollectionMetric, Provider.name)
         .join(Provider, Provider.id == CollectionMetric.provider_id)
-        .where(CollectionMetric.month.in_(list(months)))
+        .where(CollectionMetric.month.in_(list(months)), *_in_region(division_code))
         .order_by(
             CollectionMetric.month,
             CollectionMetric.dataset_code,

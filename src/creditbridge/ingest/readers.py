@@ -1,5 +1,6 @@
 """Reading a delivered file, whatever the provider saved: CSV (UTF-8, UTF-8 with BOM, GBK, GB18030),
-XLSX and JSON Lines, with columns named by field code or by the list's Chinese label.
+XLSX and JSON Lines, with columns named by field code, by the list's Chinese label or by one of the
+field's aliases (``aliases`` in the list file).
 
 Rows are streamed: a reader holds one row at a time, so a file of ten million rows needs no more memory
 than a file of ten. Row numbers are the ones the provider sees — the line in the CSV or JSON Lines file,
@@ -54,6 +55,9 @@ class DeliveryUnreadable(ValueError):
         self.message = message
         self.key = key
         self.params: dict[str, object] | None = None if params is None else dict(params)
+        # The header as far as it was matched, when the header was the problem (a header check
+        # shows it next to the reason).
+        self.columns: ColumnMap | None = None
 
 
 def unreadable(code: str, key: str, /, **params: object) -> DeliveryUnreadable:
@@ -91,6 +95,8 @@ class ColumnMap:
     positions: dict[int, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)
+    """Each non-empty header cell as written, by position (matched or ignored)."""
 
     def row(self, cells: Sequence[Any]) -> dict[str, Any]:
         return {code: cells[i] for i, code in self.positions.items() if i < len(cells)}
@@ -117,6 +123,11 @@ def _normalise_header(text: str) -> str:
 def _names(fields: Sequence[FieldLike]) -> dict[str, str]:
     by_name: dict[str, str] = {_normalise_header(name): ACTION_COLUMN for name in ACTION_HEADERS}
     for spec in fields:
+        # Aliases first: the list file refuses an alias that is another field's code or label,
+        # and a code or label must win should an older list have let one through.
+        for alias in getattr(spec, "aliases", None) or ():
+            by_name[_normalise_header(alias)] = spec.code
+    for spec in fields:
         by_name[_normalise_header(spec.code)] = spec.code
         by_name[_normalise_header(spec.label_zh)] = spec.code
     return by_name
@@ -130,6 +141,7 @@ def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap
         text = clean_text(cell)
         if not text:
             continue
+        mapping.texts[position] = text
         code = by_name.get(_normalise_header(text))
         unit = None
         if code is None:
@@ -155,6 +167,22 @@ def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap
 
 
 def check_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> None:
+    try:
+        _check_columns(mapping, fields)
+    except DeliveryUnreadable as exc:
+        exc.columns = mapping
+        raise
+
+
+def missing_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> list[FieldLike]:
+    """Required fields no column names (none when an action column is there, see below)."""
+    present = set(mapping.positions.values())
+    if ACTION_COLUMN in present:
+        return []
+    return [spec for spec in fields if spec.required and spec.code not in present]
+
+
+def _check_columns(mapping: ColumnMap, fields: Sequence[FieldLike]) -> None:
     if not set(mapping.positions.values()) - {ACTION_COLUMN}:
         raise unreadable(
             "INGEST-HEADER-UNKNOWN",

@@ -27,6 +27,7 @@ from creditbridge.ingest import jobs as ingest_jobs
 from creditbridge.ingest import metrics
 from creditbridge.jobs.domain import JobArgsInvalid, JobUnknown, Trigger
 from creditbridge.marketplace import service as market_service
+from creditbridge.reports import jobs as reports_jobs
 
 JobFunc = Callable[[Session, Settings, dict[str, Any]], dict[str, Any]]
 ArgsCheck = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -302,6 +303,18 @@ def selftest(session: Session, settings: Settings, args: dict[str, Any]) -> dict
     return {"slept": seconds, "attempt": attempt}
 
 
+def _reports_args(job: str, check: ArgsCheck) -> ArgsCheck:
+    """Reports checks its own jobs' arguments; a refusal reads as every other job's."""
+
+    def checked(given: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return check(given)
+        except ValueError as exc:
+            raise _args_invalid(job, "args", str(exc)) from None
+
+    return checked
+
+
 # A fixed anchor makes the five-minute slots the same for every worker (IntervalTrigger would
 # otherwise count from the moment it is built).
 _ANCHOR = datetime(2020, 1, 1, tzinfo=SHANGHAI)
@@ -369,6 +382,24 @@ REGISTRY = Registry(
             title_en="Worker self-test",
             func=selftest,
             check_args=_selftest_args,
+        ),
+        JobSpec(
+            name=reports_jobs.AGGREGATES_JOB,
+            title_zh="重新计算区域行业信用统计",
+            title_en="Recompute the credit aggregates",
+            func=reports_jobs.run_aggregates,
+            # One try more at most: a recomputation that failed twice needs a look, not a loop.
+            max_attempts=2,
+            lease_seconds=1800,
+            check_args=_reports_args(reports_jobs.AGGREGATES_JOB, reports_jobs.aggregates_args),
+        ),
+        JobSpec(
+            name=reports_jobs.PDF_JOB,
+            title_zh="生成信用报告 PDF（完成后通知）",
+            title_en="Credit report PDF (notice when ready)",
+            func=reports_jobs.run_pdf,
+            max_attempts=2,
+            check_args=_reports_args(reports_jobs.PDF_JOB, reports_jobs.pdf_args),
         ),
     ]
 )

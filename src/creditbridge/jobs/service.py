@@ -33,6 +33,7 @@ from creditbridge.core.errors import Forbidden
 from creditbridge.jobs import domain
 from creditbridge.jobs.models import JobAttempt, JobRun
 from creditbridge.jobs.registry import REGISTRY, Registry
+from creditbridge.reports import jobs as reports_jobs
 
 SCHEDULE = "schedule"
 """``requested_by`` of the runs the schedule makes."""
@@ -557,3 +558,40 @@ def purge_finished_runs(
         session.execute(delete(JobRun).where(JobRun.id.in_(chunk)))
     session.flush()
     return len(ids)
+
+
+# --- The queue as reports sees it ----------------------------------------------------------
+#
+# Reports sits below the jobs layer, so its pages queue their long work through a port of its
+# own (``creditbridge.reports.jobs.WorkQueue``), filled in here.
+
+
+def _work_of(run: JobRun) -> reports_jobs.Work:
+    return reports_jobs.Work(
+        run_id=run.id,
+        job=run.job,
+        status=run.status,
+        args=dict(run.args),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        summary=None if run.summary is None else dict(run.summary),
+        error=run.last_error,
+    )
+
+
+class _ReportsQueue:
+    def enqueue(
+        self, session: Session, requester: Actor | str, job: str, args: dict[str, Any]
+    ) -> reports_jobs.Work:
+        return _work_of(enqueue(session, requester, job, args))
+
+    def get(self, session: Session, run_id: int) -> reports_jobs.Work | None:
+        run = session.get(JobRun, run_id, populate_existing=True)
+        return None if run is None else _work_of(run)
+
+    def recent(self, session: Session, job: str, *, limit: int) -> list[reports_jobs.Work]:
+        query = select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(limit)
+        return [_work_of(run) for run in session.scalars(query)]
+
+
+reports_jobs.use_queue(_ReportsQueue())

@@ -554,3 +554,167 @@ def add_months(day: date, months: int) -> date:
     last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30,
             31, 31, 30, 31, 30, 31][month - 1]  # fmt: skip
     return date(year, month, min(day.day, last))
+
+
+# --- products: lifecycle and review ----------------------------------------------------------
+
+
+class ProductStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    WITHDRAWN = "withdrawn"
+
+
+class ProductMove(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    RESUBMIT = "resubmit"
+    PAUSE = "pause"
+    RESUME = "resume"
+    WITHDRAW = "withdraw"
+
+
+PS = ProductStatus
+PRODUCT_TRANSITIONS: Final[dict[tuple[ProductStatus, ProductMove], ProductStatus]] = {
+    (PS.PENDING_REVIEW, ProductMove.APPROVE): PS.PUBLISHED,
+    (PS.PENDING_REVIEW, ProductMove.REJECT): PS.REJECTED,
+    (PS.PENDING_REVIEW, ProductMove.RESUBMIT): PS.PENDING_REVIEW,
+    (PS.PENDING_REVIEW, ProductMove.WITHDRAW): PS.WITHDRAWN,
+    (PS.REJECTED, ProductMove.RESUBMIT): PS.PENDING_REVIEW,
+    (PS.REJECTED, ProductMove.WITHDRAW): PS.WITHDRAWN,
+    (PS.PUBLISHED, ProductMove.PAUSE): PS.PAUSED,
+    (PS.PUBLISHED, ProductMove.WITHDRAW): PS.WITHDRAWN,
+    (PS.PAUSED, ProductMove.RESUME): PS.PUBLISHED,
+    (PS.PAUSED, ProductMove.WITHDRAW): PS.WITHDRAWN,
+}
+"""A withdrawn product is final: its applications and loans keep pointing at it, so it stays as a
+row, but it never comes back (a bank that wants it again submits a new product)."""
+
+LIVE_PRODUCT: Final = frozenset({PS.PUBLISHED, PS.PAUSED})
+"""Statuses whose terms the operator approved: an edit of such a product waits for review beside
+the live terms instead of replacing them."""
+
+PRODUCT_REVIEW_DAYS: Final = 3
+"""Working days the operator has to review a product or a change before it shows as overdue."""
+
+
+def product_transition(status: str, move: ProductMove) -> ProductStatus:
+    after = PRODUCT_TRANSITIONS.get((ProductStatus(status), move))
+    if after is None:
+        raise keyed(
+            InvalidTransition, "error.marketplace.product_move", status=status, move=move.value
+        )
+    return after
+
+
+def product_moves(status: str) -> list[ProductMove]:
+    """What the institution may do to a product in ``status`` (approval is the operator's)."""
+    own = (ProductMove.PAUSE, ProductMove.RESUME, ProductMove.WITHDRAW)
+    return [m for (s, m) in PRODUCT_TRANSITIONS if s.value == status and m in own]
+
+
+def changed_terms(live: dict[str, object], proposed: dict[str, object]) -> dict[str, object]:
+    """The fields of ``proposed`` whose value differs from ``live`` (lists compared as sets, since
+    the product keeps them sorted)."""
+
+    def norm(value: object) -> object:
+        return sorted(value) if isinstance(value, (list, tuple, set, frozenset)) else value
+
+    return {k: v for k, v in proposed.items() if norm(live.get(k)) != norm(v)}
+
+
+# --- whitelist review by level (逐级把关) -----------------------------------------------------
+
+
+def in_division(code: str | None, division: str) -> bool:
+    """Whether the division ``code`` (a subject's or an institution's) lies within ``division``
+    (a province, city or county code)."""
+    return code is not None and code.startswith(region_prefix(division))
+
+
+def may_review_whitelist(
+    *,
+    operator_division: str | None,
+    operator_level: str | None,
+    stage: Level,
+    subject_division: str | None,
+) -> bool:
+    """An operator of a division reviews only its own level's stage, and only for enterprises in
+    its division: a county passes the county stage of its county, a city the city stage of its
+    city, a province the last stage. A node-wide operator (no division) keeps reviewing every
+    stage, as a single-level node's console has always done; a division-scoped one can never act
+    for another level or region, which is what 逐级把关 exists to prevent."""
+    if operator_division is None:
+        return True
+    return operator_level == stage.value and in_division(subject_division, operator_division)
+
+
+# --- lending pages: stages, how a demand ended, what is late -------------------------------
+
+APP_STAGES: Final = ("submitted", "accepted", "under_review", "approved", "disbursed")
+"""The steps an application's stepper shows (提交 → 受理 → 审查 → 审批 → 放款); their names are
+``market_stage.*`` messages."""
+
+_STAGE_REACHED: Final[dict[str, int]] = {
+    "submitted": 0,
+    "accepted": 1,
+    "under_review": 2,
+    "approved": 3,
+    "disbursed": 4,
+    "repaid": 4,
+    "overdue": 4,
+    # Ended without going on: the step where it stopped.
+    "declined": 1,
+    "expired": 1,
+    "rejected": 3,
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where an application stands in :data:`APP_STAGES`: ``index`` is the step it is at (done
+    up to the one before); ``stopped`` says it ended there (declined, expired, withdrawn,
+    rejected) instead of moving on."""
+
+    index: int
+    stopped: bool
+
+    def state(self, step: int) -> str:
+        """``done``, ``current``, ``stopped`` or ``todo`` for step ``step`` of the stepper."""
+        if step < self.index or (step == self.index and step == len(APP_STAGES) - 1):
+            return "done"
+        if step == self.index:
+            return "stopped" if self.stopped else "current"
+        return "todo"
+
+
+def app_stage(status: str, *, accepted: bool = False) -> Stage:
+    """The stepper position of an application in ``status``. A withdrawn application stopped at
+    受理 when the institution had accepted it (``accepted``), else at 提交→受理."""
+    if status == AppStatus.WITHDRAWN.value:
+        return Stage(2 if accepted else 1, stopped=True)
+    index = _STAGE_REACHED.get(status, 0)
+    stopped = status in {A.DECLINED, A.EXPIRED, A.REJECTED}
+    return Stage(index, stopped=stopped)
+
+
+DEMAND_LENT: Final = "lent"
+"""How a closed demand reads when it ended in a loan (已放款), not 已关闭."""
+
+
+def demand_outcome(status: str, *, lent: bool) -> str:
+    """The status a demand shows: ``lent`` for a closed demand one of whose applications was
+    disbursed, else its status."""
+    return DEMAND_LENT if status == D.CLOSED and lent else status
+
+
+def is_late(respond_by: date | None, today: date) -> bool:
+    """An answer is late once its working-day deadline has passed."""
+    return respond_by is not None and respond_by < today
+
+
+def loan_is_overdue(status: str, maturity_date: date, today: date) -> bool:
+    """A loan reported overdue, or not repaid by its maturity date."""
+    return status in ("overdue", "defaulted") or (status == "current" and maturity_date < today)

@@ -220,3 +220,36 @@ class WhitelistSubscription(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("access_institution.id"), unique=True)
     created_at: Mapped[datetime]
+
+
+class ProductRevision(Base):
+    """One step in a product's history (产品变更记录): its submission, an edit of its terms, a
+    pause, a resumption or its withdrawal.
+
+    An edit of a live product waits here (``pending_review``) while the approved terms stay on the
+    product row, so enterprises keep seeing and applying to what the operator approved; approval
+    copies ``changes`` onto the product and keeps what they replaced in ``previous``. Pauses,
+    resumptions and withdrawals take effect at once (``applied``): they only stop or restart what
+    was already approved, and a bank must be able to stop offering a product without waiting."""
+
+    __tablename__ = "marketplace_product_revision"
+    __table_args__ = (Index("ix_marketplace_product_revision_status", "status", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("marketplace_product.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="submit | edit | pause | resume | withdraw")
+    status: Mapped[str] = mapped_column(
+        String(16), doc="pending_review | approved | rejected | applied | superseded"
+    )
+    changes: Mapped[dict[str, Any]] = mapped_column(
+        type_=_JSON, default=dict, doc="the fields the step sets, as ProductInput names them"
+    )
+    previous: Mapped[dict[str, Any]] = mapped_column(
+        type_=_JSON, default=dict, doc="the values an approved edit replaced"
+    )
+    reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime]
+    review_note: Mapped[str | None] = mapped_column(String(500), default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)

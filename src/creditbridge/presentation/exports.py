@@ -17,13 +17,24 @@ is text that is only a signed number, such as ``-12.5`` read from a delivered fi
 
 from __future__ import annotations
 
+import csv
+import io
 import numbers
 import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Final
+
+from creditbridge.core.clock import to_local
+from creditbridge.presentation import formatting
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
     from openpyxl.worksheet.worksheet import Worksheet
+
+    from creditbridge.presentation.i18n import Language
 
 FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 """A text cell starting with one of these is read as a formula by Excel, LibreOffice or Sheets."""
@@ -73,3 +84,117 @@ def csv_cell(value: Any) -> str:
 def csv_row(values: Any) -> list[str]:
     """A row for ``csv.writer.writerow`` with every field passed through :func:`csv_cell`."""
     return [csv_cell(value) for value in values]
+
+
+# ------------------------------------------------------------------ values for people in exports
+#
+# An export is read by people in Excel and summed by formulas: figures stay numbers (an amount
+# in 万元 as a Decimal with two places, a count as an int), and the unit goes in the header ("授信金额（万元）") instead of every cell; codes are
+# written by name (合肥市, 制造业, A级, 严重, 每月) through the same functions the pages use, and
+# dates are local dates. Masked figures are written as the pages show them (***万元).
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of an export.
+
+    ``kind`` says how a raw value becomes a cell:
+
+    - ``text`` (as is), ``number`` (as is, a number), ``count`` (an int)
+    - ``money`` (fen → Decimal 万元, header gets "（万元）"), ``wan_yuan`` (already 万元)
+    - ``ratio`` (a fraction, written as the pages write it: 85.3%), ``change`` (+3.2%, −1.5%)
+    - ``date``, ``datetime`` (local time), ``month`` (2026年11月), ``duration`` (months → 3年4个月)
+    - ``division``, ``industry``, ``tax_grade``, ``severity``, ``frequency`` (names of codes)
+    """
+
+    header: str
+    kind: str = "text"
+    unit: str = ""
+
+    def title(self, lang: Language) -> str:
+        unit = self.unit or _HEADER_UNITS.get(self.kind, ("", ""))[0 if lang == "zh" else 1]
+        if not unit:
+            return self.header
+        return f"{self.header}（{unit}）" if lang == "zh" else f"{self.header} ({unit})"
+
+
+_HEADER_UNITS: Final[dict[str, tuple[str, str]]] = {
+    "money": ("万元", "CNY 10k"),
+    "wan_yuan": ("万元", "CNY 10k"),
+}
+
+
+def export_value(column: Column, value: Any, lang: Language) -> Any:
+    """``value`` as the cell of ``column``: a number where a spreadsheet should sum it, text by
+    the formatting module where a person reads it."""
+    if value is None or value == "":
+        return None
+    kind = column.kind
+    if kind in ("money", "wan_yuan"):
+        masked = formatting.format_masked_figure("amount", "wan_yuan", value, lang)
+        if masked is not None:
+            return masked
+        amount = Decimal(str(value))
+        if kind == "money":
+            amount = amount / Decimal(1_000_000)
+        return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if kind == "count":
+        return int(value)
+    if kind in ("ratio", "change"):
+        return formatting.format_ratio(value, lang, signed=kind == "change")
+    if kind == "date":
+        if isinstance(value, datetime):
+            return to_local(value).date()
+        return value
+    if kind == "datetime":
+        return to_local(value).replace(tzinfo=None) if isinstance(value, datetime) else value
+    if kind in _NAMED:
+        return _NAMED[kind](value, lang)
+    return value
+
+
+_NAMED: Final[dict[str, Callable[[Any, Language], str]]] = {
+    "month": formatting.format_month,
+    "duration": formatting.format_duration,
+    "division": formatting.format_division,
+    "industry": formatting.format_industry,
+    "tax_grade": formatting.format_tax_grade,
+    "severity": formatting.format_severity,
+    "frequency": formatting.format_frequency,
+}
+
+
+def export_table(
+    columns: Sequence[Column], rows: Iterable[Sequence[Any]], lang: Language = "zh"
+) -> tuple[list[str], list[list[Any]]]:
+    """Headers with units and rows of cells for :func:`csv_bytes` or :func:`xlsx_bytes`."""
+    headers = [column.title(lang) for column in columns]
+    cells = [
+        [export_value(column, value, lang) for column, value in zip(columns, row, strict=True)]
+        for row in rows
+    ]
+    return headers, cells
+
+
+def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A CSV file (UTF-8 with BOM, so Excel reads the Chinese), every cell through csv_cell."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(csv_row(headers))
+    for row in rows:
+        writer.writerow(csv_row(row))
+    return ("\ufeff" + text.getvalue()).encode()
+
+
+def xlsx_bytes(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """An XLSX workbook of one sheet, every cell through xlsx_cell; dates typed as dates."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(xlsx_row(sheet, headers))
+    for row in rows:
+        sheet.append(xlsx_row(sheet, row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -46,6 +46,7 @@ def _merge(*tables: dict[str, tuple[str, str]]) -> None:
 
 _merge(
     messages.COMMON,
+    messages.LABELS,
     messages.HOME,
     messages.CATALOG,
     messages.INGEST,

@@ -13,7 +13,7 @@ from typing import Any, Final
 import jinja2
 
 from creditbridge import __version__
-from creditbridge.presentation import i18n
+from creditbridge.presentation import formatting, i18n, listing
 from creditbridge.presentation.errors import Explained, explain
 from creditbridge.presentation.i18n import Language
 
@@ -71,6 +71,69 @@ def _datetime_short(context: jinja2.runtime.Context, value: Any) -> str:
     return i18n.format_datetime_short(value, _lang(context))
 
 
+def _with_lang(func: Any) -> Any:
+    """A formatting function ``f(value, *args, lang, **kw)`` as a filter that takes the page's
+    language from the template context."""
+
+    @jinja2.pass_context
+    def _filter(context: jinja2.runtime.Context, value: Any, *args: Any, **kwargs: Any) -> str:
+        result: str = func(value, *args, _lang(context), **kwargs)
+        return result
+
+    _filter.__doc__ = func.__doc__
+    return _filter
+
+
+@jinja2.pass_context
+def _money_card(context: jinja2.runtime.Context, fen: int | Decimal | None) -> str:
+    return formatting.format_money_card(fen, _lang(context))
+
+
+@jinja2.pass_context
+def _count(
+    context: jinja2.runtime.Context,
+    value: int | None,
+    unit: str,
+    noun_en: str | None = None,
+    compact: bool = False,
+) -> str:
+    return formatting.format_count(value, unit, _lang(context), noun_en=noun_en, compact=compact)
+
+
+@jinja2.pass_context
+def _ratio(
+    context: jinja2.runtime.Context, value: Any, signed: bool = False, digits: int = 1
+) -> str:
+    return formatting.format_ratio(value, _lang(context), signed=signed, digits=digits)
+
+
+@jinja2.pass_context
+def _wan_yuan(context: jinja2.runtime.Context, value: Any, card: bool = False) -> str:
+    return formatting.format_wan_yuan(value, _lang(context), card=card)
+
+
+@jinja2.pass_context
+def _division(context: jinja2.runtime.Context, code: str | None, full: bool = False) -> str:
+    return formatting.format_division(code, _lang(context), full=full)
+
+
+@jinja2.pass_context
+def _masked(context: jinja2.runtime.Context, unit: str | None = None) -> str:
+    return formatting.format_masked(unit, _lang(context))
+
+
+@jinja2.pass_context
+def _masked_figure(
+    context: jinja2.runtime.Context, field_type: str | None, unit: str | None, value: Any
+) -> str | None:
+    return formatting.format_masked_figure(field_type, unit, value, _lang(context))
+
+
+@jinja2.pass_context
+def _indicator(context: jinja2.runtime.Context, value: Any, code: str, unit: str) -> str:
+    return formatting.format_indicator(code, unit, value, _lang(context))
+
+
 @jinja2.pass_context
 def _explain(context: jinja2.runtime.Context, item: Explained) -> str:
     """An error or an issue (of a request, of a delivered row) in the page's language."""
@@ -85,5 +148,51 @@ environment.filters.update(
     datetime=_datetime,
     datetime_short=_datetime_short,
     explain=_explain,
+    # Values for people (formatting.py): {{ fen|money_card }} {{ n|with_unit('家') }}
+    # {{ 0.032|ratio(signed=true) }} {{ months|duration }} {{ d|month }} {{ code|division }}
+    # {{ code|industry }} {{ 'A'|tax_grade }} {{ 'minor'|severity }} {{ 'monthly'|frequency }}
+    # {{ 'wan_yuan'|masked }} {{ value|indicator(code, unit) }}
+    money_card=_money_card,
+    wan_yuan=_wan_yuan,
+    with_unit=_count,  # not 'count': that is Jinja's own alias of length
+    ratio=_ratio,
+    change=_with_lang(formatting.format_change),
+    duration=_with_lang(formatting.format_duration),
+    duration_between=_with_lang(formatting.format_duration_between),
+    years=_with_lang(formatting.format_years),
+    month=_with_lang(formatting.format_month),
+    division=_division,
+    industry=_with_lang(formatting.format_industry),
+    tax_grade=_with_lang(formatting.format_tax_grade),
+    severity=_with_lang(formatting.format_severity),
+    frequency=_with_lang(formatting.format_frequency),
+    masked=_masked,
+    indicator=_indicator,
 )
-environment.globals.update(version=__version__)
+
+
+def _current_sort(params: Any) -> listing.Sort | None:
+    """The sort a list link carries, as written (any column): only used to mark and toggle the
+    header of that column; the handler whitelists it before it reaches a query."""
+    value = params.get(listing.SORT_PARAM) if params is not None else None
+    if not isinstance(value, str) or not value.removeprefix(listing.DESCENDING_PREFIX):
+        return None
+    return listing.Sort(
+        value.removeprefix(listing.DESCENDING_PREFIX),
+        value.startswith(listing.DESCENDING_PREFIX),
+    )
+
+
+environment.globals.update(
+    version=__version__,
+    # Links of the list widgets (components/ui.html) that keep the other query parameters.
+    query_string=listing.query_string,
+    with_query=listing.with_query,
+    sort_link=listing.sort_link,
+    page_link=listing.page_link,
+    export_link=listing.export_link,
+    current_sort=_current_sort,
+    # {{ masked_figure(f.type, f.unit, value) or show(f, value) }}: a masked amount as ***万元.
+    masked_figure=_masked_figure,
+    list_sizes=listing.SIZES,
+)

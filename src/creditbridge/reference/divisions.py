@@ -171,3 +171,78 @@ def city_weights() -> dict[str, float]:
     An ESTIMATE from approximate 2023 GDP (see ``data/anhui_city_weights.yaml``); fit for spreading
     synthetic enterprises, not for statistics."""
     return dict(_weights())
+
+
+# --- Operators by region (issue 23) ----------------------------------------------------------
+
+
+def division_level(code: str) -> Level | None:
+    """The level a 6-digit GB/T 2260 code names, from the data when it lists the code and from
+    its shape otherwise (``xx0000`` a province, ``xxyy00`` a city, anything else a county), so
+    that codes outside Anhui, which the data lists only to province level, still have one.
+    None when ``code`` is not six ASCII digits."""
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        return None
+    division = get(code)
+    if division is not None:
+        return division.level
+    if code.endswith("0000"):
+        return "province"
+    if code.endswith("00"):
+        return "city"
+    return "county"
+
+
+def division_covers(operator_division: str | None, subject_division: str | None) -> bool:
+    """Whether an operator of ``operator_division`` sees what belongs to ``subject_division``:
+    a province covers itself and all its cities and counties, a city itself and its counties, a
+    county only itself. ``None`` (a node-wide operator) covers everything; a thing without a
+    division is seen only by a node-wide operator, since no region can claim it.
+
+    By code prefix rather than the data's parent links, so that a county abolished or renumbered
+    under the same city, and codes the data does not list, fall where their digits put them."""
+    if operator_division is None:
+        return True
+    if subject_division is None:
+        return False
+    prefix = division_prefix(operator_division)
+    # A subject's code may be longer (a township's 9 or 12 digits) but never shorter.
+    if prefix is None or len(subject_division) < 6 or not subject_division.isascii():
+        return False
+    return subject_division.isdigit() and subject_division.startswith(prefix)
+
+
+def division_prefix(operator_division: str | None) -> str | None:
+    """The code prefix :func:`division_covers` matches, for a ``LIKE 'prefix%'`` query; None for a
+    node-wide operator (no limit). A county's prefix is its whole code."""
+    if operator_division is None:
+        return None
+    level = division_level(operator_division)
+    if level is None:
+        # Not a code at all (a stored value gone bad): match nothing rather than everything;
+        # "!" never occurs in a code, and is safe in a LIKE pattern on both stores.
+        return operator_division + "!"
+    if level == "province":
+        return operator_division[:2]
+    if level == "city":
+        return operator_division[:4]
+    return operator_division
+
+
+def operator_division_issue(code: str) -> str | None:
+    """Why ``code`` cannot be an operator's division (a Chinese message), or None: six digits,
+    a current GB/T 2260 unit when the data lists its province in full, and at least a province
+    in shape elsewhere."""
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        return "行政区划代码应为 6 位数字（GB/T 2260）"
+    division = get(code)
+    if division is not None:
+        if not division.is_current:
+            return f"{division.name}（{code}）已撤销，请使用现行代码"
+        return None
+    if province_of(code) is None:
+        return "行政区划代码不存在（GB/T 2260）"
+    # Anhui is listed to county level: an unlisted Anhui code is not a unit.
+    if code[:2] == ANHUI[:2]:
+        return "行政区划代码不存在（GB/T 2260）"
+    return None

@@ -5,7 +5,8 @@ the reports service and render; who sees what is decided in the service."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated, Final, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
@@ -14,19 +15,23 @@ from sqlalchemy.orm import Session
 
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
-from creditbridge.consent.domain import Purpose
+from creditbridge.consent.domain import Purpose, ReceiptCheck
 from creditbridge.core.actors import Actor, Role
-from creditbridge.core.errors import NotFound
-from creditbridge.presentation import i18n
+from creditbridge.core.errors import Busy, NotFound
+from creditbridge.presentation import i18n, templating
 from creditbridge.presentation.errors import keyed
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, rendering, service
+from creditbridge.reports import jobs as report_jobs
 from creditbridge.reports.domain import Check
 from creditbridge.subjects import service as subjects_service
-from creditbridge.web.admission import pdf_admission
+from creditbridge.web.admission import RETRY_AFTER_SECONDS, pdf_admission
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import language, render
+
+if TYPE_CHECKING:
+    from creditbridge.subjects.models import Subject
 
 router = APIRouter(include_in_schema=False)
 
@@ -160,17 +165,25 @@ def _issue(
     if subject is None:
         return _not_found(request, code)
     # A PDF takes a render slot or is refused at once (503 CB-BUSY), and is dropped if its client
-    # leaves before it is ready (the issuance then rolls back).
-    with pdf_admission(request) if fmt == "pdf" else nullcontext():
-        issued = service.issue_report(
-            session,
-            actor,
-            subject_id=subject.id,
-            consent_id=consent_id,
-            purpose=purpose,
-            fmt=fmt,
-            lang=language(request),
-            settings=request.app.state.settings,
+    # leaves before it is ready (the issuance then rolls back). Refused, the user is offered the
+    # worker instead: "生成后通知我" (nothing was issued or written yet).
+    try:
+        with pdf_admission(request) if fmt == "pdf" else nullcontext():
+            issued = service.issue_report(
+                session,
+                actor,
+                subject_id=subject.id,
+                consent_id=consent_id,
+                purpose=purpose,
+                fmt=fmt,
+                lang=language(request),
+                settings=request.app.state.settings,
+            )
+    except Busy:
+        if fmt != "pdf":
+            raise
+        return _issue_page(
+            request, session, actor, subject, consent_id, purpose, busy=True, status=503
         )
     disposition = "attachment" if download or fmt == "pdf" else "inline"
     filename = quote(issued.filename)
@@ -211,16 +224,33 @@ def report_form(
     subject = subjects_service.find_subject_by_uscc(session, code)
     if subject is None:
         return _not_found(request, code)
+    return _issue_page(request, session, actor, subject, consent_id, purpose)
+
+
+def _issue_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    consent_id: int | None,
+    purpose: str | None,
+    *,
+    busy: bool = False,
+    status: int = 200,
+) -> HTMLResponse:
     grant = consent_service.access_consent(session, actor, consent_id) if consent_id else None
     if grant is not None and grant.subject_id != subject.id:
         raise keyed(NotFound, "error.reports.no_consent")
     return render(
         request,
         "reports/issue.html",
+        status_code=status,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if busy else None,
         subject=subject,
         actor=actor,
         grant=grant,
         purpose=purpose if purpose in {p.value for p in Purpose} else None,
+        busy=busy,
     )
 
 
@@ -267,6 +297,87 @@ def report_pdf(
     )
 
 
+@router.post("/reports/{uscc}/pdf/notify", name="reports:pdf_notify")
+def report_pdf_notify(
+    request: Request,
+    session: WriteSession,
+    actor: Reader,
+    uscc: Code,
+    consent_id: ConsentForm = None,
+    purpose: PurposeForm = None,
+) -> Response:
+    """The PDF made by the worker; the user finds it, with its link, among their notices. The
+    reading rules are checked when the worker issues it, as the request would have."""
+    malformed = _check_code(request, uscc)
+    if malformed is not None:
+        return malformed
+    code = uscc_codes.validate(uscc).code
+    subject = subjects_service.find_subject_by_uscc(session, code)
+    if subject is None:
+        return _not_found(request, code)
+    if consent_id is not None:
+        # A consent of someone else is refused now, not in the worker.
+        grant = consent_service.access_consent(session, actor, consent_id)
+        if grant.subject_id != subject.id:
+            raise keyed(NotFound, "error.reports.no_consent")
+    report_jobs.request_pdf(
+        session,
+        actor,
+        subject_id=subject.id,
+        consent_id=consent_id,
+        purpose=purpose or None,
+        lang=language(request),
+    )
+    return RedirectResponse(request.url_for("reports:ready").path + "?queued=1", 303)
+
+
+@router.get("/report-files", name="reports:ready")
+def ready(
+    request: Request,
+    session: ReadSession,
+    actor: Reader,
+    queued: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> HTMLResponse:
+    """The notices of the PDFs the worker made for this user."""
+    works = report_jobs.list_ready(session, actor)
+    return render(
+        request,
+        "reports/ready.html",
+        actor=actor,
+        ready=works,
+        queued=bool(queued),
+        subjects=subjects_service.subject_names(
+            session, {int(w.args["report_subject_id"]) for w in works}
+        ),
+    )
+
+
+@router.get("/report-files/{report_no}.pdf", name="reports:rendered_pdf")
+def rendered_pdf(
+    request: Request,
+    session: WriteSession,
+    actor: Reader,
+    report_no: Annotated[str, Path(max_length=40)],
+) -> Response:
+    # A write session: the fetch is audited (and an institution's read passes the consent gate).
+    issuance, data = service.open_rendered_pdf(
+        session,
+        actor,
+        report_no=report_no,
+        folder=report_jobs.pdf_path(request.app.state.settings, report_no).parent,
+    )
+    filename = quote(f"credit-report-{issuance.report_no}.pdf")
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            "X-Report-No": issuance.report_no,
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 # --- verification (public) ---------------------------------------------------------------------
 
 
@@ -277,6 +388,8 @@ def _verify_page(
     report_no: str | None,
     result: service.Verification | None = None,
     status: int = 200,
+    receipt: ReceiptCheck | None = None,
+    by_reference: consent_service.PublicCheck | None = None,
 ) -> HTMLResponse:
     issuance = service.get_issuance(session, report_no) if report_no else None
     subject = (
@@ -293,7 +406,23 @@ def _verify_page(
         subject=subject,
         result=result,
         checks=[c.value for c in Check],
+        receipt=receipt,
+        by_reference=by_reference,
+        categories=(
+            {c.code: c for c in catalog_service.list_categories(session)} if receipt else {}
+        ),
+        times=(
+            consent_service.receipt_times(receipt.artefact) if receipt and receipt.artefact else {}
+        ),
     )
+
+
+ConsentPathId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _is_consent_receipt(raw: bytes) -> bool:
+    # Reports are PDF or HTML; a consent receipt is the one JSON file the platform hands out.
+    return raw.lstrip()[:1] == b"{"
 
 
 @router.get("/verify", name="reports:verify_form")
@@ -335,6 +464,10 @@ def verify_upload(
             checks=[c.value for c in Check],
             nothing=True,
         )
+    if _is_consent_receipt(raw):
+        # The receipt file says everything the page shows: its holder learns nothing new.
+        checked = consent_service.verify_receipt(raw[:MAX_UPLOAD])
+        return _verify_page(request, session, report_no=None, receipt=checked)
     result = service.verify_file(session, raw[:MAX_UPLOAD])
     if pasted and not result.ok:
         # A browser sends a textarea's line breaks as CRLF and a paste may lose the final line
@@ -347,6 +480,61 @@ def verify_upload(
                 break
     # The check ran: a failed verification is an answer, not an error of the request.
     return _verify_page(request, session, report_no=result.report_no, result=result)
+
+
+@router.get("/verify/receipt/{reference}", name="reports:verify_receipt")
+def verify_receipt_link(
+    request: Request,
+    session: ReadSession,
+    reference: Annotated[str, Path(max_length=40)],
+    d: Annotated[str, Query(max_length=128)] = "",
+) -> HTMLResponse:
+    """The page a 授权书's QR code opens: the number and terms digest checked against the
+    register, showing only the two sides, purpose, period and whether it is in force."""
+    checked = consent_service.check_by_reference(
+        session, reference=reference, digest=d, settings=request.app.state.settings
+    )
+    return _verify_page(
+        request,
+        session,
+        report_no=None,
+        by_reference=checked,
+        status=200 if checked.ok or checked.reason == "digest" else 404,
+    )
+
+
+@router.post("/enterprise/consents/{consent_id}/letter", name="reports:consent_letter")
+def consent_letter(
+    request: Request, session: WriteSession, actor: Enterprise, consent_id: ConsentPathId
+) -> Response:
+    """The 授权书 as a PDF. Here rather than in consent's pages because PDFs are rendered by
+    the reports' renderer pool, which the consent layer may not import; a POST with the page's
+    token, since issuing it is audited."""
+    lang = language(request)
+    settings = request.app.state.settings
+    with pdf_admission(request):
+        letter = consent_service.authorization_letter(
+            session, actor, consent_id=consent_id, settings=settings
+        )
+        verify_url = settings.public_base_url.strip().rstrip("/") + letter.verify_path
+        html = templating.environment.get_template("consent/letter.html").render(
+            lang=lang,
+            t=partial(i18n.translate, lang),
+            label=partial(i18n.label, lang),
+            letter=letter,
+            a=letter.artefact,
+            categories={c.code: c for c in catalog_service.list_categories(session)},
+            verify_url=verify_url,
+            verify_page=settings.public_base_url.strip().rstrip("/") + "/verify",
+            qr=rendering.qr_data_uri(verify_url),
+        )
+        pdf = rendering.html_to_pdf(html)
+    filename = quote(f"授权书-{letter.artefact['reference']}.pdf")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
 
 
 # --- self-query ----------------------------------------------------------------------------------
@@ -431,6 +619,7 @@ def aggregates(request: Request, session: ReadSession, actor: FigureReader) -> H
         request,
         "reports/aggregates.html",
         actor=actor,
+        work=report_jobs.latest_aggregates(session),
         run=latest,
         tables=tables,
         dimensions=analytics.DIMENSIONS,
@@ -441,9 +630,37 @@ def aggregates(request: Request, session: ReadSession, actor: FigureReader) -> H
 
 
 @router.post("/aggregates/refresh", name="reports:aggregates_refresh")
-def aggregates_refresh(session: WriteSession, actor: Operator) -> RedirectResponse:
-    analytics.refresh(session, actor)
+def aggregates_refresh(request: Request, session: WriteSession, actor: Operator) -> Response:
+    """Queues the recomputation for the worker (seconds of DuckDB over the province must not
+    hold a request); htmx gets the status fragment, which then polls until it is done."""
+    work = report_jobs.request_aggregates(session, actor)
+    if request.headers.get("HX-Request") == "true":
+        latest = analytics.latest(session)
+        return render(
+            request,
+            "reports/_agg_status.html",
+            work=work,
+            shown=latest.id if latest else 0,
+        )
     return RedirectResponse("/aggregates", status_code=303)
+
+
+@router.get("/aggregates/status", name="reports:aggregates_status")
+def aggregates_status(
+    request: Request,
+    session: ReadSession,
+    actor: Operator,
+    run: Annotated[int, Query(ge=1, le=2**62)],
+    shown: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> HTMLResponse:
+    """The recomputation's state, polled every 2 s. Once it has stored figures newer than the
+    ones on the page (``shown``), htmx reloads the page to show them."""
+    work = report_jobs.aggregates_status(session, run)
+    latest = analytics.latest(session)
+    headers = None
+    if work.status == "succeeded" and latest is not None and latest.id != shown:
+        headers = {"HX-Refresh": "true"}
+    return render(request, "reports/_agg_status.html", headers=headers, work=work, shown=shown)
 
 
 @router.get("/aggregates.xlsx", name="reports:aggregates_xlsx")

@@ -30,7 +30,7 @@ import segno
 
 from creditbridge import __version__
 from creditbridge.core.errors import Busy, DomainError
-from creditbridge.presentation import i18n, templating
+from creditbridge.presentation import formatting, i18n, templating
 from creditbridge.presentation.templating import environment
 from creditbridge.reference import divisions, industries
 from creditbridge.reports import domain
@@ -73,8 +73,8 @@ def format_value(field: FieldInfo, value: Any, lang: Literal["zh", "en"]) -> str
             return ("是" if value else "否") if lang == "zh" else ("Yes" if value else "No")
         return str(value)
     text = str(value)
-    if "*" in text:  # masked
-        return text
+    if "*" in text:  # masked: a starred figure reads ***万元 as a whole, never as partial digits
+        return formatting.format_masked_figure(field.type, field.unit, text, lang) or text
     if field.type == "amount" and field.unit in _UNIT_FEN:
         try:
             fen = int(Decimal(text) * _UNIT_FEN[field.unit])

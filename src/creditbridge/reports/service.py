@@ -912,3 +912,61 @@ def list_issuances_about(
             .limit(limit)
         )
     )
+
+
+# --- a PDF the worker rendered ------------------------------------------------------------------
+
+
+def open_rendered_pdf(
+    session: Session, actor: Actor, *, report_no: str, folder: Path
+) -> tuple[ReportIssuance, bytes]:
+    """The file of a report the worker issued for ``actor``, read again through the same gate as
+    the issuance: only its requester, and only while the requester may still read the
+    enterprise (an institution passes the consent service's authorization: throttle, purpose;
+    a consented report also needs its consent still active). Anyone else gets NotFound, so a
+    report number reveals nothing. The fetch is audited."""
+    issuance = get_issuance(session, report_no)
+    if (
+        issuance is None
+        or issuance.format != "pdf"
+        or actor.kind is not ActorKind.USER
+        or issuance.actor_kind != str(ActorKind.USER)
+        or issuance.actor_id != actor.id
+    ):
+        raise keyed(NotFound, "error.reports.no_issuance")
+    subject = subjects_service.get_subject_or_raise(session, issuance.subject_id)
+    if not _own(actor, subject):
+        if not _may_read_public(actor):
+            raise keyed(Forbidden, "error.reports.role_may_not_read")
+        if _is_institution(actor):
+            if issuance.consent_id is not None:
+                grant = consent_service.access_consent(session, actor, issuance.consent_id)
+                if grant.status != "active":
+                    raise keyed(Forbidden, "error.reports.consent_no_longer_active")
+            # No use is counted (``categories`` empty): the read was counted when it was issued.
+            consent_service.authorize_read(
+                session,
+                actor,
+                subject_id=subject.id,
+                purpose=issuance.purpose,
+                categories=[],
+                what={"report_no": report_no, "fetch": "rendered_pdf"},
+            )
+    path = folder / f"{report_no}.pdf"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise keyed(NotFound, "error.reports.file_gone") from None
+    if sm3_hex(data) != issuance.file_digest:
+        # Not the file that was issued (a disk fault, a hand edit): never hand it out as ours.
+        raise keyed(NotFound, "error.reports.file_gone")
+    audit.record(
+        session,
+        actor,
+        action="report.fetch",
+        object_type="report",
+        object_id=report_no,
+        subject_id=subject.id,
+        detail={"file_digest": issuance.file_digest},
+    )
+    return issuance, data

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from creditbridge.access import domain
@@ -14,10 +15,84 @@ from creditbridge.access.service._common import audit
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.errors import InvalidTransition, Issue, NotFound, ValidationFailed
+from creditbridge.reference import divisions
 
 
 def count_institutions(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Institution)) or 0
+
+
+INSTITUTION_SORTS: Final = ("code", "name", "kind", "status", "division_code", "created_at")
+
+
+def _institution_filter(
+    query: Any,
+    *,
+    kind: str | None,
+    status: str | None,
+    region: str | None,
+    search: str | None,
+) -> Any:
+    if kind:
+        query = query.where(Institution.kind == kind)
+    if status:
+        query = query.where(Institution.status == status)
+    if region:
+        # A province or city lists what lies within it (divisions.division_covers, by prefix).
+        prefix = divisions.division_prefix(region) or ""
+        query = query.where(Institution.division_code.startswith(prefix, autoescape=True))
+    if search:
+        query = query.where(
+            or_(
+                Institution.name.contains(search, autoescape=True),
+                Institution.code.contains(search, autoescape=True),
+            )
+        )
+    return query
+
+
+def find_institutions(
+    session: Session,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    region: str | None = None,
+    search: str | None = None,
+    sort: str = "code",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Institution]:
+    """The admission desk's list: filtered by kind, status, region (a GB/T 2260 code: itself and
+    what lies within) and a piece of the name or code; sorted on one of
+    :data:`INSTITUTION_SORTS` (then by code, so pages never overlap)."""
+    column = getattr(Institution, sort if sort in INSTITUTION_SORTS else "code")
+    query = _institution_filter(
+        select(Institution), kind=kind, status=status, region=region, search=search
+    )
+    query = query.order_by(column.desc() if descending else column.asc(), Institution.code)
+    query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_matching_institutions(
+    session: Session,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    region: str | None = None,
+    search: str | None = None,
+) -> int:
+    query = _institution_filter(
+        select(func.count()).select_from(Institution),
+        kind=kind,
+        status=status,
+        region=region,
+        search=search,
+    )
+    return int(session.scalar(query) or 0)
 
 
 def list_institutions(session: Session, *, status: str | None = None) -> list[Institution]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,8 +36,9 @@ def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
-def list_users(session: Session, actor: Actor) -> list[User]:
-    query = select(User).order_by(User.username)
+def _users_query(
+    actor: Actor, query: Any, *, role: str | None, status: str | None, search: str | None
+) -> Any:
     if actor.has_role(Role.INSTITUTION_OFFICER):
         query = query.where(User.institution_id == actor.institution_id)
     elif not (
@@ -43,7 +46,58 @@ def list_users(session: Session, actor: Actor) -> list[User]:
         or actor.kind in (ActorKind.CLI, ActorKind.SYSTEM)
     ):
         raise Forbidden("无权查看用户")
+    if role:
+        query = query.where(User.role == role)
+    if status:
+        query = query.where(User.status == status)
+    if search:
+        pattern = f"%{search}%"
+        query = query.where(
+            or_(
+                User.username.ilike(pattern, escape="\\"),
+                User.display_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_users(
+    session: Session,
+    actor: Actor,
+    *,
+    role: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[User]:
+    """Accounts the actor may see, by username; filtered by role, status and a piece of the
+    username or name."""
+    search = _like_escaped(search.strip()) if search and search.strip() else None
+    query = _users_query(actor, select(User), role=role, status=status, search=search)
+    query = query.order_by(User.username).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def count_users(
+    session: Session,
+    actor: Actor,
+    *,
+    role: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+) -> int:
+    search = _like_escaped(search.strip()) if search and search.strip() else None
+    query = _users_query(
+        actor, select(func.count()).select_from(User), role=role, status=status, search=search
+    )
+    return int(session.scalar(query) or 0)
 
 
 def access_user(session: Session, actor: Actor, user_id: int) -> User:
@@ -88,6 +142,7 @@ def new_user(
     provider_id: int | None = None,
     subject_id: int | None = None,
     org_admin: bool = False,
+    division_code: str | None = None,
 ) -> User:
     """Insert an account already checked by :func:`check_new_account` (and its binding by the
     caller's own rule); a binding to a missing row is a ValidationFailed."""
@@ -100,6 +155,7 @@ def new_user(
         subject_id=subject_id,
         status=status,
         org_admin=org_admin,
+        division_code=division_code,
         password_hash=hash_password(password),
         totp_enabled=False,
         failed_logins=0,
@@ -126,6 +182,7 @@ def create_user(
     password: str,
     role: Role,
     provider_id: int | None = None,
+    division_code: str | None = None,
 ) -> User:
     """An account of the platform's staff or of a provider. The system admin creates them but
     never admin accounts: the three admin roles come from the console, or from a change another
@@ -145,9 +202,10 @@ def create_user(
         raise Forbidden("管理员账户只能在服务器控制台创建，或由另一名管理员批准授予")
     username = username.strip()
     display_name = display_name.strip()
+    division_code = (division_code or "").strip() or None
     binding = domain.binding_issues(
         role, institution_id=None, provider_id=provider_id, subject_id=None
-    )
+    ) + domain.division_issues(role, division_code)
     if binding:
         raise ValidationFailed("用户信息有误", issues=binding)
     check_new_account(session, username=username, display_name=display_name, password=password)
@@ -158,14 +216,47 @@ def create_user(
         password=password,
         role=role,
         provider_id=provider_id,
+        division_code=division_code,
     )
+    detail: dict[str, object] = {"username": username, "role": role.value}
+    if division_code:
+        detail["division_code"] = division_code
     audit(
         session,
         actor,
         action="user.create",
         object_type="user",
         object_id=user.id,
-        detail={"username": username, "role": role.value},
+        detail=detail,
+    )
+    return user
+
+
+def set_division(
+    session: Session, actor: Actor, *, user_id: int, division_code: str | None
+) -> User:
+    """Move an operator to another division, or make it node-wide (None). The system admin's
+    decision, audited; the operator's sessions end so its lists narrow or widen from its next
+    login rather than halfway through a page it is reading."""
+    require(actor, Role.SYSTEM_ADMIN, what="设置所属行政区划")
+    user = access_user(session, actor, user_id)
+    division_code = (division_code or "").strip() or None
+    issues = domain.division_issues(Role(user.role), division_code)
+    if issues:
+        raise ValidationFailed("所属行政区划有误", issues=issues)
+    previous = user.division_code
+    if previous == division_code:
+        return user
+    user.division_code = division_code
+    end_sessions_of(session, user.id)
+    session.flush()
+    audit(
+        session,
+        actor,
+        action="user.set_division",
+        object_type="user",
+        object_id=user.id,
+        detail={"from": previous, "to": division_code},
     )
     return user
 
@@ -250,4 +341,6 @@ def actor_for_user(user: User, *, ip: str | None = None) -> Actor:
         provider_id=user.provider_id,
         subject_id=user.subject_id,
         ip=ip,
+        # Only operators carry one (domain.division_issues); a re-roled account keeps none.
+        division_code=user.division_code if user.role == Role.OPERATOR.value else None,
     )

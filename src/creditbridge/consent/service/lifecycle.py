@@ -119,51 +119,18 @@ def request_consent(
     subject = subjects_service.get_subject_by_uscc_or_raise(session, uscc)
     now = utc_now()
     valid_from = valid_from or now
-    known = {d.category for d in catalog_service.list_datasets(session)}
-    issues: list[Issue] = []
-    if purpose not in set(Purpose):
-        issues.append(
-            keyed_issue(
-                "CB-CONSENT-PURPOSE-UNKNOWN", "error.consent.unknown_purpose", field="purpose"
-            )
-        )
     scope = sorted(set(categories))
-    if not scope:
-        issues.append(
-            keyed_issue("CB-CONSENT-SCOPE-EMPTY", "error.consent.scope_empty", field="categories")
-        )
-    unknown = [c for c in scope if c not in known]
-    if unknown:
-        issues.append(
-            keyed_issue(
-                "CB-CONSENT-SCOPE-UNKNOWN",
-                "error.consent.scope_not_in_list",
-                field="categories",
-                value=",".join(unknown)[:100],
-            )
-        )
-    if valid_until <= valid_from or valid_until <= now:
-        issues.append(
-            keyed_issue("CB-CONSENT-VALIDITY", "error.consent.validity_order", field="valid_until")
-        )
-    elif valid_until - valid_from > timedelta(days=MAX_VALIDITY_DAYS):
-        issues.append(
-            keyed_issue(
-                "CB-CONSENT-VALIDITY", "error.consent.validity_too_long", field="valid_until"
-            )
-        )
-    if not 1 <= max_uses <= MAX_USES_LIMIT:
-        issues.append(
-            keyed_issue(
-                "CB-CONSENT-USES", "error.consent.uses_range", field="max_uses", max=MAX_USES_LIMIT
-            )
-        )
-    if data_from and data_to and data_from > data_to:
-        issues.append(
-            keyed_issue("CB-CONSENT-RANGE", "error.consent.data_range", field="data_from")
-        )
-    if len(note) > 500:
-        issues.append(keyed_issue("CB-CONSENT-NOTE", "error.consent.note_too_long", field="note"))
+    issues = _terms_issues(
+        session,
+        purpose=purpose,
+        categories=scope,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_uses=max_uses,
+        data_from=data_from,
+        data_to=data_to,
+        note=note,
+    )
     if issues:
         raise keyed(ValidationFailed, "error.consent.request_invalid", issues=issues)
     grant = ConsentGrant(
@@ -248,14 +215,186 @@ def grant(
         )
     if issues:
         raise keyed(ValidationFailed, "error.consent.grant_invalid", issues=issues)
+    return _born_active(
+        session,
+        actor,
+        subject_id=subject_id,
+        institution_id=institution_id,
+        purpose=purpose,
+        categories=scope,
+        valid_until=valid_until,
+        max_uses=max_uses,
+        note=note,
+    )
+
+
+GRANTABLE_INSTITUTION_KINDS = frozenset({"bank", "guarantor", "insurer", "credit_agency"})
+"""Institutions an enterprise may name in a consent it starts: those that lend, guarantee or
+insure; a city platform is a node's operator, not a reader under consent."""
+
+
+def grantable_institutions(session: Session) -> list[tuple[int, str, str]]:
+    """(id, name, kind) of every institution an enterprise may start a consent to: admitted
+    (approved) ones of a kind that reads under consent, by name."""
+    rows = [
+        (i.id, i.name, i.kind)
+        for i in access_service.list_institutions(session, status="approved")
+        if i.kind in GRANTABLE_INSTITUTION_KINDS
+    ]
+    return sorted(rows, key=lambda row: row[1])
+
+
+def grant_to_institution(
+    session: Session,
+    actor: Actor,
+    *,
+    institution_id: int,
+    purpose: str,
+    categories: Sequence[str],
+    valid_until: datetime,
+    max_uses: int,
+    data_from: date | None = None,
+    data_to: date | None = None,
+    note: str = "",
+) -> ConsentGrant:
+    """An enterprise starts a consent to an institution it chose: the consent is born active
+    (the enterprise is the one who agrees), audited and heard of by the institution. The terms
+    follow the same rules as an institution's request; every refusal is collected, with its
+    field, so the form can show them all at once."""
+    if actor.role is not Role.ENTERPRISE_USER or actor.subject_id is None:
+        raise keyed(Forbidden, "error.consent.grant_own_only")
+    now = utc_now()
+    issues = _terms_issues(
+        session,
+        purpose=purpose,
+        categories=categories,
+        valid_from=now,
+        valid_until=valid_until,
+        max_uses=max_uses,
+        data_from=data_from,
+        data_to=data_to,
+        note=note,
+    )
+    institution = access_service.get_institution(session, institution_id)
+    # A suspended or revoked institution may not read: a consent to it would be a dead letter,
+    # and naming one that is not admitted reveals nothing the public list does not.
+    if (
+        institution is None
+        or institution.status != "approved"
+        or institution.kind not in GRANTABLE_INSTITUTION_KINDS
+    ):
+        issues.insert(
+            0,
+            keyed_issue(
+                "CB-CONSENT-INSTITUTION",
+                "error.consent.institution_not_grantable",
+                field="institution_id",
+            ),
+        )
+    if issues:
+        raise keyed(ValidationFailed, "error.consent.grant_invalid", issues=issues)
+    return _born_active(
+        session,
+        actor,
+        subject_id=actor.subject_id,
+        institution_id=institution_id,
+        purpose=purpose,
+        categories=sorted(set(categories)),
+        valid_until=valid_until,
+        max_uses=max_uses,
+        data_from=data_from,
+        data_to=data_to,
+        note=note,
+    )
+
+
+def _terms_issues(
+    session: Session,
+    *,
+    purpose: str,
+    categories: Sequence[str],
+    valid_from: datetime,
+    valid_until: datetime,
+    max_uses: int,
+    data_from: date | None,
+    data_to: date | None,
+    note: str,
+) -> list[Issue]:
+    """What is wrong with a consent's terms, by field (empty when nothing is)."""
+    now = utc_now()
+    known = {d.category for d in catalog_service.list_datasets(session)}
+    issues: list[Issue] = []
+    if purpose not in set(Purpose):
+        issues.append(
+            keyed_issue(
+                "CB-CONSENT-PURPOSE-UNKNOWN", "error.consent.unknown_purpose", field="purpose"
+            )
+        )
+    scope = sorted(set(categories))
+    if not scope:
+        issues.append(
+            keyed_issue("CB-CONSENT-SCOPE-EMPTY", "error.consent.scope_empty", field="categories")
+        )
+    unknown = [c for c in scope if c not in known]
+    if unknown:
+        issues.append(
+            keyed_issue(
+                "CB-CONSENT-SCOPE-UNKNOWN",
+                "error.consent.scope_not_in_list",
+                field="categories",
+                value=",".join(unknown)[:100],
+            )
+        )
+    if valid_until <= valid_from or valid_until <= now:
+        issues.append(
+            keyed_issue("CB-CONSENT-VALIDITY", "error.consent.validity_order", field="valid_until")
+        )
+    elif valid_until - valid_from > timedelta(days=MAX_VALIDITY_DAYS):
+        issues.append(
+            keyed_issue(
+                "CB-CONSENT-VALIDITY", "error.consent.validity_too_long", field="valid_until"
+            )
+        )
+    if not 1 <= max_uses <= MAX_USES_LIMIT:
+        issues.append(
+            keyed_issue(
+                "CB-CONSENT-USES", "error.consent.uses_range", field="max_uses", max=MAX_USES_LIMIT
+            )
+        )
+    if data_from and data_to and data_from > data_to:
+        issues.append(
+            keyed_issue("CB-CONSENT-RANGE", "error.consent.data_range", field="data_from")
+        )
+    if len(note) > 500:
+        issues.append(keyed_issue("CB-CONSENT-NOTE", "error.consent.note_too_long", field="note"))
+    return issues
+
+
+def _born_active(
+    session: Session,
+    actor: Actor,
+    *,
+    subject_id: int,
+    institution_id: int,
+    purpose: str,
+    categories: list[str],
+    valid_until: datetime,
+    max_uses: int,
+    note: str,
+    data_from: date | None = None,
+    data_to: date | None = None,
+) -> ConsentGrant:
+    """Write a consent the enterprise gave itself: active at once, audited as ``consent.grant``
+    and notified to both sides (the outbox tells the institution after commit)."""
+    now = utc_now()
     row = ConsentGrant(
         reference="CB" + secrets.token_hex(8).upper(),
         subject_id=subject_id,
         institution_id=institution_id,
         purpose=purpose,
-        categories=scope,
-        data_from=None,
-        data_to=None,
+        categories=categories,
+        data_from=data_from,
+        data_to=data_to,
         valid_from=now,
         valid_until=valid_until,
         max_uses=max_uses,

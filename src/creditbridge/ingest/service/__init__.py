@@ -1,6 +1,13 @@
 """Use cases over providers and their deliveries (batches), by topic behind one import path."""
 
 from creditbridge.ingest.service._common import APPLIED, ISSUE_PREVIEW, REFUSED, Source
+from creditbridge.ingest.service.batches import (
+    BatchFilter,
+    count_batches_for,
+    iter_batches,
+    list_batches,
+    list_overdue_for,
+)
 from creditbridge.ingest.service.delivery import (
     CHANNELS,
     REASON_MAX,
@@ -22,6 +29,7 @@ from creditbridge.ingest.service.delivery import (
     outcome_of,
     reason_required,
 )
+from creditbridge.ingest.service.headers import HeaderCheck, check_header
 from creditbridge.ingest.service.pipeline import DELIVER_WORDS, WITHDRAW_WORDS
 from creditbridge.ingest.service.providers import (
     ProviderView,
@@ -33,7 +41,16 @@ from creditbridge.ingest.service.providers import (
     list_providers_for,
 )
 from creditbridge.ingest.service.rejects import REPORT_HEADER, list_rejects, reject_report_csv
-from creditbridge.ingest.service.uploads import saved_upload, sweep_stale_uploads, upload_name
+from creditbridge.ingest.service.uploads import (
+    HeldUpload,
+    get_held_upload,
+    hold_upload,
+    release_held_upload,
+    saved_upload,
+    sweep_abandoned_holds,
+    sweep_stale_uploads,
+    upload_name,
+)
 
 __all__ = [
     "APPLIED",
@@ -44,34 +61,46 @@ __all__ = [
     "REFUSED",
     "REPORT_HEADER",
     "WITHDRAW_WORDS",
+    "BatchFilter",
     "BatchOutcome",
     "BatchSummary",
     "DatasetRows",
+    "HeaderCheck",
+    "HeldUpload",
     "ProviderView",
     "Source",
     "access_batch",
     "check_assigned",
+    "check_header",
     "check_may_deliver",
     "check_reason",
     "content_digest_of",
     "count_accepted_rows",
     "count_accepted_rows_by_dataset",
     "count_batches",
+    "count_batches_for",
     "count_providers",
     "dataset_spec",
     "get_batch_outcome",
+    "get_held_upload",
     "get_provider_or_raise",
+    "hold_upload",
     "ingest_batch",
+    "iter_batches",
     "list_assigned_datasets",
     "list_assigned_providers",
+    "list_batches",
     "list_latest_batches",
+    "list_overdue_for",
     "list_providers",
     "list_providers_for",
     "list_rejects",
     "outcome_of",
     "reason_required",
     "reject_report_csv",
+    "release_held_upload",
     "saved_upload",
+    "sweep_abandoned_holds",
     "sweep_stale_uploads",
     "upload_name",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select, update
@@ -35,6 +35,7 @@ from creditbridge.marketplace.service.loans import _new_loan
 from creditbridge.marketplace.service.products import get_product_or_raise, rules_of
 from creditbridge.presentation.errors import keyed, keyed_issue
 from creditbridge.scoring import service as scoring_service
+from creditbridge.subjects import service as subjects_service
 
 
 def apply(
@@ -301,3 +302,29 @@ def read_score_for_application(
         consent_id=app.consent_id,
         purpose=Purpose.LOAN_APPLICATION.value,
     )
+
+
+@dataclass(frozen=True)
+class Party:
+    """An enterprise as the lists of applications show and filter it."""
+
+    uscc: str
+    name: str
+    division_code: str
+    industry_section: str | None
+
+
+def parties(
+    session: Session, actor: Actor, applications: Iterable[Application]
+) -> dict[int, Party]:
+    """The enterprises of ``applications`` the actor is party to, by subject id: registration
+    facts (name, region, industry) for the inbox's columns and filters."""
+    out: dict[int, Party] = {}
+    for app in applications:
+        if app.subject_id in out or not _party_to(actor, app.subject_id, app.institution_id):
+            continue
+        subject = subjects_service.get_subject_or_raise(session, app.subject_id)
+        out[app.subject_id] = Party(
+            subject.uscc, subject.name, subject.division_code, subject.industry_section
+        )
+    return out

@@ -493,5 +493,55 @@ def _open_application(
     _notify(
         session, "institution", product.institution_id, "application.submitted", text, demand, app
     )
-    _notify(session, "subject", demand.subject_id, "application.submitted", text, demand, app)
+    # The deadline is the institution's duty, not the enterprise's: it is told what happened.
+    told = f"融资需求 #{demand.id} 已提交申请（{product.name}），等待机构受理"
+    _notify(session, "subject", demand.subject_id, "application.submitted", told, demand, app)
     return app
+
+
+@dataclass(frozen=True)
+class PoolRow:
+    """A demand of the open pool with what an institution judges it by before grabbing: the
+    enterprise's region, industry and grade (the enterprise chose the pool knowing institutions
+    see these, see the demand form)."""
+
+    demand: Demand
+    uscc: str
+    name: str
+    division_code: str
+    industry_code: str | None
+    industry_section: str | None
+    grade: str | None
+
+
+def list_pool_rows(session: Session, actor: Actor, *, limit: int = 500) -> list[PoolRow]:
+    """The open pool for an institution (or the platform), earliest deadline first."""
+    if not _is_platform(actor):
+        _institution_of(actor)
+    demands = list_pool(session, limit=limit)
+    grades: dict[int, str | None] = {}
+    out = []
+    for demand in demands:
+        subject = subjects_service.get_subject_or_raise(session, demand.subject_id)
+        if subject.id not in grades:
+            grades[subject.id] = current_grade(session, subject.id)
+        out.append(
+            PoolRow(
+                demand=demand,
+                uscc=subject.uscc,
+                name=subject.name,
+                division_code=subject.division_code,
+                industry_code=subject.industry_code,
+                industry_section=subject.industry_section,
+                grade=grades[subject.id],
+            )
+        )
+    return out
+
+
+def grab_products(session: Session, actor: Actor, *, demand_id: int) -> list[Product]:
+    """The acting institution's published products that fit a pool demand, best first: what
+    the grab page offers to choose from."""
+    institution_id = _institution_of(actor)
+    demand = access_demand(session, actor, demand_id)
+    return _eligible_products(session, demand, institution_id=institution_id)

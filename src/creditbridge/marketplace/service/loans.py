@@ -234,14 +234,17 @@ def upload_loan_events(
     session: Session, actor: Actor, *, filename: str, content: bytes
 ) -> UploadResult:
     """Repayments and overdue status by file (CSV or XLSX) with the header
-    ``loan_id,event,amount_yuan,event_date``; all rows or none, every bad row and field named."""
+    ``loan_id,event,amount_yuan,event_date`` (or the Chinese headers of :data:`UPLOAD_HEADERS`,
+    events named as in :data:`EVENT_NAMES`); all rows or none, every bad row and field named."""
     _institution_of(actor)
     rows = _read_table(filename, content)
     issues: list[Issue] = []
     parsed: list[tuple[Loan, str, int, date]] = []
-    for number, row in enumerate(rows, start=2):
+    for number, given in enumerate(rows, start=2):
+        row = _canonical(given)
         loan_raw = str(row.get("loan_id") or "").strip()
         event = str(row.get("event") or "").strip()
+        event = _EVENT_OF.get(event, event)
         amount_raw = str(row.get("amount_yuan") or "0").strip()
         date_raw = str(row.get("event_date") or "").strip()
         loan: Loan | None = None
@@ -298,6 +301,37 @@ def upload_loan_events(
     for loan, event, amount_fen, day in parsed:
         _apply_event(session, actor, loan, event, amount_fen, day)
     return UploadResult(rows=len(parsed), loans=sorted({loan.id for loan, *_ in parsed}))
+
+
+def list_loans_for_institution(session: Session, actor: Actor, *, limit: int = 500) -> list[Loan]:
+    """The acting institution's loans, latest first: what its repayment upload refers to."""
+    institution_id = _institution_of(actor)
+    return list(
+        session.scalars(
+            select(Loan)
+            .where(Loan.institution_id == institution_id)
+            .order_by(Loan.disbursement_date.desc(), Loan.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+UPLOAD_HEADERS: Final = {
+    "loan_id": "贷款编号",
+    "event": "事件",
+    "amount_yuan": "金额（元）",
+    "event_date": "日期",
+}
+"""The upload's columns and their Chinese headers (the template's); either is accepted."""
+EVENT_NAMES: Final = {"repayment": "还款", "overdue": "逾期", "repaid": "结清"}
+"""Events by their Chinese names, as the template's example row writes them."""
+_HEADER_OF: Final = {zh: en for en, zh in UPLOAD_HEADERS.items()}
+_EVENT_OF: Final = {zh: en for en, zh in EVENT_NAMES.items()}
+
+
+def _canonical(row: dict[str, Any]) -> dict[str, Any]:
+    """A row keyed by the English column names, whichever header the file used."""
+    return {_HEADER_OF.get(str(key).strip(), str(key).strip()): value for key, value in row.items()}
 
 
 def _yuan_to_fen(raw: str) -> int:

@@ -1,16 +1,21 @@
-"""The whitelist: candidates by rules or by hand, two-level review, removal, subscriptions."""
+"""The whitelist: candidates by rules or by hand, review county → city → province (逐级把关) by the
+operators of those levels, removal, subscriptions, and the operator's list limited to its
+division."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
 from creditbridge.core.actors import Actor
-from creditbridge.core.clock import utc_now
-from creditbridge.core.errors import NotFound, ValidationFailed
+from creditbridge.core.clock import local_today, utc_now
+from creditbridge.core.errors import Forbidden, NotFound, ValidationFailed
 from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import Level, WhitelistCriteria, WhitelistStatus
 from creditbridge.marketplace.models import Demand, WhitelistEntry, WhitelistSubscription
@@ -18,10 +23,15 @@ from creditbridge.marketplace.service._common import (
     _institution_of,
     _require_operator,
     current_grade,
+    deadline,
 )
 from creditbridge.marketplace.service.notifications import _notify
 from creditbridge.presentation.errors import keyed, keyed_issue
+from creditbridge.reference import divisions
 from creditbridge.subjects import service as subjects_service
+
+WHITELIST_REVIEW_DAYS: Final = 5
+"""Working days a level has to review an entry that reached it before the list marks it overdue."""
 
 
 def propose_whitelist(
@@ -117,9 +127,9 @@ def review_whitelist(
     session: Session, actor: Actor, *, entry_id: int, level: Level, approve: bool, note: str = ""
 ) -> WhitelistEntry:
     _require_operator(actor)
-    entry = session.get(WhitelistEntry, entry_id)
-    if entry is None:
-        raise keyed(NotFound, "error.marketplace.no_whitelist_entry")
+    entry = _access_entry(session, actor, entry_id)
+    if not may_review(session, actor, entry, level):
+        raise keyed(Forbidden, "error.marketplace.whitelist_not_your_level", level=level.value)
     before = entry.status
     after = domain.review_whitelist(before, level, approve=approve)
     if not approve and not note.strip():
@@ -151,9 +161,7 @@ def remove_from_whitelist(
 ) -> WhitelistEntry:
     """Removal when risk appears (a new enforcement, a penalty, an overdue loan)."""
     _require_operator(actor)
-    entry = session.get(WhitelistEntry, entry_id)
-    if entry is None:
-        raise keyed(NotFound, "error.marketplace.no_whitelist_entry")
+    entry = _access_entry(session, actor, entry_id)
     if not reason.strip():
         raise keyed(
             ValidationFailed,
@@ -227,3 +235,156 @@ def list_whitelist(
     if statuses is not None:
         query = query.where(WhitelistEntry.status.in_(list(statuses)))
     return list(session.scalars(query.order_by(WhitelistEntry.id.desc()).limit(500)))
+
+
+# --- by division -----------------------------------------------------------------------------
+
+
+def _division_of_subject(session: Session, subject_id: int) -> str:
+    return subjects_service.get_subject_or_raise(session, subject_id).division_code
+
+
+def _access_entry(session: Session, actor: Actor, entry_id: int) -> WhitelistEntry:
+    """The entry, if it concerns an enterprise in the operator's division; NotFound otherwise
+    (another region's candidates are not this operator's to see)."""
+    entry = session.get(WhitelistEntry, entry_id)
+    if entry is None or (
+        actor.division_code is not None
+        and not domain.in_division(
+            _division_of_subject(session, entry.subject_id), actor.division_code
+        )
+    ):
+        raise keyed(NotFound, "error.marketplace.no_whitelist_entry")
+    return entry
+
+
+def operator_level(actor: Actor) -> str | None:
+    """The level (province, city, county) of the operator's division; None for a node-wide one."""
+    if actor.division_code is None:
+        return None
+    division = divisions.get(actor.division_code)
+    return division.level if division is not None else None
+
+
+def may_review(session: Session, actor: Actor, entry: WhitelistEntry, level: Level) -> bool:
+    """Whether ``actor`` may decide ``level``'s stage of ``entry`` (see
+    :func:`domain.may_review_whitelist`)."""
+    if actor.division_code is None:
+        return True
+    return domain.may_review_whitelist(
+        operator_division=actor.division_code,
+        operator_level=operator_level(actor),
+        stage=level,
+        subject_division=_division_of_subject(session, entry.subject_id),
+    )
+
+
+@dataclass(frozen=True)
+class WhitelistRow:
+    """One line of the operator's whitelist: the entry with its enterprise, and what this
+    operator may do with it."""
+
+    entry: WhitelistEntry
+    uscc: str
+    name: str
+    division_code: str
+    industry_section: str | None
+    stage: Level | None
+    """The level whose review the entry waits for; None when it waits for none."""
+    can_review: bool
+    due_date: date | None
+    overdue: bool
+
+
+_WAITING: Final = {before.value: level for level, (before, _) in domain.REVIEW_STAGE.items()}
+WHITELIST_SORTS: Final = ("proposed_at", "status_changed_at", "grade", "name", "status")
+
+
+def list_whitelist_rows(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    grade: str | None = None,
+    region: str | None = None,
+    industry: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sort: str = "status_changed_at",
+    descending: bool = True,
+    today: date | None = None,
+    limit: int = 5000,
+) -> list[WhitelistRow]:
+    """The whitelist as the operator works it: limited to its division, filtered by status,
+    minimum grade, region, industry section and proposal date, sorted by one of
+    WHITELIST_SORTS, overdue reviews marked."""
+    _require_operator(actor)
+    query = select(WhitelistEntry)
+    if status:
+        query = query.where(WhitelistEntry.status == status)
+    entries = list(session.scalars(query.order_by(WhitelistEntry.id.desc()).limit(limit)))
+    names = subjects_service.subject_names(session, {e.subject_id for e in entries})
+    sections = subjects_service.industry_sections(session, {e.subject_id for e in entries})
+    day = today or local_today()
+    rows = []
+    for entry in entries:
+        proposed = entry.proposed_at.date()
+        if (date_from and proposed < date_from) or (date_to and proposed > date_to):
+            continue
+        if grade and domain.grade_rank(entry.grade) < domain.grade_rank(grade):
+            continue
+        if industry and sections.get(entry.subject_id) != industry:
+            continue
+        where = _division_of_subject(session, entry.subject_id)
+        if actor.division_code is not None and not domain.in_division(where, actor.division_code):
+            continue
+        if region and not domain.in_division(where, region):
+            continue
+        stage = _WAITING.get(entry.status)
+        due = (
+            deadline(entry.status_changed_at.date(), response_days=WHITELIST_REVIEW_DAYS)
+            if stage is not None
+            else None
+        )
+        uscc, name = names.get(entry.subject_id, ("", ""))
+        rows.append(
+            WhitelistRow(
+                entry=entry,
+                uscc=uscc,
+                name=name,
+                division_code=where,
+                industry_section=sections.get(entry.subject_id),
+                stage=stage,
+                can_review=stage is not None and may_review(session, actor, entry, stage),
+                due_date=due,
+                overdue=due is not None and day > due,
+            )
+        )
+    column = sort if sort in WHITELIST_SORTS else "status_changed_at"
+
+    def key(row: WhitelistRow) -> tuple[object, int]:
+        value: object
+        if column == "grade":
+            value = domain.grade_rank(row.entry.grade)
+        elif column == "name":
+            value = row.name
+        elif column == "status":
+            value = row.entry.status
+        else:
+            moment: datetime = getattr(row.entry, column)
+            value = moment
+        return (value, row.entry.id)
+
+    return sorted(rows, key=key, reverse=descending)
+
+
+def note_export(session: Session, actor: Actor, *, rows: int, filters: dict[str, str]) -> None:
+    """Record that the operator took the (filtered) whitelist out as a file."""
+    _require_operator(actor)
+    audit.record(
+        session,
+        actor,
+        action="market.whitelist.export",
+        object_type="marketplace_whitelist_entry",
+        detail={"rows": rows, "filters": filters, "division": actor.division_code},
+    )

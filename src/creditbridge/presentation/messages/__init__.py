@@ -15,6 +15,7 @@ from creditbridge.presentation.messages.home import MESSAGES as HOME
 from creditbridge.presentation.messages.ingest import MESSAGES as INGEST
 from creditbridge.presentation.messages.ingest_issues import MESSAGES as INGEST_ISSUES
 from creditbridge.presentation.messages.jobs import MESSAGES as JOBS
+from creditbridge.presentation.messages.labels import MESSAGES as LABELS
 from creditbridge.presentation.messages.marketplace import MESSAGES as MARKETPLACE
 from creditbridge.presentation.messages.reports import MESSAGES as REPORTS
 from creditbridge.presentation.messages.scoring import MESSAGES as SCORING
@@ -31,6 +32,7 @@ __all__ = [
     "INGEST",
     "INGEST_ISSUES",
     "JOBS",
+    "LABELS",
     "MARKETPLACE",
     "REPORTS",
     "SCORING",

@@ -137,4 +137,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "level.3": ("受限", "Restricted"),
     "level.4": ("敏感", "Sensitive"),
     "level.5": ("重要", "Critical"),
+    "catalog.template": ("上传模板", "Upload template"),
+    "catalog.template.xlsx": ("下载 XLSX 模板", "XLSX template"),
+    "catalog.template.csv": ("下载 CSV 模板", "CSV template"),
+    "catalog.aliases": ("也可写作：", "Also accepted: "),
 }

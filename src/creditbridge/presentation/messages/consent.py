@@ -144,6 +144,154 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "consent_move.resume": ("恢复授权", "Consent resumed"),
     "consent_move.revoke": ("撤销授权", "Consent revoked"),
     "consent_move.expire": ("授权到期", "Consent expired"),
+    # The enterprise starts a consent (consent:grant_form) — every choice explained plainly
+    "consent.grant": ("主动授权", "Give a consent"),
+    "consent.grant.lead": (
+        "您可以主动授权一家金融机构在限定用途、范围和期限内查询本企业的非公开信息。授权立即生效，机构会收到通知；您可随时在“我的授权”中暂停或撤销。",
+        "You can let one financial institution read your non-public information for a stated purpose, scope and period. The consent takes effect at once and the institution is notified; you may pause or revoke it at any time under My consents.",
+    ),
+    "consent.grant_start": ("主动授权给金融机构", "Give a consent to an institution"),
+    "consent.grant_submit": ("确认授权", "Give the consent"),
+    "consent.grant_confirm": (
+        "提交后授权立即生效，所选机构即可在上述范围内查询。",
+        "Once sent the consent is in force and the institution may read within it.",
+    ),
+    "consent.grant_has_errors": (
+        "授权内容有误，请按提示修改后重新提交。",
+        "The consent has errors; correct them and send it again.",
+    ),
+    "consent.choose_institution": ("请选择机构", "Choose an institution"),
+    "consent.institution_hint": (
+        "只列出已通过接入评估、正常服务的银行、担保、保险和征信机构。",
+        "Only admitted banks, guarantors, insurers and credit agencies in good standing are listed.",
+    ),
+    "consent.purpose_hint": (
+        "机构只能把查到的信息用于这里选定的用途，用作其他用途的查询会被拒绝。",
+        "The institution may use what it reads only for this purpose; reads for any other purpose are refused.",
+    ),
+    "consent.purpose_explain.loan_application": (
+        "机构审查您的贷款申请时查询，用于判断是否放贷。",
+        "Read while the institution reviews your loan application.",
+    ),
+    "consent.purpose_explain.credit_line_review": (
+        "机构核定或调整给您的授信额度时查询。",
+        "Read when the institution sets or reviews your credit line.",
+    ),
+    "consent.purpose_explain.post_loan_monitoring": (
+        "贷款发放后，机构定期查看您的经营和信用变化。",
+        "Read after a loan is made, to follow changes in your business and credit.",
+    ),
+    "consent.purpose_explain.guarantee_review": (
+        "担保机构决定是否为您的融资提供担保时查询。",
+        "Read when a guarantor decides whether to guarantee your financing.",
+    ),
+    "consent.purpose_explain.insurance_underwriting": (
+        "保险机构决定是否承保（如贷款保证保险）时查询。",
+        "Read when an insurer decides whether to underwrite (e.g. guarantee insurance).",
+    ),
+    "consent.grant_scope_hint": (
+        "只勾选机构办理业务确实需要的类别。公开信息（如登记、行政许可）任何机构无须授权即可查询，不在此列出。",
+        "Tick only what the institution really needs. Public information (registration, licences) needs no consent and is not listed.",
+    ),
+    "consent.period": ("授权期限", "Period"),
+    "consent.valid_until_hint": (
+        "到期后授权自动失效；最长一年。",
+        "The consent lapses on this day; one year at most.",
+    ),
+    "consent.max_uses_hint": (
+        "机构在期限内最多可以查询几次；每次查询都会记入您的查询记录。",
+        "How many times the institution may read within the period; every read appears in your access log.",
+    ),
+    "consent.data_range_hint": (
+        "可选：只允许查询该期间内的记录；留空表示不限。",
+        "Optional: only records of this period may be read; leave blank for any.",
+    ),
+    "consent.grant_note": ("备注（可选）", "Note (optional)"),
+    # The 授权书 (authorization letter) and its public check
+    "consent.letter": ("授权书", "Authorization letter"),
+    "consent.letter_download": ("下载授权书（PDF）", "Download the letter (PDF)"),
+    "consent.letter_hint": (
+        "可打印的授权书，载明授权条款和回执编号、摘要，扫码即可核验。",
+        "A printable letter with the terms, the receipt's number and digest, and a QR code to check it.",
+    ),
+    "consent.letter.title": ("信用信息查询授权书", "Consent to read credit information"),
+    "consent.letter.grantor": ("授权人（企业）", "Grantor (enterprise)"),
+    "consent.letter.grantee": ("被授权人（机构）", "Grantee (institution)"),
+    "consent.letter.body": (
+        "授权人同意被授权人通过{node}，在下列用途、范围和期限内查询授权人的信用信息。被授权人只能将所查信息用于所列用途，不得向第三方提供。授权人可随时暂停或撤销本授权，撤销前已进行的查询不受影响。",
+        "The grantor allows the grantee to read the grantor's credit information through {node} for the purpose, scope and period below. The grantee may use it only for that purpose and may not pass it on. The grantor may pause or revoke this consent at any time; reads made before a revocation stand.",
+    ),
+    "consent.letter.period": ("{start} 至 {end}", "{start} to {end}"),
+    "consent.letter.uses": ("最多 {n} 次", "at most {n} times"),
+    "consent.letter.receipt_no": ("回执编号", "Receipt number"),
+    "consent.letter.digest": ("条款摘要（SM3）", "Terms digest (SM3)"),
+    "consent.letter.key": ("平台签名公钥指纹", "Platform signing key fingerprint"),
+    "consent.letter.status": ("出具时状态", "State when issued"),
+    "consent.letter.issued_at": ("出具时间", "Issued at"),
+    "consent.letter.verify": (
+        "扫描二维码或打开 {url} 核验本授权书；也可在 {page} 上传签名回执文件核验。",
+        "Scan the QR code or open {url} to check this letter; or upload the signed receipt file at {page}.",
+    ),
+    "consent.letter.seal": ("授权人（盖章）：", "Grantor (seal):"),
+    "consent.letter.date": ("日期：", "Date:"),
+    # /verify for consent receipts (reports/pages.py verify routes)
+    "consent.verify.page_title": ("核验报告与授权回执", "Verify a report or a consent receipt"),
+    "consent.verify.page_lead": (
+        "上传信用报告或授权回执文件，或扫描授权书上的二维码，核验其真伪。无需登录。",
+        "Upload a credit report or a consent receipt, or scan the QR code of a letter, to check it. No login needed.",
+    ),
+    "consent.verify.upload": (
+        "上传信用报告（PDF/HTML）或授权回执（JSON）",
+        "Upload a credit report (PDF/HTML) or a consent receipt (JSON)",
+    ),
+    "consent.verify.title": ("授权回执核验", "Consent receipt check"),
+    "consent.verify.valid": (
+        "有效：回执真实，内容未被篡改",
+        "Valid: the receipt is genuine and unaltered",
+    ),
+    "consent.verify.valid_register": (
+        "有效：与平台登记的授权条款一致",
+        "Valid: it matches the consent on the register",
+    ),
+    "consent.verify.invalid": ("无效：{reason}", "Invalid: {reason}"),
+    "consent.verify.reason.format": (
+        "文件不是平台出具的授权回执",
+        "the file is not a consent receipt of the platform",
+    ),
+    "consent.verify.reason.key": (
+        "回执不是由本平台的签名密钥签发",
+        "the receipt was not signed by this platform's key",
+    ),
+    "consent.verify.reason.signature": (
+        "签名与内容不符，回执内容已被修改",
+        "the signature does not match: the receipt was altered",
+    ),
+    "consent.verify.reason.unknown": (
+        "平台没有该编号的授权，或链接不完整",
+        "the platform holds no consent of that number, or the link is incomplete",
+    ),
+    "consent.verify.reason.digest": (
+        "条款摘要与平台登记的授权不符，授权书内容可能已被修改",
+        "the terms digest does not match the registered consent: the letter may have been altered",
+    ),
+    "consent.verify.in_force": ("当前是否生效", "In force now"),
+    "consent.verify.in_force_yes": ("生效中", "In force"),
+    "consent.verify.in_force_no": (
+        "已不再生效（已暂停、撤销或到期）",
+        "No longer in force (paused, revoked or expired)",
+    ),
+    "consent.verify.public_note": (
+        "本页只显示核验所需的信息；授权范围等详细条款见回执文件本身。",
+        "This page shows only what the check needs; the full terms are in the receipt file itself.",
+    ),
+    "consent.verify.status_at_issue": ("出具时状态", "State when issued"),
+    "consent.verify.issued_at": ("回执出具时间", "Receipt issued at"),
+    "audit_action.consent.letter": ("出具授权书", "Authorization letter issued"),
+    # Refusals of the enterprise's own consent form
+    "error.consent.institution_not_grantable": (
+        "请选择一家已接入且正常服务的金融机构",
+        "Choose an admitted institution in good standing",
+    ),
     # Refusals of consent (error.consent.*)
     "error.consent.refused.none": (
         "未取得该企业的有效授权，不能查询非公开信息",

@@ -97,8 +97,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     # Delivering a file and its outcome
     "ingest.upload.title": ("提交数据", "Deliver data"),
     "ingest.upload.lead": (
-        "上传 CSV（UTF-8 或 GBK）、Excel（XLSX）或 JSON Lines 文件；列名可用清单中的字段代码或中文名称。",
-        "Upload a CSV (UTF-8 or GBK), Excel (XLSX) or JSON Lines file; columns by field code or Chinese label.",
+        "上传 CSV（UTF-8 或 GBK）、Excel（XLSX）或 JSON Lines 文件；列名可用清单中的字段代码、中文名称或别名；先核对表头，确认后导入。",
+        "Upload a CSV (UTF-8 or GBK), Excel (XLSX) or JSON Lines file; columns by field code, Chinese label or alias; the header is checked before you apply.",
     ),
     "ingest.upload.provider": ("数据提供单位", "Provider"),
     "ingest.upload.dataset": ("数据项", "Dataset"),
@@ -171,4 +171,48 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "Delivering on a provider's behalf needs the field “reason”: you are not a user of "
         "{provider}, so state why you deliver for it (kept in the audit log)",
     ),
+    "channel.cli": ("命令行", "Console"),
+    "ingest.upload.templates": ("填报模板：", "Templates:"),
+    "ingest.upload.fields": ("字段说明", "Field guide"),
+    "ingest.upload.check": ("上传并核对表头", "Upload and check the header"),
+    "ingest.upload.refused": (
+        "未能提交，请按下方提示修改后重新选择文件提交。",
+        "Not delivered: correct what is marked below and choose the file again.",
+    ),
+    "ingest.check.title": ("核对表头", "Check the header"),
+    "ingest.check.clean": (
+        "表头核对无误：{n} 列全部识别，没有将被忽略的列。确认后导入。",
+        "Header OK: all {n} columns recognised, none will be dropped. Confirm to apply.",
+    ),
+    "ingest.check.dropped": (
+        "以下 {n} 列未能识别，导入时将被忽略（其数据不会入库）：",
+        "These {n} columns are not recognised and will be dropped (their data is not stored):",
+    ),
+    "ingest.check.missing": (
+        "缺少以下必填列，该批次将被整体拒收：",
+        "These required columns are missing; the batch would be refused as a whole:",
+    ),
+    "ingest.check.mapping": ("列与字段的对应", "Columns and fields"),
+    "ingest.check.column": ("列", "Column"),
+    "ingest.check.header": ("文件中的表头", "Header in the file"),
+    "ingest.check.field": ("对应字段", "Field"),
+    "ingest.check.optional_absent": ("文件未提供的选填字段：", "Optional fields not in the file: "),
+    "ingest.check.rows": ("前 {n} 行预览", "First {n} rows"),
+    "ingest.check.confirm": ("确认导入", "Apply"),
+    "ingest.check.confirm_dropping": ("忽略 {n} 列并导入", "Drop {n} columns and apply"),
+    "ingest.check.back": ("重新选择文件", "Choose another file"),
+    "ingest.check.expired": (
+        "上传的文件已失效（已导入或超过2小时未确认），请重新选择文件。",
+        "The uploaded file is no longer held (already applied or not confirmed within 2 hours): choose it again.",
+    ),
+    "ingest.batches.title": ("批次列表", "Batches"),
+    "ingest.batches.lead": (
+        "已提交的数据批次：按信息项、提供单位、状态和接收日期筛选，可排序、导出。",
+        "Delivered batches: filter by dataset, provider, status and date; sort; export.",
+    ),
+    "ingest.batches.overdue": ("逾期未报 {n} 项", "{n} deliveries overdue"),
+    "ingest.batches.deadline": ("截止", "due"),
+    "ingest.batches.from": ("接收日期起", "Received from"),
+    "ingest.batches.to": ("接收日期止", "Received to"),
+    "ingest.batches.empty": ("没有符合条件的批次。", "No batch matches."),
 }

@@ -20,6 +20,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "audit_action.report.unflag_disputed": ("撤销异议标记", "Dispute mark removed"),
     "audit_action.report.unflag_repaired": ("撤销修复标记", "Repair mark removed"),
     "audit_action.report.aggregates": ("计算统计快照", "Aggregates computed"),
+    "audit_action.report.pdf_requested": ("申请后台生成报告 PDF", "Report PDF requested as a job"),
+    "audit_action.report.fetch": ("下载已生成的报告 PDF", "Generated report PDF downloaded"),
     # the report
     "reports.report.title": ("标准化信用信息报告", "Standardized Credit Information Report"),
     "reports.report.pdf": ("下载 PDF", "Download PDF"),
@@ -286,5 +288,44 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "error.reports.no_subject_bound": (
         "当前账号未绑定企业",
         "This account is not bound to an enterprise",
+    ),
+    # Long work (issue 23): buttons that show progress, the aggregates job, PDFs made by the worker
+    "reports.busy.generating": ("正在生成…", "Generating…"),
+    "reports.busy.queueing": ("正在提交…", "Submitting…"),
+    "reports.agg.job.queued": ("已排队，等待后台计算…", "Queued for the worker…"),
+    "reports.agg.job.running": ("运行中，正在计算…", "Running…"),
+    "reports.agg.job.done": ("已完成 于 {at}", "Done at {at}"),
+    "reports.agg.job.failed": (
+        "计算失败，请稍后重试或联系系统管理员",
+        "The computation failed; try again or ask the system administrator",
+    ),
+    "reports.pdf.notify_me": ("生成后通知我", "Notify me when ready"),
+    "reports.pdf.busy": (
+        "当前生成 PDF 的人数较多，请稍后重试，或选择“生成后通知我”：报告生成后会出现在“我的报告文件”中。",
+        "Many PDFs are being generated; try again shortly, or choose “Notify me when ready”.",
+    ),
+    "reports.ready.title": ("我的报告文件", "My report files"),
+    "reports.ready.lead": (
+        "后台生成的信用报告 PDF，仅本人可下载；下载时会重新核验查询权限。",
+        "Credit report PDFs made in the background; only you may download them, and your "
+        "access is checked again when you do.",
+    ),
+    "reports.ready.queued": (
+        "已提交，报告生成后会在此处通知您。",
+        "Submitted: you will find the report here once it is ready.",
+    ),
+    "reports.ready.none": ("暂无后台生成的报告。", "No reports made in the background yet."),
+    "reports.ready.done": ("已生成 于 {at}", "Ready at {at}"),
+    "reports.ready.waiting": ("正在生成…", "Generating…"),
+    "reports.ready.failed": ("生成失败，请重新提交", "Generation failed; please ask again"),
+    "reports.ready.download": ("下载 PDF", "Download PDF"),
+    "error.reports.no_job": ("没有这项后台任务", "No such background job"),
+    "error.reports.file_gone": (
+        "报告文件已不存在，请重新生成",
+        "The report file is no longer available; please generate it again",
+    ),
+    "error.reports.consent_no_longer_active": (
+        "该报告所依据的授权已失效，不能再下载",
+        "The consent this report was issued under is no longer active",
     ),
 }

@@ -1,0 +1,195 @@
+"""The lending journey as the enterprise and the bank officer walk it, on a desktop (1366 px) and
+a phone (390 px): a demand refused for a bad amount keeps what was typed and says why at the
+field; applying shows the consent it gives and needs it ticked; the officer accepts, approves and
+disburses, each step confirmed on a page that says what it will do; the enterprise then sees its
+demand as 已放款 and the application's stepper complete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from .conftest import Site, fresh_totp_code, screenshot
+from .test_consent_journey import _demo_logins
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+class Person:
+    """One person's browser at one screen size; any console error but the expected 422 of a
+    refused form fails the test."""
+
+    def __init__(self, browser: Browser, site: Site, size: tuple[int, int]) -> None:
+        self.context: BrowserContext = browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, base_url=site.base_url, locale="zh-CN"
+        )
+        self.page: Page = self.context.new_page()
+        self.site = site
+        self.width = size[0]
+        self.problems: list[str] = []
+        # The refused forms of the journey answer 422 on purpose: the browser logs the status.
+        self.page.on(
+            "console",
+            lambda m: (
+                self.problems.append(m.text)
+                if m.type == "error" and "status of 422" not in m.text
+                else None
+            ),
+        )
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+
+    def login(self, login: dict[str, Any], next_path: str) -> None:
+        page = self.page
+        page.goto(next_path)
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+        page.get_by_label("用户名").fill(login["username"])
+        page.get_by_label("密码").fill(login["password"])
+        page.get_by_role("button", name="登录").click()
+        if login["totp_secret"]:
+            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
+            page.get_by_role("button", name="验证").click()
+        expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+
+    def fits_the_screen(self) -> None:
+        """No sideways scroll of the page: wide tables scroll inside their own box."""
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= self.width, f"{self.page.url} is {width}px wide at {self.width}px"
+
+
+@pytest.fixture(params=sorted(WIDTHS))
+def people(
+    request: pytest.FixtureRequest, browser: Browser, site: Site
+) -> Iterator[tuple[str, Person, Person]]:
+    size = WIDTHS[request.param]
+    officer, enterprise = Person(browser, site, size), Person(browser, site, size)
+    yield request.param, officer, enterprise
+    officer.context.close()
+    enterprise.context.close()
+    assert officer.problems == [], "the officer's browser reported errors"
+    assert enterprise.problems == [], "the enterprise's browser reported errors"
+
+
+def test_refused_form_keeps_input_consent_is_explicit_steps_are_confirmed(
+    site: Site, people: tuple[str, Person, Person]
+) -> None:
+    screen, officer, enterprise = people
+    logins = _demo_logins(site)
+    bank, owner = logins["institution_officer"], logins["enterprise_user"]
+
+    def shot(page: Page, name: str) -> None:
+        screenshot(page, f"market-{screen}-{name}")
+
+    # 1. A demand with a bad amount comes back with what was typed and a message at the field.
+    enterprise.login(owner, "/market/demands")
+    mine = enterprise.page
+    mine.get_by_test_id("new-demand").click()
+    mine.get_by_label("金额（万元）").fill("五十万")
+    mine.get_by_label("期限（月）").fill("12")
+    mine.get_by_label("资金用途").fill("采购原材料（旺季备货）")
+    mine.get_by_test_id("publish-demand").click()
+    expect(mine.get_by_test_id("error-amount")).to_be_visible()
+    expect(mine.get_by_test_id("error-amount")).to_contain_text("金额")
+    expect(mine.get_by_label("金额（万元）")).to_have_value("五十万")
+    expect(mine.get_by_label("资金用途")).to_have_value("采购原材料（旺季备货）")
+    enterprise.fits_the_screen()
+    shot(mine, "1-demand-refused")
+    mine.get_by_label("金额（万元）").fill("50")
+    mine.get_by_test_id("publish-demand").click()
+    expect(mine).to_have_url(re.compile(r"/market/demands/\d+$"))
+    demand_path = re.sub(r"^https?://[^/]+", "", mine.url)
+
+    # 2. Applying shows the consent it gives and refuses until it is ticked.
+    ours = mine.locator(
+        f'[data-testid="recommendation"][data-fits="yes"][data-security="credit"]'
+        f'[data-institution="{bank["bound_to"]}"]'
+    ).first
+    ours.get_by_test_id("apply").click()
+    expect(mine.get_by_test_id("consent-institution")).to_have_text(bank["bound_to"])
+    expect(mine.get_by_test_id("consent-purpose")).to_contain_text("贷款申请审查")
+    expect(mine.get_by_test_id("consent-period")).to_contain_text("天")
+    mine.get_by_test_id("apply-confirm").click()
+    expect(mine.get_by_test_id("error-consent")).to_be_visible()
+    enterprise.fits_the_screen()
+    shot(mine, "2-consent-required")
+    mine.get_by_test_id("consent-checkbox").check()
+    mine.get_by_test_id("apply-confirm").click()
+    expect(mine).to_have_url(re.compile(r"/market/applications/\d+$"))
+    expect(mine.get_by_test_id("application-status")).to_have_text("待受理")
+    expect(mine.get_by_test_id("respond-by")).to_have_count(0)  # the bank's deadline, not ours
+    application_path = re.sub(r"^https?://[^/]+", "", mine.url)
+
+    # 3. The officer accepts, reviews, approves and disburses, confirming each step.
+    officer.login(bank, "/market/inbox")
+    desk = officer.page
+    desk.goto(application_path)
+    desk.get_by_test_id("accept").click()
+    expect(desk.get_by_test_id("consequences")).to_contain_text("其他机构不再收到派单")
+    officer.fits_the_screen()
+    shot(desk, "3-confirm-accept")
+    desk.get_by_test_id("confirm").click()
+    expect(desk.get_by_test_id("application-status")).to_have_text("已受理")
+    desk.get_by_test_id("review").click()
+    expect(desk.get_by_test_id("application-status")).to_have_text("审查中")
+    desk.get_by_label("年利率（%）").fill("百分之四")
+    desk.get_by_test_id("approve").click()
+    expect(desk.get_by_test_id("error-rate_bp")).to_be_visible()
+    expect(desk.get_by_label("年利率（%）")).to_have_value("百分之四")
+    desk.get_by_label("年利率（%）").fill(_min_rate(desk))
+    desk.get_by_test_id("approve").click()
+    expect(desk.get_by_test_id("confirm-terms")).to_contain_text("万元")
+    shot(desk, "4-confirm-approve")
+    desk.get_by_test_id("confirm").click()
+    expect(desk.get_by_test_id("application-status")).to_have_text("已审批")
+    desk.get_by_test_id("disburse").click()
+    expect(desk.get_by_test_id("consequences")).to_contain_text("生成贷款记录")
+    officer.fits_the_screen()
+    shot(desk, "5-confirm-disburse")
+    desk.get_by_test_id("confirm").click()
+    expect(desk.get_by_test_id("application-status")).to_have_text("已放款")
+    expect(desk.get_by_test_id("loan-card")).to_be_visible()
+
+    # The officer's lists: filters, sort headers, export and overdue marks, and the upload with
+    # its loans and templates, all within the screen's width.
+    for path, testid, name in (
+        ("/market/inbox", "filter-bar", "8-inbox"),
+        ("/market/pool", "pool", "9-pool"),
+        ("/market/loans/upload", "institution-loans", "10-upload"),
+    ):
+        desk.goto(path)
+        expect(desk.get_by_test_id(testid)).to_be_visible()
+        officer.fits_the_screen()
+        shot(desk, name)
+    desk.goto("/market/pool")
+    expect(desk.get_by_test_id("pool-grade").first).to_be_visible()
+    expect(desk.get_by_test_id("template-csv")).to_have_count(0)
+
+    # 4. The enterprise sees 已放款 on its demand and the stepper complete.
+    mine.goto(application_path)
+    steps = mine.get_by_test_id("step")
+    expect(steps).to_have_count(5)
+    for i in range(5):
+        expect(steps.nth(i)).to_have_attribute("data-state", "done")
+    enterprise.fits_the_screen()
+    shot(mine, "6-stepper-done")
+    mine.goto(demand_path)
+    expect(mine.get_by_test_id("demand-status")).to_have_text("已放款")
+    mine.goto("/market/demands")
+    demand_id = demand_path.rsplit("/", 1)[-1]
+    row = mine.locator(f'[data-testid="demand-row"][data-demand-id="{demand_id}"]')
+    expect(row.get_by_test_id("demand-status")).to_have_text("已放款")
+    enterprise.fits_the_screen()
+    shot(mine, "7-my-demands")
+
+
+def _min_rate(page: Page) -> str:
+    """The product's lowest rate, as the approve form's hint shows it (always within range)."""
+    hint = page.get_by_test_id("approve-form").inner_text()
+    found = re.search(r"年利率 (\d+\.\d+)%", hint)
+    assert found, hint
+    return found.group(1)
