@@ -267,7 +267,13 @@ def run_report_jobs(site: Site) -> None:
     worker = Worker(
         Settings(database_url=url), worker_id="e2e-worker", engine=site.engine, registry=registry
     )
+    # The button's POST may still be on its way when the test gets here (the status fragment is on
+    # the page before the click too): wait until the run it queued is there to be taken.
+    deadline = time.monotonic() + 30
     summary = worker.run_once()
+    while not summary["runs"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        summary = worker.run_once()
     assert [run["outcome"] for run in summary["runs"]] == ["succeeded"], summary
 
 

@@ -160,7 +160,8 @@ def test_report_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
         # with the figures once the status fragment sees it done.
         expect(figures.get_by_test_id("agg-status")).to_be_visible()
         run_report_jobs(site)
-        expect(figures.get_by_test_id("chart-city").locator("svg")).to_be_visible()
+        # The status fragment polls every 2 s and reloads the page once the run is done.
+        expect(figures.get_by_test_id("chart-city").locator("svg")).to_be_visible(timeout=30_000)
         expect(figures.get_by_test_id("chart-section").locator("svg")).to_be_visible()
         expect(figures.get_by_test_id("agg-table-city")).to_contain_text("合肥市")
         screenshot(figures, "reports-8-aggregates")
