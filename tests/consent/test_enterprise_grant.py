@@ -54,6 +54,20 @@ def _give(world: World, session: Session, **overrides: Any) -> ConsentGrant:
     return service.grant_to_institution(session, world.owner, **args)
 
 
+def _post_grant(client: TestClient, csrf: str, **fields: Any) -> Any:
+    """The enterprise's consent form sent with ``fields``; a field given as None is left out."""
+    data = {"csrf_token": csrf, "purpose": "loan_application", "categories": ["tax"], **fields}
+    return client.post(
+        "/enterprise/consents",
+        data={k: v for k, v in data.items() if v is not None},
+        follow_redirects=False,
+    )
+
+
+def _grants(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ConsentGrant)) or 0
+
+
 # --- the service ------------------------------------------------------------------------------
 
 
@@ -110,7 +124,7 @@ class TestGrantToInstitution:
             _give(world, session, institution_id=other.id)
 
         assert [i.field for i in refused.value.issues] == ["institution_id"]
-        assert session.scalar(select(func.count()).select_from(ConsentGrant)) == 0
+        assert _grants(session) == 0
         assert other.id not in {i for i, _, _ in service.grantable_institutions(session)}
         assert world.bank.id in {i for i, _, _ in service.grantable_institutions(session)}
 
@@ -208,17 +222,14 @@ class TestGrantPages:
     ) -> None:
         csrf = _login_owner(client, session, world)
 
-        page = client.post(
-            "/enterprise/consents",
-            data={
-                "csrf_token": csrf,
-                "institution_id": str(world.bank.id),
-                "purpose": "post_loan_monitoring",
-                "categories": ["tax"],
-                "valid_until": "2028-01-01",
-                "max_uses": "7",
-                "note": "贷后跟踪",
-            },
+        page = _post_grant(
+            client,
+            csrf,
+            institution_id=str(world.bank.id),
+            purpose="post_loan_monitoring",
+            valid_until="2028-01-01",
+            max_uses="7",
+            note="贷后跟踪",
         )
 
         assert page.status_code == 422
@@ -229,23 +240,14 @@ class TestGrantPages:
         assert re.search(r'value="tax"[^>]*checked', page.text)
         assert 'value="7"' in page.text
         assert "贷后跟踪" in page.text
-        assert session.scalar(select(func.count()).select_from(ConsentGrant)) == 0
+        assert _grants(session) == 0
 
     def test_no_institution_chosen_is_a_message_at_the_field(
         self, client: TestClient, session: Session, world: World
     ) -> None:
         csrf = _login_owner(client, session, world)
 
-        page = client.post(
-            "/enterprise/consents",
-            data={
-                "csrf_token": csrf,
-                "purpose": "loan_application",
-                "categories": ["tax"],
-                "valid_until": "2026-02-01",
-                "max_uses": "3",
-            },
-        )
+        page = _post_grant(client, csrf, valid_until="2026-02-01", max_uses="3")
 
         assert page.status_code == 422
         assert 'data-testid="error-institution_id"' in page.text
@@ -255,17 +257,13 @@ class TestGrantPages:
     ) -> None:
         csrf = _login_owner(client, session, world)
 
-        done = client.post(
-            "/enterprise/consents",
-            data={
-                "csrf_token": csrf,
-                "institution_id": str(world.bank.id),
-                "purpose": "loan_application",
-                "categories": ["tax", "utilities"],
-                "valid_until": "2026-03-31",
-                "max_uses": "2",
-            },
-            follow_redirects=False,
+        done = _post_grant(
+            client,
+            csrf,
+            institution_id=str(world.bank.id),
+            categories=["tax", "utilities"],
+            valid_until="2026-03-31",
+            max_uses="2",
         )
 
         assert done.status_code == 303
@@ -282,21 +280,17 @@ class TestGrantPages:
         officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
 
         form = client.get("/enterprise/consents/new")
-        posted = client.post(
-            "/enterprise/consents",
-            data={
-                "csrf_token": officer.csrf,
-                "institution_id": str(world.bank.id),
-                "purpose": "loan_application",
-                "categories": ["tax"],
-                "valid_until": "2026-03-01",
-                "max_uses": "1",
-            },
+        posted = _post_grant(
+            client,
+            officer.csrf,
+            institution_id=str(world.bank.id),
+            valid_until="2026-03-01",
+            max_uses="1",
         )
 
         assert form.status_code == 403
         assert posted.status_code == 403
-        assert session.scalar(select(func.count()).select_from(ConsentGrant)) == 0
+        assert _grants(session) == 0
 
 
 class TestLetter:
@@ -341,17 +335,21 @@ class TestVerifyReceipt:
         client.cookies.clear()  # the check needs no login
         return grant, raw
 
-    def test_an_uploaded_receipt_is_valid_with_its_terms(
-        self, client: TestClient, session: Session, world: World
-    ) -> None:
-        grant, raw = self._receipt(client, session, world)
+    def _upload(self, client: TestClient, raw: bytes) -> Any:
+        """The receipt file sent to /verify, with the form's token, as anyone would."""
         form = client.get("/verify")
-
-        page = client.post(
+        return client.post(
             "/verify",
             files={"file": ("receipt.json", raw, "application/json")},
             data={"csrf_token": csrf_from(form.text)},
         )
+
+    def test_an_uploaded_receipt_is_valid_with_its_terms(
+        self, client: TestClient, session: Session, world: World
+    ) -> None:
+        grant, raw = self._receipt(client, session, world)
+
+        page = self._upload(client, raw)
 
         assert page.status_code == 200
         assert 'data-testid="receipt-result" data-ok="true"' in page.text
@@ -373,13 +371,8 @@ class TestVerifyReceipt:
         _, raw = self._receipt(client, session, world)
         altered = tamper(raw)
         assert altered != raw
-        form = client.get("/verify")
 
-        page = client.post(
-            "/verify",
-            files={"file": ("receipt.json", altered, "application/json")},
-            data={"csrf_token": csrf_from(form.text)},
-        )
+        page = self._upload(client, altered)
 
         assert page.status_code == 200
         assert f'data-ok="false" data-failed="{failed}"' in page.text

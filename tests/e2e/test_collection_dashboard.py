@@ -3,15 +3,10 @@ the collection rate by dataset and by city, the charts drawn, and can drill down
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import Site, screenshot
+from .conftest import Site, cli, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -19,33 +14,15 @@ PASSWORD = "Collection-Board-42"
 MONTH = "2026-09"  # the demo's last complete month for its default as-of date, 2026-10-31
 
 
-def _cli(site: Site, *args: str) -> str:
-    env = {
-        **os.environ,
-        "CREDITBRIDGE_DATABASE_URL": site.engine.url.render_as_string(hide_password=False),
-        "CREDITBRIDGE_ANALYTICS_DIR": str(site.engine.url.database) + "-analytics",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "creditbridge", *args],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_operator_sees_collection_rate_by_dataset_and_city(page: Page, site: Site) -> None:
-    _cli(site, "collection", "compute", "--month", MONTH, "--last", "3", "--as-of", "2026-10-31")
-    _cli(site, "users", "create", "e2e-collection", "--role", "operator", "--name", "归集管理员",
-         "--password", PASSWORD)  # fmt: skip
+    analytics = {"CREDITBRIDGE_ANALYTICS_DIR": str(site.engine.url.database) + "-analytics"}
+    cli(site, "collection", "compute", "--month", MONTH, "--last", "3", "--as-of", "2026-10-31",
+        env=analytics)  # fmt: skip
+    cli(site, "users", "create", "e2e-collection", "--role", "operator", "--name", "归集管理员",
+        "--password", PASSWORD)  # fmt: skip
 
-    page.goto("/collection")
-    page.get_by_label("用户名").fill("e2e-collection")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    if "/login/totp" in page.url:
-        secret = page.get_by_test_id("totp-secret").inner_text()
-        page.get_by_label("动态口令").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="验证").click()
+    # A new operator: its first login enrols the second factor its role requires.
+    log_in(page, site, {"username": "e2e-collection", "password": PASSWORD}, "/collection")
     expect(page).to_have_url(f"{site.base_url}/collection")
 
     expect(page.get_by_test_id("collection-rate")).to_contain_text("%")

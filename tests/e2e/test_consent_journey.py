@@ -3,88 +3,23 @@ institution reads, the enterprise sees the read, revokes, and the next read is r
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import expect
 
-from .conftest import Site, fresh_totp_code, screenshot
+from .conftest import People, Site, demo_logins, path_of, screenshot
 
 pytestmark = pytest.mark.browser
 
 
-def _demo_logins(site: Site) -> dict[str, dict[str, Any]]:
-    env = {
-        **os.environ,
-        "CREDITBRIDGE_DATABASE_URL": site.engine.url.render_as_string(hide_password=False),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "creditbridge", "access", "demo-logins", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return {row["role"]: row for row in json.loads(done.stdout)}
-
-
-class Tab:
-    """One person's browser (own cookies); fails the test on any console error except the
-    403 of the refused read, which the journey expects."""
-
-    def __init__(self, browser: Browser, site: Site) -> None:
-        self.context: BrowserContext = browser.new_context(
-            viewport={"width": 1440, "height": 900}, base_url=site.base_url, locale="zh-CN"
-        )
-        self.page: Page = self.context.new_page()
-        self.site = site
-        self.problems: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.problems.append(m.text)
-                if m.type == "error" and "status of 403" not in m.text
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-
-    def login(self, login: dict[str, Any], next_path: str) -> None:
-        page = self.page
-        page.goto(next_path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("用户名").fill(login["username"])
-        page.get_by_label("密码").fill(login["password"])
-        page.get_by_role("button", name="登录").click()
-        if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
-            page.get_by_role("button", name="验证").click()
-        expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-
-@pytest.fixture
-def tabs(browser: Browser, site: Site) -> Iterator[tuple[Tab, Tab]]:
-    officer, enterprise = Tab(browser, site), Tab(browser, site)
-    yield officer, enterprise
-    officer.context.close()
-    enterprise.context.close()
-    assert officer.problems == [], "the officer's browser reported errors"
-    assert enterprise.problems == [], "the enterprise's browser reported errors"
-
-
-def test_request_approve_read_log_revoke_refuse(site: Site, tabs: tuple[Tab, Tab]) -> None:
-    logins = _demo_logins(site)
+def test_request_approve_read_log_revoke_refuse(site: Site, people: People) -> None:
+    logins = demo_logins(site)
     bank, owner = logins["institution_officer"], logins["enterprise_user"]
     assert bank["totp_secret"], "the officer's role requires a second factor"
     uscc = owner["bound_to"].split()[-1]
-    officer, enterprise = tabs
+    # Each its own browser; the institution's refused read (step 6) answers 403 on purpose.
+    officer, enterprise = people.open(expected="status of 403"), people.open()
 
     # 1. The institution officer logs in (password + TOTP) and requests a consent.
     officer.login(bank, "/institution/consents/new")
@@ -99,7 +34,7 @@ def test_request_approve_read_log_revoke_refuse(site: Site, tabs: tuple[Tab, Tab
     page.get_by_test_id("request-submit").click()
     expect(page.get_by_test_id("consent-status")).to_have_text("待企业确认")
     expect(page.get_by_test_id("consent-note")).to_have_text("流动资金贷款审查 <b>不是粗体</b>")
-    consent_path = re.sub(r"^https?://[^/]+", "", page.url)
+    consent_path = path_of(page)
     assert re.fullmatch(r"/consents/\d+", consent_path)
     screenshot(page, "consent-2-requested")
 

@@ -15,8 +15,7 @@ from creditbridge.ingest.models import Batch
 from creditbridge.reference import divisions
 from creditbridge.subjects.models import Subject
 
-from .conftest import Console, Site, fresh_totp_code, screenshot
-from .test_consent_journey import _demo_logins
+from .conftest import Console, Site, demo_logins, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -30,15 +29,7 @@ def _count(site: Site, model: type[Subject] | type[Batch]) -> int:
 
 def _login_operator(page: Page, site: Site) -> None:
     """The operator's 数据看板 and menus are behind its login (issue 23: / is each role's home)."""
-    login = _demo_logins(site)["operator"]
-    page.goto("/login")
-    page.get_by_label("用户名").fill(login["username"])
-    page.get_by_label("密码").fill(login["password"])
-    page.get_by_role("button", name="登录").click()
-    if login["totp_secret"]:
-        page.get_by_label("动态口令").fill(fresh_totp_code(site, login))
-        page.get_by_role("button", name="验证").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
+    log_in(page, site, demo_logins(site)["operator"])
 
 
 def test_dashboard_shows_the_databases_figures_and_charts(page: Page, site: Site) -> None:

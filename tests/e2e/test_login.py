@@ -4,33 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pyotp
 from playwright.sync_api import Page, expect
 
-from .conftest import Site, screenshot
+from .conftest import Site, cli, screenshot
 
 PASSWORD = "Browser-Login-2026"
-
-
-def _cli(site: Site, *args: str) -> str:
-    env = {
-        **os.environ,
-        "CREDITBRIDGE_DATABASE_URL": site.engine.url.render_as_string(hide_password=False),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "creditbridge", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_officer_opens_an_invited_account_logs_in_with_totp_then_logs_out(
@@ -38,15 +19,15 @@ def test_officer_opens_an_invited_account_logs_in_with_totp_then_logs_out(
 ) -> None:
     # An institution's first officer-administrator comes from the operator's invitation (issue 21,
     # finding 2): the console prints the link once; the officer opens it and sets a password.
-    institutions = json.loads(_cli(site, "institutions", "list", "--json"))
-    users = json.loads(_cli(site, "users", "list", "--json"))
+    institutions = json.loads(cli(site, "institutions", "list", "--json"))
+    users = json.loads(cli(site, "users", "list", "--json"))
     staffed = {u["institution_id"] for u in users if u["institution_id"] is not None}
     bank = next(
         i
         for i in institutions
         if i["kind"] == "bank" and i["status"] == "approved" and i["id"] not in staffed
     )
-    printed = _cli(site, "institutions", "invite", bank["code"], "--note", "浏览器测试")
+    printed = cli(site, "institutions", "invite", bank["code"], "--note", "浏览器测试")
     link = re.search(r"/invitations/\S+", printed)
     assert link is not None, printed
 

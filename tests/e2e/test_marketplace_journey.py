@@ -6,25 +6,13 @@ counts it as a credit loan to a first-time borrower."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from .conftest import Site, screenshot
-from .test_consent_journey import Tab, _demo_logins
+from .conftest import People, Site, demo_logins, path_of, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def people(browser: Browser, site: Site) -> Iterator[tuple[Tab, Tab]]:
-    officer, enterprise = Tab(browser, site), Tab(browser, site)
-    yield officer, enterprise
-    officer.context.close()
-    enterprise.context.close()
-    assert officer.problems == [], "the officer's browser reported errors"
-    assert enterprise.problems == [], "the enterprise's browser reported errors"
 
 
 def _counts(page: Page) -> dict[str, int]:
@@ -37,11 +25,14 @@ def _counts(page: Page) -> dict[str, int]:
 
 
 def test_demand_to_disbursed_credit_loan_to_a_first_time_borrower(
-    site: Site, people: tuple[Tab, Tab]
+    site: Site, people: People
 ) -> None:
-    logins = _demo_logins(site)
+    logins = demo_logins(site)
     bank, owner = logins["institution_officer"], logins["enterprise_user"]
-    officer, enterprise = people
+    officer, enterprise = (
+        people.open(expected="status of 403"),
+        people.open(expected="status of 403"),
+    )
 
     officer.login(bank, "/market/outcomes")
     desk = officer.page
@@ -74,7 +65,7 @@ def test_demand_to_disbursed_credit_loan_to_a_first_time_borrower(
     mine.get_by_test_id("apply-confirm").click()
     expect(mine).to_have_url(re.compile(r"/market/applications/\d+$"))
     expect(mine.get_by_test_id("application-status")).to_have_text("待受理")
-    application_path = re.sub(r"^https?://[^/]+", "", mine.url)
+    application_path = path_of(mine)
 
     # 3. The bank officer finds it waiting, accepts it, reads the report and the score.
     desk.goto("/market/inbox")

@@ -10,83 +10,26 @@ demand as 已放款 and the application's stepper complete."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
-from .conftest import Site, fresh_totp_code, screenshot
-from .test_consent_journey import _demo_logins
+from .conftest import People, Screen, Site, demo_logins, screenshot
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
-
-
-class Person:
-    """One person's browser at one screen size; any console error but the expected 422 of a
-    refused form fails the test."""
-
-    def __init__(self, browser: Browser, site: Site, size: tuple[int, int]) -> None:
-        self.context: BrowserContext = browser.new_context(
-            viewport={"width": size[0], "height": size[1]}, base_url=site.base_url, locale="zh-CN"
-        )
-        self.page: Page = self.context.new_page()
-        self.site = site
-        self.width = size[0]
-        self.problems: list[str] = []
-        # The refused forms of the journey answer 422 on purpose: the browser logs the status.
-        self.page.on(
-            "console",
-            lambda m: (
-                self.problems.append(m.text)
-                if m.type == "error" and "status of 422" not in m.text
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-
-    def login(self, login: dict[str, Any], next_path: str) -> None:
-        page = self.page
-        page.goto(next_path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("用户名").fill(login["username"])
-        page.get_by_label("密码").fill(login["password"])
-        page.get_by_role("button", name="登录").click()
-        if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
-            page.get_by_role("button", name="验证").click()
-        expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-    def fits_the_screen(self) -> None:
-        """No sideways scroll of the page: wide tables scroll inside their own box."""
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= self.width, f"{self.page.url} is {width}px wide at {self.width}px"
-
-
-@pytest.fixture(params=sorted(WIDTHS))
-def people(
-    request: pytest.FixtureRequest, browser: Browser, site: Site
-) -> Iterator[tuple[str, Person, Person]]:
-    size = WIDTHS[request.param]
-    officer, enterprise = Person(browser, site, size), Person(browser, site, size)
-    yield request.param, officer, enterprise
-    officer.context.close()
-    enterprise.context.close()
-    assert officer.problems == [], "the officer's browser reported errors"
-    assert enterprise.problems == [], "the enterprise's browser reported errors"
-
 
 def test_refused_form_keeps_input_consent_is_explicit_steps_are_confirmed(
-    site: Site, people: tuple[str, Person, Person]
+    site: Site, people: People, screen: Screen
 ) -> None:
-    screen, officer, enterprise = people
-    logins = _demo_logins(site)
+    # The refused forms of the journey answer 422 on purpose; any other console error fails it.
+    officer = people.open(screen, expected="status of 422")
+    enterprise = people.open(screen, expected="status of 422")
+    logins = demo_logins(site)
     bank, owner = logins["institution_officer"], logins["enterprise_user"]
 
     def shot(page: Page, name: str) -> None:
-        screenshot(page, f"market-{screen}-{name}")
+        screenshot(page, f"market-{screen.name}-{name}")
 
     # 1. A demand with a bad amount comes back with what was typed and a message at the field.
     enterprise.login(owner, "/market/demands")
@@ -168,9 +111,10 @@ def test_refused_form_keeps_input_consent_is_explicit_steps_are_confirmed(
         expect(desk.get_by_test_id(testid)).to_be_visible()
         officer.fits_the_screen()
         shot(desk, name)
+    # Still on the upload page: its CSV and XLSX templates are offered.
+    expect(desk.get_by_test_id("template-csv")).to_be_visible()
     desk.goto("/market/pool")
     expect(desk.get_by_test_id("pool-grade").first).to_be_visible()
-    expect(desk.get_by_test_id("template-csv")).to_have_count(0)
 
     # 4. The enterprise sees 已放款 on its demand and the stepper complete.
     mine.goto(application_path)

@@ -11,15 +11,13 @@ A failure names the page and the elements that stick out, so it can be fixed whe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page
 
 from creditbridge.core.config import Settings
 from creditbridge.web.app import create_app
@@ -27,16 +25,17 @@ from creditbridge.web.app import create_app
 from .conftest import (
     DOCS_MAX_HEIGHT,
     DOCS_MAX_WIDTH,
+    OVERFLOW_JS,
+    People,
+    Person,
+    Screen,
     Site,
-    fresh_totp_code,
+    demo_logins,
     publish_screenshot,
 )
-from .test_consent_journey import _demo_logins
 
 pytestmark = pytest.mark.browser
 
-PHONE = 390
-DESKTOP = 1366
 ROLES = {
     # the name in screenshots → the demo login's role
     "enterprise": "enterprise_user",
@@ -49,31 +48,6 @@ ROLES = {
 SKIP = re.compile(
     r"^/(healthz|metrics|\.well-known/|login|logout)|export|\.csv$|\.xlsx$|\.pdf$|\.json$|/template$|/status$"
 )
-
-# Elements that stick out of the window (deepest first), for the failure message.
-OVERFLOW_JS = """
-(limit) => {
-  const out = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.right <= limit + 1) continue;
-    // Content inside a box that scrolls sideways does not widen the page.
-    let scrolled = false;
-    for (let p = el.parentElement; p; p = p.parentElement) {
-      const o = getComputedStyle(p).overflowX;
-      if ((o === 'auto' || o === 'scroll' || o === 'hidden') && p.getBoundingClientRect().right <= limit + 1) { scrolled = true; break; }
-    }
-    if (scrolled) continue;
-    if ([...el.children].some(c => c.getBoundingClientRect().right > limit + 1)) continue;
-    const id = el.id ? '#' + el.id : '';
-    const cls = el.classList.length ? '.' + [...el.classList].slice(0, 3).join('.') : '';
-    const tid = el.dataset.testid ? `[data-testid=${el.dataset.testid}]` : '';
-    out.push(`${el.tagName.toLowerCase()}${id}${cls}${tid} right=${Math.round(box.right)} "${(el.textContent || '').trim().slice(0, 30)}"`);
-    if (out.length >= 4) break;
-  }
-  return out;
-}
-"""
 
 
 def page_paths() -> list[str]:
@@ -103,39 +77,15 @@ class Misfit:
         return f"{self.path}: {self.width} px — " + "; ".join(self.culprits)
 
 
-class Person:
-    """One role's browser at one width; console errors fail the test (as in conftest)."""
+class Walk:
+    """A person's walk through the pages; each step gives up after 20 s, so no page can hang a
+    walk of a hundred."""
 
-    def __init__(self, browser: Browser, site: Site, width: int) -> None:
-        self.context: BrowserContext = browser.new_context(
-            viewport={"width": width, "height": 844 if width == PHONE else 900},
-            base_url=site.base_url,
-            locale="zh-CN",
-        )
-        # No step may hang a walk of a hundred pages: each gives up after 20 s.
-        self.context.set_default_timeout(20_000)
-        self.page: Page = self.context.new_page()
-        self.width = width
-        self.site = site
-        self.problems: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"{self.page.url}: {m.text}") if m.type == "error" else None
-            ),
-        )
-        self.page.on("pageerror", lambda e: self.problems.append(f"{self.page.url}: {e}"))
-
-    def login(self, login: dict[str, Any]) -> None:
-        page = self.page
-        page.goto("/login")
-        page.get_by_label("用户名").fill(login["username"])
-        page.get_by_label("密码").fill(login["password"])
-        page.get_by_role("button", name="登录").click()
-        if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
-            page.get_by_role("button", name="验证").click()
-        expect(page).not_to_have_url(re.compile(r"/login"))
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        self.page: Page = person.page
+        self.width = person.screen.width
+        person.context.set_default_timeout(20_000)
 
     def is_page(self, path: str) -> bool:
         """Whether ``path`` answers this person with an HTML page (not 403, 404, a download)."""
@@ -170,60 +120,53 @@ class Person:
         return None
 
 
-@pytest.fixture
-def person(browser: Browser, site: Site, request: pytest.FixtureRequest) -> Iterator[Person]:
-    who = Person(browser, site, request.param)
-    yield who
-    who.context.close()
-
-
-def _walk(person: Person) -> tuple[list[Misfit], int]:
-    """Open every page ``person`` may open and one detail page per list; the misfits and how
+def _walk(walk: Walk) -> tuple[list[Misfit], int]:
+    """Open every page the walker may open and one detail page per list; the misfits and how
     many pages were measured."""
     misfits: list[Misfit] = []
     measured = 0
     seen: set[str] = set()
     for path in PATHS:
-        print(f"{person.width} px {path}", flush=True)  # where a slow walk is, with -s
-        if not person.is_page(path):
+        print(f"{walk.width} px {path}", flush=True)  # where a slow walk is, with -s
+        if not walk.is_page(path):
             continue
-        found = person.misfit(path)
+        found = walk.misfit(path)
         measured += 1
         if found:
             misfits.append(found)
-        detail = person.first_detail(path)
-        if detail and detail not in seen and person.is_page(detail):
+        detail = walk.first_detail(path)
+        if detail and detail not in seen and walk.is_page(detail):
             seen.add(detail)
             measured += 1
-            found = person.misfit(detail)
+            found = walk.misfit(detail)
             if found:
                 misfits.append(found)
     # The homes' screenshots (home-<role>-<device>) are test_homes.py's.
     return misfits, measured
 
 
-@pytest.mark.parametrize("person", [PHONE, DESKTOP], indirect=True, ids=["phone", "desktop"])
 @pytest.mark.parametrize("name", sorted(ROLES))
-def test_every_page_of_a_role_fits_the_screen(person: Person, site: Site, name: str) -> None:
-    person.login(_demo_logins(site)[ROLES[name]])
-    misfits, measured = _walk(person)
+def test_every_page_of_a_role_fits_the_screen(
+    people: People, screen: Screen, site: Site, name: str
+) -> None:
+    person = people.open(screen)
+    person.login(demo_logins(site)[ROLES[name]])
+    misfits, measured = _walk(Walk(person))
     assert measured >= 3, f"{name} could open only {measured} pages"
     assert misfits == [], (
-        f"{name} at {person.width} px, pages wider than the screen:\n"
+        f"{name} at {screen.width} px, pages wider than the screen:\n"
         + "\n".join(str(m) for m in misfits)
     )
-    assert person.problems == [], "the browser reported errors"
 
 
-@pytest.mark.parametrize("person", [PHONE, DESKTOP], indirect=True, ids=["phone", "desktop"])
-def test_public_pages_fit_the_screen(person: Person) -> None:
+def test_public_pages_fit_the_screen(people: People, screen: Screen) -> None:
+    walk = Walk(people.open(screen))
     misfits = [
         m
         for path in ("/login", "/register", "/verify", "/catalog", "/")
-        if (m := person.misfit(path))
+        if (m := walk.misfit(path))
     ]
     assert misfits == [], "\n".join(str(m) for m in misfits)
-    assert person.problems == [], "the browser reported errors"
 
 
 def test_published_screens_are_small_capped_and_reproducible(tmp_path: Path) -> None:

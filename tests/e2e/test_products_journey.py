@@ -7,82 +7,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import expect
 
-from .conftest import Site, fresh_totp_code, screenshot
-from .test_consent_journey import _demo_logins
+from .conftest import People, Screen, Site, demo_logins, screenshot
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
 
-
-class Person:
-    """One person's browser at one size; fails the test on any console error except the 422 of
-    the refused form, which the journey expects."""
-
-    def __init__(self, browser: Browser, site: Site, size: tuple[int, int]) -> None:
-        self.context: BrowserContext = browser.new_context(
-            viewport={"width": size[0], "height": size[1]}, base_url=site.base_url, locale="zh-CN"
-        )
-        self.page: Page = self.context.new_page()
-        self.site = site
-        self.problems: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.problems.append(m.text)
-                if m.type == "error" and "status of 422" not in m.text
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-
-    def login(self, login: dict[str, Any], next_path: str) -> None:
-        page = self.page
-        page.goto(next_path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("用户名").fill(login["username"])
-        page.get_by_label("密码").fill(login["password"])
-        page.get_by_role("button", name="登录").click()
-        if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
-            page.get_by_role("button", name="验证").click()
-        expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-    def no_sideways_scroll(self) -> None:
-        width = self.page.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        if width[0] > width[1]:
-            # Name the elements that stick out, so a failure says what to fix.
-            wide = self.page.evaluate(
-                """() => [...document.querySelectorAll('body *')]
-                    .filter(e => e.getBoundingClientRect().right > innerWidth + 1)
-                    .slice(0, 8)
-                    .map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
-            )
-            pytest.fail(f"{self.page.url} scrolls sideways: {width}: {wide}")
-
-
-@pytest.fixture(params=list(WIDTHS))
-def people(request: pytest.FixtureRequest, browser: Browser, site: Site) -> Iterator[Any]:
-    size = WIDTHS[request.param]
-    officer, operator = Person(browser, site, size), Person(browser, site, size)
-    yield request.param, officer, operator
-    officer.context.close()
-    operator.context.close()
-    assert officer.problems == [], "the officer's browser reported errors"
-    assert operator.problems == [], "the operator's browser reported errors"
-
-
-def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) -> None:
-    device, officer, operator = people
-    logins = _demo_logins(site)
+def test_submit_fix_approve_edit_and_pause_a_product(
+    site: Site, people: People, screen: Screen
+) -> None:
+    device = screen.name
+    # The refused form answers 422 on purpose; any other console error fails the test.
+    officer = people.open(screen, expected="status of 422")
+    operator = people.open(screen, expected="status of 422")
+    logins = demo_logins(site)
     code = f"e2e-{device}-{int(time.time())}"
     name = f"浏览器测试信用贷{device}"
 
@@ -108,7 +49,7 @@ def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) ->
     expect(desk.locator("#p-r2")).to_have_value("五点二")
     expect(desk.locator("#p-size-small")).to_be_checked()
     expect(desk.locator("#p-region-340100")).to_be_checked()
-    officer.no_sideways_scroll()
+    officer.fits_the_screen()
     screenshot(desk, f"products-1-refused-{device}")
 
     # 2. Fixed, it is submitted and waits for review.
@@ -117,7 +58,7 @@ def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) ->
     expect(desk).to_have_url(re.compile(r"/market/products/\d+$"))
     detail_url = desk.url
     expect(desk.get_by_test_id("product-status")).to_have_attribute("data-status", "pending_review")
-    officer.no_sideways_scroll()
+    officer.fits_the_screen()
 
     # 3. The operator approves it, after a confirmation that says what will happen.
     operator.login(logins["operator"], "/market/review")
@@ -127,7 +68,7 @@ def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) ->
     approve = row.get_by_test_id("approve")
     approve.locator("summary").click()
     expect(approve).to_contain_text("通过后产品立即上架")
-    operator.no_sideways_scroll()
+    operator.fits_the_screen()
     screenshot(queue, f"products-2-approve-{device}")
     approve.get_by_test_id("approve-submit").click()
     expect(queue).to_have_url(re.compile(r"/market/review$"))
@@ -145,7 +86,7 @@ def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) ->
     expect(desk.get_by_test_id("change-min_rate_bp")).to_contain_text("3.50%")
     expect(desk.get_by_test_id("term-min_rate_bp")).to_have_text("3.80%")
     expect(desk.get_by_test_id("product-status")).to_have_attribute("data-status", "published")
-    officer.no_sideways_scroll()
+    officer.fits_the_screen()
     screenshot(desk, f"products-3-change-pending-{device}")
 
     # 5. The officer pauses it: no longer recommended nor open to applications.
@@ -155,10 +96,10 @@ def test_submit_fix_approve_edit_and_pause_a_product(site: Site, people: Any) ->
     pause.get_by_test_id("product-pause-submit").click()
     expect(desk.get_by_test_id("product-status")).to_have_attribute("data-status", "paused")
     expect(desk.get_by_test_id("product-history")).to_contain_text("暂停")
-    officer.no_sideways_scroll()
+    officer.fits_the_screen()
     screenshot(desk, f"products-4-paused-{device}")
 
     desk.goto("/market/products?status=paused")
     expect(desk.locator(f'[data-testid="product-row"][data-code="{code}"]')).to_be_visible()
-    officer.no_sideways_scroll()
+    officer.fits_the_screen()
     screenshot(desk, f"products-5-list-{device}")

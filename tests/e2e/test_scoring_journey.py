@@ -5,7 +5,6 @@ enterprise sees its own score, grade, reasons and what would raise it."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,21 +12,9 @@ from sqlalchemy import func, select
 
 from creditbridge.scoring.models import Score, ScoringRun
 
-from .conftest import ENTERPRISES, Site, fresh_totp_code, screenshot
-from .test_consent_journey import _demo_logins
+from .conftest import ENTERPRISES, Site, demo_logins, log_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page: Page, site: Site, login: dict[str, Any], next_path: str) -> None:
-    page.goto(next_path)
-    page.get_by_label("用户名").fill(login["username"])
-    page.get_by_label("密码").fill(login["password"])
-    page.get_by_role("button", name="登录").click()
-    if login["totp_secret"]:
-        page.get_by_label("动态口令").fill(fresh_totp_code(site, login))
-        page.get_by_role("button", name="验证").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
 
 
 def test_every_demo_enterprise_is_scored_and_the_operator_sees_the_distribution(
@@ -44,7 +31,7 @@ def test_every_demo_enterprise_is_scored_and_the_operator_sees_the_distribution(
         ).scalar_one()
     assert graded + run.insufficient == ENTERPRISES
 
-    _login(page, site, _demo_logins(site)["operator"], "/operator/scoring")
+    log_in(page, site, demo_logins(site)["operator"], "/operator/scoring")
     totals = page.get_by_test_id("grade-totals").locator("tbody td")
     shown = sum(int(text.replace(",", "")) for text in totals.all_inner_texts())
     assert shown == graded
@@ -56,7 +43,7 @@ def test_every_demo_enterprise_is_scored_and_the_operator_sees_the_distribution(
 
 
 def test_enterprise_sees_its_score_reasons_and_advice(page: Page, site: Site) -> None:
-    _login(page, site, _demo_logins(site)["enterprise_user"], "/enterprise/credit-score")
+    log_in(page, site, demo_logins(site)["enterprise_user"], "/enterprise/credit-score")
     expect(page.get_by_test_id("score-card")).to_be_visible()
     if page.get_by_test_id("score-insufficient").count() == 0:
         assert page.get_by_test_id("score-value").inner_text().strip().isdigit()

@@ -7,65 +7,22 @@ import csv
 import io
 
 import numpy as np
-import pyotp
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from creditbridge.access import service as access_service
-from creditbridge.core.actors import CONSOLE, Role
-from creditbridge.core.clock import utc_now
-from creditbridge.core.db import make_sessionmaker, session_scope
-from creditbridge.ingest.models import Provider, ProviderDataset
 from creditbridge.reference import uscc
 
+from ._upload_clerk import login_to_upload, tax_clerk
 from .conftest import Site, screenshot
 
 pytestmark = pytest.mark.browser
 
 HEADER = "统一社会信用代码,所属期,是否按期申报,应税销售收入（万元）,增值税实缴税额,企业所得税实缴税额,实缴税额合计"
-PASSWORD = "Upload-Journey-42"
-
-
-def _provider_user(site: Site) -> tuple[str, int, str]:
-    with session_scope(make_sessionmaker(site.engine)) as session:
-        # A clerk delivers only the datasets the list assigns its provider (here tax_payment).
-        provider = session.scalars(
-            select(Provider)
-            .join(ProviderDataset, ProviderDataset.provider_id == Provider.id)
-            .where(ProviderDataset.dataset_code == "tax_payment")
-            .order_by(Provider.id)
-        ).first()
-        if provider is None:
-            provider = Provider(code="e2e-tax", name="国家税务总局安徽省税务局", kind="department",
-                                division_code="340000", created_at=utc_now())  # fmt: skip
-            session.add(provider)
-            session.flush()
-            session.add(ProviderDataset(provider_id=provider.id, dataset_code="tax_payment"))
-        access_service.create_user(
-            session, CONSOLE, username="taxclerk", display_name="税务填报员", password=PASSWORD,
-            role=Role.PROVIDER_USER, provider_id=provider.id,
-        )  # fmt: skip
-        return "taxclerk", provider.id, provider.name
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login?next=/ingest/upload")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_load_state()
-    if "/login/totp" in page.url:
-        secret = page.get_by_test_id("totp-secret").inner_text()
-        page.fill("#code", pyotp.TOTP(secret).at(utc_now()))
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_load_state()
-    if "/ingest/upload" not in page.url:
-        page.goto("/ingest/upload")
 
 
 def test_upload_gbk_csv_see_counts_download_reject_report(page: Page, site: Site, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    username, _, provider_name = _provider_user(site)
+    username = "taxclerk"
+    _, provider_name = tax_clerk(site, username, "税务填报员")
     codes = [
         str(c) for c in uscc.generate(np.random.default_rng(99), 40, division_codes=["340102"])
     ]
@@ -77,7 +34,7 @@ def test_upload_gbk_csv_see_counts_download_reject_report(page: Page, site: Site
     path = tmp_path / "纳税信息.csv"
     path.write_bytes(("\n".join([HEADER, *good, *bad]) + "\n").encode("gbk"))
 
-    _login(page, username)
+    login_to_upload(page, site, username)
     expect(page.get_by_test_id("upload-form")).to_be_visible()
     # A provider's clerk can deliver for its own provider only.
     expect(page.locator("#u-provider option")).to_have_count(1)

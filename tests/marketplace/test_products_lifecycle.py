@@ -199,7 +199,9 @@ def test_withdrawal_needs_a_reason_is_final_and_drops_a_waiting_edit(
         product_service.edit_product(
             session, market.officer, product_id=product.id, spec=_spec(product, min_rate_bp=380)
         )
-    assert product.id not in {p.id for p in product_service.list_review_queue(session, CONSOLE)}
+    assert product.id not in {
+        i.product.id for i in product_service.list_review_queue(session, CONSOLE)
+    }
 
 
 def test_a_rejected_product_is_corrected_in_place_and_goes_back_to_review(

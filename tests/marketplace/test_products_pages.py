@@ -47,6 +47,24 @@ def _post(client: TestClient, url: str, csrf: str, **data: object) -> str:
     return response.headers["location"]
 
 
+def _refused(
+    client: TestClient,
+    url: str,
+    csrf: str,
+    *,
+    error: str,
+    says: str,
+    status: int = 422,
+    **data: object,
+) -> str:
+    """Post a form the service refuses: the page again, with ``says`` at the ``error`` testid."""
+    response = client.post(url, data={"csrf_token": csrf, **data})
+    assert response.status_code == status
+    assert f'data-testid="{error}"' in response.text
+    assert says in response.text
+    return response.text
+
+
 def _value(page: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert match, f"no input {name}"
@@ -151,13 +169,15 @@ def test_the_officer_edits_pauses_and_withdraws_and_the_operator_reviews_the_cha
     assert 'data-testid="product-change-pending"' in listing.text
 
     # Withdrawal without a reason: the page again, the refusal at the field, nothing changed.
-    no_reason = client.post(
+    _refused(
+        client,
         f"/market/products/{product.id}/status",
-        data={"csrf_token": officer.csrf, "move": "withdraw", "reason": ""},
+        officer.csrf,
+        error="product-withdraw-error",
+        says="请填写理由",
+        move="withdraw",
+        reason="",
     )
-    assert no_reason.status_code == 422
-    assert 'data-testid="product-withdraw-error"' in no_reason.text
-    assert "请填写理由" in no_reason.text
     session.refresh(product)
     assert product.status == "published"
 
@@ -165,13 +185,15 @@ def test_the_officer_edits_pauses_and_withdraws_and_the_operator_reviews_the_cha
     queue = client.get("/market/review?kind=edit")
     assert queue.status_code == 200
     assert f'data-code="{product.code}" data-kind="edit"' in queue.text
-    reject = client.post(
+    _refused(
+        client,
         f"/market/products/{product.id}/review",
-        data={"csrf_token": operator.csrf, "decision": "reject", "note": ""},
+        operator.csrf,
+        error="reject-error",
+        says="须填写理由",
+        decision="reject",
+        note="",
     )
-    assert reject.status_code == 422
-    assert 'data-testid="reject-error"' in reject.text
-    assert "须填写理由" in reject.text
     _post(client, f"/market/products/{product.id}/review", operator.csrf, decision="approve")
     session.refresh(product)
     assert product.min_rate_bp == 350
@@ -197,14 +219,16 @@ def test_the_whitelist_rejection_keeps_the_page_and_says_why_in_chinese(
         session, CONSOLE, subject_id=market.subject.id, grade="AA", reasons=["grade"]
     )
     operator = login_as(Role.OPERATOR)
-    refused = client.post(
+    refused = _refused(
+        client,
         f"/market/whitelist/{entry.id}/review/county",
-        data={"csrf_token": operator.csrf, "decision": "reject", "note": "  "},
+        operator.csrf,
+        error="wl-reject-error",
+        says="请填写理由",
+        decision="reject",
+        note="  ",
     )
-    assert refused.status_code == 422
-    assert 'data-testid="whitelist"' in refused.text
-    assert 'data-testid="wl-reject-error"' in refused.text
-    assert "请填写理由" in refused.text
+    assert 'data-testid="whitelist"' in refused
     assert session.get(WhitelistEntry, entry.id).status == "proposed"  # type: ignore[union-attr]
     wrong_stage = client.post(
         f"/market/whitelist/{entry.id}/review/province",

@@ -61,11 +61,32 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-def _run_worker(app: FastAPI, engine: Engine, settings: Settings) -> dict[str, Any]:
+@pytest.fixture
+def run_worker(app: FastAPI, engine: Engine, settings: Settings) -> Callable[[], dict[str, Any]]:
     """One pass of a real worker, its transactions joined to the test's (as the app's are)."""
-    worker = Worker(settings, worker_id="test-worker", engine=engine, registry=REPORT_JOBS)
-    worker.sessionmaker = app.state.sessionmaker
-    return worker.run_once()
+
+    def run_once() -> dict[str, Any]:
+        worker = Worker(settings, worker_id="test-worker", engine=engine, registry=REPORT_JOBS)
+        worker.sessionmaker = app.state.sessionmaker
+        return worker.run_once()
+
+    return run_once
+
+
+RunWorker = Callable[[], dict[str, Any]]
+
+
+def _runs(session: Session, job: str) -> list[JobRun]:
+    return list(session.scalars(select(JobRun).where(JobRun.job == job)))
+
+
+def _ask_pdf(client: TestClient, uscc: str, csrf: str, **data: str) -> Any:
+    """The "notify me" button of a report's PDF."""
+    return client.post(
+        f"/reports/{uscc}/pdf/notify",
+        data={"csrf_token": csrf, **data},
+        follow_redirects=False,
+    )
 
 
 def _htmx(csrf: str) -> dict[str, str]:
@@ -81,13 +102,11 @@ def _status(html: str) -> str:
 class TestAggregatesRefresh:
     def test_refresh_is_queued_and_the_status_moves_from_queued_to_done(
         self,
-        app: FastAPI,
         client: TestClient,
-        engine: Engine,
         session: Session,
-        settings: Settings,
         world: World,
         login_as: Login,
+        run_worker: RunWorker,
     ) -> None:
         operator = login_as(Role.OPERATOR)
         queued = client.post(
@@ -107,14 +126,14 @@ class TestAggregatesRefresh:
             "/aggregates/refresh", data={"csrf_token": operator.csrf}, headers=_htmx(operator.csrf)
         )
         assert f"run={run_id}" in again.text
-        runs = session.scalars(select(JobRun).where(JobRun.job == "reports.aggregates")).all()
+        runs = _runs(session, "reports.aggregates")
         assert [r.id for r in runs] == [run_id]
 
         polled = client.get(f"/aggregates/status?run={run_id}&shown=0")
         assert _status(polled.text) == "queued"
         assert "HX-Refresh" not in polled.headers
 
-        done = _run_worker(app, engine, settings)
+        done = run_worker()
         assert [(r["job"], r["outcome"]) for r in done["runs"]] == [
             ("reports.aggregates", "succeeded")
         ]
@@ -156,7 +175,7 @@ class TestAggregatesRefresh:
         refused = client.post("/aggregates/refresh", data={"csrf_token": officer.csrf})
         assert refused.status_code == 403
         assert client.get("/aggregates/status?run=1").status_code == 403
-        assert session.scalars(select(JobRun).where(JobRun.job == "reports.aggregates")).all() == []
+        assert _runs(session, "reports.aggregates") == []
 
     def test_a_status_of_another_job_is_not_found(
         self, client: TestClient, session: Session, world: World, login_as: Login
@@ -176,20 +195,15 @@ def _content_without_identity(content: dict[str, Any]) -> dict[str, Any]:
 class TestPdfAsAJob:
     def test_the_worker_issues_the_pdf_for_the_requester_who_alone_downloads_it(
         self,
-        app: FastAPI,
         client: TestClient,
-        engine: Engine,
         session: Session,
         settings: Settings,
         world: World,
         login_as: Login,
+        run_worker: RunWorker,
     ) -> None:
         operator = login_as(Role.OPERATOR)
-        asked = client.post(
-            f"/reports/{world.subject.uscc}/pdf/notify",
-            data={"csrf_token": operator.csrf},
-            follow_redirects=False,
-        )
+        asked = _ask_pdf(client, world.subject.uscc, operator.csrf)
         assert asked.status_code == 303
         assert asked.headers["location"] == "/report-files?queued=1"
         waiting = client.get("/report-files?queued=1")
@@ -197,7 +211,7 @@ class TestPdfAsAJob:
         assert 'data-status="queued"' in waiting.text
         assert session.scalars(select(ReportIssuance)).all() == []
 
-        done = _run_worker(app, engine, settings)
+        done = run_worker()
         assert [(r["job"], r["outcome"]) for r in done["runs"]] == [("reports.pdf", "succeeded")]
         issuance = session.scalars(select(ReportIssuance)).one()
         # Issued as the user who asked, as the synchronous path issues it.
@@ -250,23 +264,17 @@ class TestPdfAsAJob:
 
     def test_an_institution_fetch_passes_the_consent_gate_again(
         self,
-        app: FastAPI,
         client: TestClient,
-        engine: Engine,
         session: Session,
-        settings: Settings,
         world: World,
         login_as: Login,
+        run_worker: RunWorker,
     ) -> None:
         grant = grant_consent(session, world)
         officer = login_as(Role.INSTITUTION_OFFICER, institution_id=world.bank.id)
-        asked = client.post(
-            f"/reports/{world.subject.uscc}/pdf/notify",
-            data={"csrf_token": officer.csrf, "consent_id": str(grant.id)},
-            follow_redirects=False,
-        )
+        asked = _ask_pdf(client, world.subject.uscc, officer.csrf, consent_id=str(grant.id))
         assert asked.status_code == 303
-        _run_worker(app, engine, settings)
+        run_worker()
         issuance = session.scalars(select(ReportIssuance)).one()
         assert issuance.audience == "consented"
         assert issuance.consent_id == grant.id
@@ -283,13 +291,9 @@ class TestPdfAsAJob:
     ) -> None:
         grant = grant_consent(session, world)
         other = login_as(Role.INSTITUTION_OFFICER, institution_id=world.other_bank.id)
-        refused = client.post(
-            f"/reports/{world.subject.uscc}/pdf/notify",
-            data={"csrf_token": other.csrf, "consent_id": str(grant.id)},
-            follow_redirects=False,
-        )
+        refused = _ask_pdf(client, world.subject.uscc, other.csrf, consent_id=str(grant.id))
         assert refused.status_code == 404
-        assert session.scalars(select(JobRun).where(JobRun.job == "reports.pdf")).all() == []
+        assert _runs(session, "reports.pdf") == []
 
     def test_no_render_slot_offers_the_job_instead_of_an_error_page(
         self, app: FastAPI, client: TestClient, session: Session, world: World, login_as: Login
@@ -307,26 +311,20 @@ class TestPdfAsAJob:
 
     def test_an_enterprise_gets_its_own_full_report_from_the_worker(
         self,
-        app: FastAPI,
         client: TestClient,
-        engine: Engine,
         session: Session,
-        settings: Settings,
         world: World,
         login_as: Login,
+        run_worker: RunWorker,
     ) -> None:
         owner = login_as(Role.ENTERPRISE_USER)
         subject = session.get(Subject, owner.user.subject_id)
         assert subject is not None
         self_page = client.get("/me/report")
         assert 'data-testid="self-pdf-notify"' in self_page.text
-        asked = client.post(
-            f"/reports/{subject.uscc}/pdf/notify",
-            data={"csrf_token": owner.csrf},
-            follow_redirects=False,
-        )
+        asked = _ask_pdf(client, subject.uscc, owner.csrf)
         assert asked.status_code == 303
-        _run_worker(app, engine, settings)
+        run_worker()
         issuance = session.scalars(select(ReportIssuance)).one()
         assert issuance.audience == "owner"
         assert issuance.subject_id == subject.id

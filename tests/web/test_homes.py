@@ -15,12 +15,11 @@ import factories
 from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
 from creditbridge.core.actors import CONSOLE, Role
-from creditbridge.core.clock import utc_now
+from creditbridge.core.clock import local_today, utc_now
 from creditbridge.ingest.models import CollectionMetric, Provider
 from creditbridge.marketplace.models import Application, Demand, Loan, WhitelistEntry
 from creditbridge.marketplace.service import workbench
 from creditbridge.subjects import service as subjects_service
-from creditbridge.web.homes import today_in_china
 
 from .conftest import LoggedIn
 from .helpers import visible_text
@@ -46,6 +45,24 @@ def _groups(page: str) -> set[str]:
 
 def _items(page: str) -> set[str]:
     return set(re.findall(r'data-testid="nav-item-([a-z_]+)"', page))
+
+
+def _demand(
+    session: Session, subject_id: int, *, status: str, amount_fen: int, months: int, purpose: str
+) -> None:
+    now = utc_now()
+    session.add(
+        Demand(
+            subject_id=subject_id,
+            amount_fen=amount_fen,
+            term_months=months,
+            purpose=purpose,
+            status=status,
+            created_at=now,
+            status_changed_at=now,
+        )
+    )
+    session.flush()
 
 
 def test_a_visitor_gets_the_public_landing_not_the_operators_dashboard(
@@ -129,19 +146,14 @@ def test_enterprise_home_shows_consents_waiting_and_its_demands_with_their_stage
         data_from=date(2024, 1, 1),
         data_to=date(2025, 12, 31),
     )
-    now = utc_now()
-    session.add(
-        Demand(
-            subject_id=subject_id,
-            amount_fen=5_000_000 * 100,
-            term_months=12,
-            purpose="购置设备",
-            status="pool",
-            created_at=now,
-            status_changed_at=now,
-        )
+    _demand(
+        session,
+        subject_id,
+        status="pool",
+        amount_fen=5_000_000 * 100,
+        months=12,
+        purpose="购置设备",
     )
-    session.flush()
 
     page = client.get("/").text
     text = visible_text(page)
@@ -161,7 +173,7 @@ def test_officer_home_marks_answers_due_today_and_overdue_and_sums_this_months_l
     login_as(Role.INSTITUTION_OFFICER, institution_id=bank.id)
     product = factories.product(session, bank, code="home-p1")
     subject = factories.subject(session)
-    today = today_in_china()
+    today = local_today()
     now = utc_now()
 
     def application(respond_by_days: int, status: str = "submitted") -> Application:
@@ -247,19 +259,7 @@ def test_operator_home_shows_health_with_links_to_each_full_page(
 ) -> None:
     login_as(Role.OPERATOR)
     subject = factories.subject(session)
-    now = utc_now()
-    session.add(
-        Demand(
-            subject_id=subject.id,
-            amount_fen=100,
-            term_months=6,
-            purpose="周转",
-            status="escalated",
-            created_at=now,
-            status_changed_at=now,
-        )
-    )
-    session.flush()
+    _demand(session, subject.id, status="escalated", amount_fen=100, months=6, purpose="周转")
 
     page = client.get("/").text
 
@@ -285,7 +285,7 @@ def test_provider_home_shows_its_batches_rejects_and_what_is_overdue(
     assert provider is not None
     catalog_service.load_catalog(session, CONSOLE, path=catalog_service.BUNDLED_CATALOG_PATH)
     factories.batch(session, provider, rows_total=10, rows_accepted=7, rows_rejected=3)
-    today = today_in_china()
+    today = local_today()
     now = utc_now()
     for code, deadline in (("tax_payment", today - timedelta(days=3)), ("penalty", today)):
         session.add(

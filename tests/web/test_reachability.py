@@ -19,6 +19,7 @@ endpoints in :data:`MACHINE`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -126,14 +127,18 @@ def _linked_names(app: FastAPI, links: set[str]) -> set[str]:
     return {by_path[link] for link in links if link in by_path}
 
 
+@functools.cache
+def _templates_and_page_modules() -> tuple[str, ...]:
+    return tuple(
+        path.read_text(encoding="utf-8")
+        for path in [*SOURCE.rglob("*.html"), *SOURCE.rglob("*pages*.py")]
+    )
+
+
 def _linked_in_code(name: str) -> bool:
     """Some template or page module names the route (``url_for('name', …)``)."""
     quoted = (f"'{name}'", f'"{name}"')
-    for path in [*SOURCE.rglob("*.html"), *SOURCE.rglob("*pages*.py")]:
-        text = path.read_text(encoding="utf-8")
-        if any(q in text for q in quoted):
-            return True
-    return False
+    return any(q in text for text in _templates_and_page_modules() for q in quoted)
 
 
 def _unreached(

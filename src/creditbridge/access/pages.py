@@ -5,8 +5,6 @@ administrator approves), institution admission and registration review (operator
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 from urllib.parse import urlsplit
@@ -26,8 +24,7 @@ from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
 from creditbridge.core.errors import Issue, NotFound, ValidationFailed
-from creditbridge.presentation import i18n, listing
-from creditbridge.presentation.exports import csv_row, xlsx_row
+from creditbridge.presentation import exports, i18n, listing
 from creditbridge.presentation.formatting import format_datetime_short
 from creditbridge.reference import divisions
 from creditbridge.subjects import service as subjects_service
@@ -857,19 +854,24 @@ EXPORT_HEADER: Final = ("机构代码", "机构名称", "机构类型", "行政�
 @router.get("/operator/institutions/export.csv", name="access:institutions_csv")
 def institutions_csv(request: Request, session: ReadSession, actor: Operator) -> Response:
     """The whole filtered list in the page's order (not only the page shown)."""
-    return Response(
-        _csv(EXPORT_HEADER, _export_rows(request, session)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="institutions.csv"'},
-    )
+    body = exports.csv_bytes(EXPORT_HEADER, _export_rows(request, session))
+    return _attachment(body, "text/csv; charset=utf-8", "institutions.csv")
 
 
 @router.get("/operator/institutions/export.xlsx", name="access:institutions_xlsx")
 def institutions_xlsx(request: Request, session: ReadSession, actor: Operator) -> Response:
+    body = exports.xlsx_bytes(EXPORT_HEADER, _export_rows(request, session))
+    return _attachment(body, XLSX_MEDIA, "institutions.xlsx")
+
+
+XLSX_MEDIA: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(body: bytes, media_type: str, filename: str) -> Response:
     return Response(
-        _xlsx(EXPORT_HEADER, _export_rows(request, session)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="institutions.xlsx"'},
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -889,29 +891,6 @@ def _export_rows(request: Request, session: Session) -> list[list[str]]:
         ]
         for i in _find_institutions(session, wanted, sort)
     ]
-
-
-def _csv(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    # A BOM, so that Excel on a Chinese Windows opens it as UTF-8.
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(csv_row(row) for row in rows)
-    return buffer.getvalue().encode()
-
-
-def _xlsx(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("接入机构")
-    sheet.append(xlsx_row(sheet, header))
-    for row in rows:
-        sheet.append(xlsx_row(sheet, row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 @router.post("/operator/institutions", name="access:institution_apply")

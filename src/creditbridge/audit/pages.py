@@ -18,7 +18,7 @@ from creditbridge.audit import service
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.clock import SHANGHAI
 from creditbridge.core.types import Id, clamp_filter_date
-from creditbridge.presentation.listing import Page
+from creditbridge.subjects import service as subjects
 from creditbridge.web.auth import require_roles
 from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import render
@@ -27,6 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 AuditAdmin = Annotated[Actor, Depends(require_roles(Role.AUDIT_ADMIN))]
 PAGE_SIZE: Final = 50
+SUBJECT_MATCH_LIMIT: Final = 50
 # The form submits its empty number fields as "": read as text, so an empty box is no filter
 # rather than a 422 page.
 IdText = Annotated[str, Query(max_length=20, pattern=r"^\s*[0-9]{0,18}\s*$")]
@@ -78,16 +79,28 @@ class Filters:
         self.action = action.strip()
         self.subject_id, self.institution_id = _id(subject_id), _id(institution_id)
         self.subject = subject.strip()
-        self.matches: list[service.SubjectMatch] = []
+        # (uscc, name) by id of the enterprises ``subject`` names, one more than are used so
+        # the page can say there were more.
+        self.matches: dict[int, tuple[str, str]] = {}
 
     def resolve(self, session: Session) -> None:
         """Look up the enterprises the ``subject`` text names (by USCC or a piece of the name)."""
         if self.subject:
-            self.matches = service.find_subjects(session, self.subject)
+            self.matches = subjects.search_subjects(
+                session, self.subject, limit=SUBJECT_MATCH_LIMIT + 1
+            )
+
+    @property
+    def matched_ids(self) -> list[int]:
+        return list(self.matches)[:SUBJECT_MATCH_LIMIT]
+
+    @property
+    def matched_names(self) -> list[str]:
+        return [self.matches[id_][1] for id_ in self.matched_ids]
 
     @property
     def too_many(self) -> bool:
-        return len(self.matches) > service.SUBJECT_MATCH_LIMIT
+        return len(self.matches) > SUBJECT_MATCH_LIMIT
 
     @property
     def dates_reversed(self) -> bool:
@@ -95,11 +108,7 @@ class Filters:
 
     def event_filter(self) -> service.EventFilter:
         # A name that matched no enterprise lists nothing, rather than ignoring the filter.
-        ids = (
-            tuple(m.id for m in self.matches[: service.SUBJECT_MATCH_LIMIT])
-            if self.subject
-            else None
-        )
+        ids = tuple(self.matched_ids) if self.subject else None
         return service.EventFilter(
             since=_day_start(self.since),
             # "until" is inclusive on the form: events of that whole day are shown.
@@ -156,7 +165,6 @@ def events(
         total=total,
         page=page,
         pages=pages,
-        listing=Page(rows, total, page, PAGE_SIZE),
         report=None,
     )
 

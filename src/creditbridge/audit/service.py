@@ -16,18 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import (
-    Insert,
-    bindparam,
-    column,
-    delete,
-    func,
-    insert,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import Insert, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from creditbridge.audit.domain import (
@@ -49,13 +38,10 @@ from creditbridge.presentation.exports import csv_cell
 from creditbridge.presentation.i18n import MESSAGES
 
 __all__ = [
-    "SUBJECT_MATCH_LIMIT",
     "EventFilter",
-    "SubjectMatch",
     "VerifyReport",
     "count_events",
     "export_csv",
-    "find_subjects",
     "get_head",
     "list_actions",
     "list_events",
@@ -310,8 +296,8 @@ class EventFilter:
     subject_id: int | None = None
     object_type: str | None = None
     object_id: str | None = None
-    # The subjects an enterprise name or USCC resolved to (see :func:`find_subjects`); an empty
-    # tuple matches nothing (a name that matched no enterprise), None does not filter.
+    # The subjects an enterprise name or USCC resolved to (the audit page asks subjects' search);
+    # an empty tuple matches nothing (a name that matched no enterprise), None does not filter.
     subject_ids: tuple[int, ...] | None = None
 
 
@@ -343,6 +329,9 @@ def _filtered(query: Any, flt: EventFilter) -> Any:
     return query
 
 
+_ACTION_LABEL: Final = "audit_action."
+
+
 def list_actions(session: Session) -> list[str]:
     """Every action the auditor can pick: each one the platform has a name for (the
     ``audit_action.*`` labels) and each one the trail holds (an older or newer code), sorted."""
@@ -351,45 +340,6 @@ def list_actions(session: Session) -> list[str]:
     }
     recorded = set(session.scalars(select(AuditEvent.action).distinct()))
     return sorted(labelled | recorded)
-
-
-_ACTION_LABEL: Final = "audit_action."
-
-# The subject table read by its public columns only: audit sits below subjects in the layers
-# (every domain writes to the trail), so it cannot import that module. Only the auditor's
-# "find an enterprise by name or code" reads it, and only these three columns.
-_subject = table("subject", column("id"), column("uscc"), column("name"))
-SUBJECT_MATCH_LIMIT: Final = 50
-
-
-@dataclass(frozen=True)
-class SubjectMatch:
-    id: int
-    uscc: str
-    name: str
-
-
-def find_subjects(
-    session: Session, text_: str, *, limit: int = SUBJECT_MATCH_LIMIT
-) -> list[SubjectMatch]:
-    """The enterprises an auditor's search names: the one with that USCC (18 characters), or
-    those whose name contains ``text_`` (case-insensitive), by name; at most ``limit`` + 1, so the
-    caller can tell that there were more."""
-    wanted = text_.strip()
-    if not wanted:
-        return []
-    if len(wanted) == 18 and wanted.isalnum() and wanted.isascii():
-        condition = _subject.c.uscc == wanted.upper()
-    else:
-        escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = _subject.c.name.ilike(f"%{escaped}%", escape="\\")
-    rows = session.execute(
-        select(_subject.c.id, _subject.c.uscc, _subject.c.name)
-        .where(condition)
-        .order_by(_subject.c.name, _subject.c.id)
-        .limit(limit + 1)
-    )
-    return [SubjectMatch(int(row.id), str(row.uscc), str(row.name)) for row in rows]
 
 
 def list_events(

@@ -13,8 +13,10 @@ from typing import Final
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from creditbridge.audit.models import AuditChainHead, AuditEvent
-from creditbridge.audit.service import HEAD_ID
+from creditbridge.audit.models import AuditEvent
+from creditbridge.audit.service import get_head
+
+__all__ = ["SENSITIVE_ACTIONS", "LastCheck", "get_head", "last_check", "list_sensitive"]
 
 # Reads of enterprise data, changes of rights and keys, exports and refusals: what an auditor
 # (审计管理员, 等保 2.0 §8.1.4.3) reviews first. Prefixes, so a new "report.*" action is included.
@@ -61,10 +63,6 @@ def list_sensitive(session: Session, *, limit: int = 8) -> list[AuditEvent]:
             .limit(limit)
         )
     )
-
-
-def get_head(session: Session) -> AuditChainHead | None:
-    return session.get(AuditChainHead, HEAD_ID)
 
 
 def last_check(session: Session) -> LastCheck | None:

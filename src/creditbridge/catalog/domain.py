@@ -178,14 +178,19 @@ def add_months(start: date, months: int) -> date:
 # ------------------------------------------------------------------ headers and upload templates
 
 
+_NOT_IN_HEADER_KEY: Final = re.compile(r"[\s\u200b\ufeff]+")
+
+
 def header_key(text: str) -> str:
-    """How a column header is compared with a field's code, label and aliases: NFKC (full-width
-    letters from Excel), no spaces, lower case."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+    """How a column header is compared with a field's code, label and aliases, by the list's
+    check of its aliases and by collection's readers alike: NFKC (full-width letters from Excel),
+    no spaces, zero-width spaces or byte-order marks, lower case."""
+    return _NOT_IN_HEADER_KEY.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
-class TemplateField(Protocol):
-    """What an upload template needs of a field (satisfied by ``schemas.FieldSpec``)."""
+class FieldLike(Protocol):
+    """What the rules over one field need of it (satisfied by ``schemas.FieldSpec``): upload
+    templates here, collection's validation and readers (``ingest.domain``, ``ingest.readers``)."""
 
     @property
     def code(self) -> str: ...
@@ -196,14 +201,18 @@ class TemplateField(Protocol):
     @property
     def unit(self) -> str | None: ...
     @property
+    def required(self) -> bool: ...
+    @property
     def enum(self) -> list[str] | None: ...
+    @property
+    def enum_labels(self) -> dict[str, str] | None: ...
     @property
     def max_length(self) -> int | None: ...
     @property
     def pattern(self) -> str | None: ...
 
 
-def template_header(spec: TemplateField) -> str:
+def template_header(spec: FieldLike) -> str:
     """A template's column header: the Chinese label, with the unit of an amount, which the
     readers understand (注册资本（万元）) and which tells the provider what to write."""
     if spec.type == "amount" and spec.unit:
@@ -231,7 +240,7 @@ _PATTERN_EXAMPLES: Final = ("13800138000", "0551-63356000", "340104199001011234"
 _UNTIL_WORDS: Final = ("until", "end", "expir", "due", "valid_to", "to_date")
 
 
-def example_value(spec: TemplateField, *, today: date) -> str:
+def example_value(spec: FieldLike, *, today: date) -> str:
     """A plausible synthetic value of ``spec`` that passes collection's checks: a USCC with
     correct check characters, a division and an industry that exist, a recent date (a later one
     for an end or expiry date), the first allowed value of an enumeration. Written as text, the

@@ -168,11 +168,7 @@ def catalog_template(
     version: VersionParam = None,
 ) -> Response:
     template = catalog_service.get_upload_template(session, code=code, fmt=fmt, version=version)
-    return Response(
-        template.content,
-        media_type=template.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{template.filename}"'},
-    )
+    return Response(template.content, media_type=template.media_type, headers=template.headers)
 
 
 @router.get("/{code}", name="catalog:dataset")

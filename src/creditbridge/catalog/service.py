@@ -8,7 +8,6 @@ transaction. Parsing is pure and works without a database (:func:`parse_catalog_
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -39,7 +38,13 @@ from creditbridge.core.clock import local_today, utc_now
 from creditbridge.core.crypto import sm3_hex
 from creditbridge.core.errors import Issue, NotFound
 from creditbridge.presentation.errors import keyed, keyed_issue
-from creditbridge.presentation.exports import csv_row, xlsx_row
+from creditbridge.presentation.exports import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    Download,
+    csv_bytes,
+    xlsx_row,
+)
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED_CATALOG_PATH = DATA_DIR / "catalog-2021.yaml"
@@ -565,15 +570,6 @@ _FORMAT_HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class UploadTemplate:
-    """A dataset's upload template: the file's name and bytes."""
-
-    filename: str
-    media_type: str
-    content: bytes
-
-
 def get_dataset_spec(session: Session, *, code: str, version: str | None = None) -> DatasetSpec:
     """The dataset as its list version defines it (fields with every key the file gave)."""
     row = get_dataset_or_raise(session, code=code, version=version)
@@ -618,7 +614,7 @@ def field_guide(spec: DatasetSpec) -> list[list[str]]:
 
 def get_upload_template(
     session: Session, *, code: str, fmt: str, version: str | None = None, today: date | None = None
-) -> UploadTemplate:
+) -> Download:
     """A dataset's upload template (``fmt`` ``csv`` or ``xlsx``): its fields with Chinese
     headers and an example row that uploads clean. NotFound for an unknown dataset or format."""
     if fmt not in TEMPLATE_FORMATS:
@@ -627,19 +623,14 @@ def get_upload_template(
     day = today or local_today()
     name = f"{spec.code}-template.{fmt}"
     if fmt == "csv":
-        return UploadTemplate(name, "text/csv; charset=utf-8", template_csv(spec, today=day))
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return UploadTemplate(name, media, template_xlsx(spec, today=day))
+        return Download(name, CSV_MEDIA_TYPE, template_csv(spec, today=day))
+    return Download(name, XLSX_MEDIA_TYPE, template_xlsx(spec, today=day))
 
 
 def template_csv(spec: DatasetSpec, *, today: date) -> bytes:
     """UTF-8 with a byte-order mark: Excel opens it with the Chinese headers readable."""
     header, example = template_rows(spec, today=today)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(csv_row(header))
-    writer.writerow(csv_row(example))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(header, [example])
 
 
 def template_xlsx(spec: DatasetSpec, *, today: date) -> bytes:

@@ -4,9 +4,9 @@ consent service, render or redirect; the rules (who may see what, masking) live 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
-from typing import Annotated, Final
+from typing import Annotated, Final, NamedTuple
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -89,14 +89,13 @@ def my_consents(request: Request, session: ReadSession, actor: Enterprise) -> HT
     )
 
 
-# --- Enterprise: start a consent --------------------------------------------------------------
+# --- The consent forms: the enterprise's grant and the institution's request -------------------
 
 
 @dataclass
-class GrantForm:
-    """The enterprise's own consent as typed, kept to show it again next to its errors."""
+class TermsForm:
+    """A consent's terms as typed, kept to show them again next to their errors."""
 
-    institution_id: str = ""
     purpose: str = Purpose.LOAN_APPLICATION.value
     categories: tuple[str, ...] = ()
     data_from: str = ""
@@ -106,34 +105,115 @@ class GrantForm:
     note: str = ""
 
 
-def _render_grant_form(
-    request: Request,
-    session: Session,
-    form: GrantForm,
-    issues: list[Issue],
-    *,
-    status_code: int = 200,
-) -> HTMLResponse:
-    by_field: dict[str, list[str]] = {}
-    for issue in issues:
-        by_field.setdefault(issue.field or "", []).append(issue.message)
-    return render(
-        request,
-        "consent/grant.html",
-        status_code=status_code,
-        form=form,
-        errors=by_field,
-        purposes=list(Purpose),
-        institutions=service.grantable_institutions(session),
-        # Public categories need no consent: offering them would make the enterprise think
-        # it protects what anyone may already read.
-        choices=[c for c in _category_choices(session) if not c.public],
+@dataclass
+class GrantForm(TermsForm):
+    """The enterprise's own consent, to the institution it chose."""
+
+    institution_id: str = ""
+
+
+@dataclass
+class RequestForm(TermsForm):
+    """The institution's request, to the enterprise of a credit code."""
+
+    uscc: str = ""
+
+
+def _typed_terms(
+    purpose: Annotated[str, Form(max_length=32)] = "",
+    categories: Annotated[list[str] | None, Form(max_length=64)] = None,
+    data_from: Annotated[str, Form(max_length=20)] = "",
+    data_to: Annotated[str, Form(max_length=20)] = "",
+    valid_until: Annotated[str, Form(max_length=20)] = "",
+    max_uses: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> TermsForm:
+    """The terms' fields of a posted consent form, as typed."""
+    return TermsForm(
+        purpose, tuple(categories or ()), data_from, data_to, valid_until, max_uses, note
     )
+
+
+TypedTerms = Annotated[TermsForm, Depends(_typed_terms)]
+
+
+class ParsedTerms(NamedTuple):
+    valid_until: datetime | None
+    max_uses: int
+    data_from: date | None
+    data_to: date | None
+
+
+def _parse_terms(form: TermsForm, issues: list[Issue]) -> ParsedTerms:
+    """The typed dates and uses, each unreadable one an issue at its field."""
+    until = _date(form.valid_until, "valid_until", issues)
+    if until is None and not any(i.field == "valid_until" for i in issues):
+        issues.append(
+            keyed_issue("CB-FORM-REQUIRED", "error.consent.until_required", field="valid_until")
+        )
+    uses = _int(form.max_uses, "max_uses", issues)
+    start, end = _date(form.data_from, "data_from", issues), _date(form.data_to, "data_to", issues)
+    return ParsedTerms(
+        # The consent runs to the end of the chosen day, Beijing time.
+        None if until is None else datetime.combine(until, time(23, 59, 59), tzinfo=SHANGHAI),
+        uses,
+        start,
+        end,
+    )
+
+
+def _date(value: str, field: str, issues: list[Issue]) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        issues.append(keyed_issue("CB-FORM-DATE", "error.consent.form_date", field=field))
+        return None
+
+
+def _int(value: str, field: str, issues: list[Issue]) -> int:
+    text = value.strip()
+    if not text.isdigit() or len(text) > 6:
+        issues.append(keyed_issue("CB-FORM-NUMBER", "error.consent.form_number", field=field))
+        return 0
+    return int(text)
 
 
 def _default_until() -> str:
     until = to_local(utc_now()).date().toordinal() + DEFAULT_VALIDITY_DAYS
     return date.fromordinal(until).isoformat()
+
+
+def _render_form(
+    request: Request,
+    session: Session,
+    form: GrantForm | RequestForm,
+    issues: list[Issue],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The grant or request form (by the type of ``form``) with each issue at its field."""
+    by_field: dict[str, list[str]] = {}
+    for issue in issues:
+        by_field.setdefault(issue.field or "", []).append(issue.message)
+    grant = isinstance(form, GrantForm)
+    choices = _category_choices(session)
+    return render(
+        request,
+        "consent/grant.html" if grant else "consent/request.html",
+        status_code=status_code,
+        form=form,
+        errors=by_field,
+        purposes=list(Purpose),
+        # Public categories need no consent: offering them in a grant would make the enterprise
+        # think it protects what anyone may already read.
+        choices=[c for c in choices if not c.public] if grant else choices,
+        institutions=service.grantable_institutions(session) if grant else [],
+    )
+
+
+# --- Enterprise: start a consent --------------------------------------------------------------
 
 
 @router.get("/enterprise/consents/new", name="consent:grant_form")
@@ -143,11 +223,8 @@ def grant_form(
     actor: Enterprise,
     institution_id: Annotated[types.Id | None, Query()] = None,
 ) -> HTMLResponse:
-    form = GrantForm(
-        institution_id=str(institution_id or ""),
-        valid_until=_default_until(),
-    )
-    return _render_grant_form(request, session, form, [])
+    form = GrantForm(institution_id=str(institution_id or ""), valid_until=_default_until())
+    return _render_form(request, session, form, [])
 
 
 @router.post("/enterprise/consents", name="consent:grant_submit")
@@ -155,25 +232,10 @@ def grant_submit(
     request: Request,
     session: WriteSession,
     actor: Enterprise,
+    terms: TypedTerms,
     institution_id: Annotated[str, Form(max_length=20)] = "",
-    purpose: Annotated[str, Form(max_length=32)] = "",
-    categories: Annotated[list[str] | None, Form(max_length=64)] = None,
-    data_from: Annotated[str, Form(max_length=20)] = "",
-    data_to: Annotated[str, Form(max_length=20)] = "",
-    valid_until: Annotated[str, Form(max_length=20)] = "",
-    max_uses: Annotated[str, Form(max_length=20)] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    form = GrantForm(
-        institution_id,
-        purpose,
-        tuple(categories or ()),
-        data_from,
-        data_to,
-        valid_until,
-        max_uses,
-        note,
-    )
+    form = GrantForm(**asdict(terms), institution_id=institution_id)
     issues: list[Issue] = []
     if not institution_id.strip().isdigit():
         issues.append(
@@ -183,32 +245,25 @@ def grant_submit(
                 field="institution_id",
             )
         )
-    until = _date(valid_until, "valid_until", issues)
-    if until is None and not any(i.field == "valid_until" for i in issues):
-        issues.append(
-            keyed_issue("CB-FORM-REQUIRED", "error.consent.until_required", field="valid_until")
-        )
-    uses = _int(max_uses, "max_uses", issues)
-    start, end = _date(data_from, "data_from", issues), _date(data_to, "data_to", issues)
+    parsed = _parse_terms(form, issues)
     if issues:
-        return _render_grant_form(request, session, form, issues, status_code=422)
-    assert until is not None
+        return _render_form(request, session, form, issues, status_code=422)
+    assert parsed.valid_until is not None
     try:
         grant = service.grant_to_institution(
             session,
             actor,
             institution_id=int(institution_id),
-            purpose=purpose,
+            purpose=form.purpose,
             categories=form.categories,
-            # The consent runs to the end of the chosen day, Beijing time.
-            valid_until=datetime.combine(until, time(23, 59, 59), tzinfo=SHANGHAI),
-            max_uses=uses,
-            data_from=start,
-            data_to=end,
-            note=note.strip(),
+            valid_until=parsed.valid_until,
+            max_uses=parsed.max_uses,
+            data_from=parsed.data_from,
+            data_to=parsed.data_to,
+            note=form.note.strip(),
         )
     except ValidationFailed as failure:
-        return _render_grant_form(request, session, form, failure.issues, status_code=422)
+        return _render_form(request, session, form, failure.issues, status_code=422)
     return _redirect(request.url_for("consent:detail", consent_id=grant.id).path)
 
 
@@ -305,42 +360,6 @@ def notifications(request: Request, session: ReadSession, actor: EitherSide) -> 
 # --- Institution: request, list, read --------------------------------------------------------
 
 
-@dataclass
-class RequestForm:
-    """The request form as typed, kept to show it again next to its errors."""
-
-    uscc: str = ""
-    purpose: str = Purpose.LOAN_APPLICATION.value
-    categories: tuple[str, ...] = ()
-    data_from: str = ""
-    data_to: str = ""
-    valid_until: str = ""
-    max_uses: str = str(DEFAULT_MAX_USES)
-    note: str = ""
-
-
-def _render_request_form(
-    request: Request,
-    session: Session,
-    form: RequestForm,
-    issues: list[Issue],
-    *,
-    status_code: int = 200,
-) -> HTMLResponse:
-    by_field: dict[str, list[str]] = {}
-    for issue in issues:
-        by_field.setdefault(issue.field or "", []).append(issue.message)
-    return render(
-        request,
-        "consent/request.html",
-        status_code=status_code,
-        form=form,
-        errors=by_field,
-        purposes=list(Purpose),
-        choices=_category_choices(session),
-    )
-
-
 @router.get("/institution/consents/new", name="consent:request_form")
 def request_form(
     request: Request,
@@ -349,25 +368,7 @@ def request_form(
     uscc: Annotated[str, Query(max_length=18)] = "",
 ) -> HTMLResponse:
     form = RequestForm(uscc=uscc, valid_until=_default_until())
-    return _render_request_form(request, session, form, [])
-
-
-def _date(value: str, field: str, issues: list[Issue]) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        issues.append(keyed_issue("CB-FORM-DATE", "error.consent.form_date", field=field))
-        return None
-
-
-def _int(value: str, field: str, issues: list[Issue]) -> int:
-    text = value.strip()
-    if not text.isdigit() or len(text) > 6:
-        issues.append(keyed_issue("CB-FORM-NUMBER", "error.consent.form_number", field=field))
-        return 0
-    return int(text)
+    return _render_form(request, session, form, [])
 
 
 @router.post("/institution/consents", name="consent:request_submit")
@@ -375,47 +376,32 @@ def request_submit(
     request: Request,
     session: WriteSession,
     actor: Officer,
+    terms: TypedTerms,
     uscc: Annotated[str, Form(max_length=40)] = "",
-    purpose: Annotated[str, Form(max_length=32)] = "",
-    categories: Annotated[list[str] | None, Form(max_length=64)] = None,
-    data_from: Annotated[str, Form(max_length=20)] = "",
-    data_to: Annotated[str, Form(max_length=20)] = "",
-    valid_until: Annotated[str, Form(max_length=20)] = "",
-    max_uses: Annotated[str, Form(max_length=20)] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    form = RequestForm(
-        uscc, purpose, tuple(categories or ()), data_from, data_to, valid_until, max_uses, note
-    )
+    form = RequestForm(**asdict(terms), uscc=uscc)
     issues: list[Issue] = []
-    until = _date(valid_until, "valid_until", issues)
-    if until is None and not any(i.field == "valid_until" for i in issues):
-        issues.append(
-            keyed_issue("CB-FORM-REQUIRED", "error.consent.until_required", field="valid_until")
-        )
-    uses = _int(max_uses, "max_uses", issues)
-    start, end = _date(data_from, "data_from", issues), _date(data_to, "data_to", issues)
+    parsed = _parse_terms(form, issues)
     if not uscc.strip():
         issues.append(keyed_issue("CB-FORM-REQUIRED", "error.consent.uscc_required", field="uscc"))
     if issues:
-        return _render_request_form(request, session, form, issues, status_code=422)
-    assert until is not None
+        return _render_form(request, session, form, issues, status_code=422)
+    assert parsed.valid_until is not None
     try:
         grant = service.request_consent(
             session,
             actor,
             uscc=uscc,
-            purpose=purpose,
+            purpose=form.purpose,
             categories=form.categories,
-            # The validity runs to the end of the chosen day, Beijing time.
-            valid_until=datetime.combine(until, time(23, 59, 59), tzinfo=SHANGHAI),
-            max_uses=uses,
-            data_from=start,
-            data_to=end,
-            note=note.strip(),
+            valid_until=parsed.valid_until,
+            max_uses=parsed.max_uses,
+            data_from=parsed.data_from,
+            data_to=parsed.data_to,
+            note=form.note.strip(),
         )
     except ValidationFailed as failure:
-        return _render_request_form(request, session, form, failure.issues, status_code=422)
+        return _render_form(request, session, form, failure.issues, status_code=422)
     except NotFound as missing:
         issue = Issue(
             "CB-CONSENT-SUBJECT",
@@ -424,7 +410,7 @@ def request_submit(
             key=missing.key,
             params=missing.params,
         )
-        return _render_request_form(request, session, form, [issue], status_code=422)
+        return _render_form(request, session, form, [issue], status_code=422)
     return _redirect(request.url_for("consent:detail", consent_id=grant.id).path)
 
 

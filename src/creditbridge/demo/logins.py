@@ -95,15 +95,8 @@ def ensure_demo_logins(session: Session, actor: Actor, *, settings: Settings) ->
             user = _make(session, actor, role, username, display_name, binding, settings)
         if user is None:
             continue
-        secret = access_service.totp_secret_of(user, settings=settings)
-        if role in access_domain.TOTP_REQUIRED and secret is None:
-            secret = access_service.start_totp_enrolment(session, user, settings=settings)
-            user.totp_enabled = True
-            session.flush()
         logins.append(
-            DemoLogin(
-                role, username, DEMO_PASSWORD, secret if user.totp_enabled else None, bound_to
-            )
+            DemoLogin(role, username, DEMO_PASSWORD, _totp(session, user, settings), bound_to)
         )
     regions = _region_codes(subject.division_code if subject is not None else None)
     regional: list[DemoLogin] = []
@@ -120,17 +113,12 @@ def ensure_demo_logins(session: Session, actor: Actor, *, settings: Settings) ->
                 role=Role.OPERATOR,
                 division_code=division_code,
             )
-        secret = access_service.totp_secret_of(user, settings=settings)
-        if secret is None:
-            secret = access_service.start_totp_enrolment(session, user, settings=settings)
-            user.totp_enabled = True
-            session.flush()
         regional.append(
             DemoLogin(
                 Role.OPERATOR,
                 username,
                 DEMO_PASSWORD,
-                secret if user.totp_enabled else None,
+                _totp(session, user, settings),
                 divisions.name(user.division_code or "") or (user.division_code or ""),
                 user.division_code,
             )
@@ -139,6 +127,17 @@ def ensure_demo_logins(session: Session, actor: Actor, *, settings: Settings) ->
     # role (as the browser tests do) still finds the node-wide one under "operator".
     at = next((i for i, login in enumerate(logins) if login.role is Role.OPERATOR), len(logins))
     return logins[:at] + regional + logins[at:]
+
+
+def _totp(session: Session, user: User, settings: Settings) -> str | None:
+    """The account's TOTP secret, enrolled first when its role requires one and it has none;
+    None while its TOTP is off."""
+    secret = access_service.totp_secret_of(user, settings=settings)
+    if Role(user.role) in access_domain.TOTP_REQUIRED and secret is None:
+        secret = access_service.start_totp_enrolment(session, user, settings=settings)
+        user.totp_enabled = True
+        session.flush()
+    return secret if user.totp_enabled else None
 
 
 def _region_codes(subject_division: str | None) -> dict[str, str]:

@@ -12,9 +12,7 @@ applied when the provider confirms (:func:`upload_confirm`). A form post without
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Final, TypeVar
@@ -176,9 +174,9 @@ def upload_submit(
     step: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     form = UploadForm(provider_id, dataset, batch_id, sheet, reason)
-    settings = request.app.state.settings.ingest
     if step == "check":
-        return _check(request, session, actor, form, file)
+        return _check(request, session, actor, form, file, provider_id=provider_id)
+    settings = request.app.state.settings.ingest
     try:
         with service.saved_upload(file.file, file.filename) as path:
             outcome = _in_savepoint(session, lambda: service.ingest_batch(
@@ -192,20 +190,24 @@ def upload_submit(
 
 
 def _check(
-    request: Request, session: Session, actor: Actor, form: UploadForm, file: UploadFile
+    request: Request,
+    session: Session,
+    actor: Actor,
+    form: UploadForm,
+    file: UploadFile,
+    *,
+    provider_id: int,
 ) -> Response:
-    if form.provider_id is not None:
-        # A reason is asked before the file is read, as the delivery itself would.
-        try:
-            provider = service.get_provider_or_raise(session, form.provider_id)
-            service.check_may_deliver(actor, provider.id)
-            service.check_reason(actor, provider=provider, reason=form.reason or None)
-        except DomainError as error:
-            return _refused(request, session, actor, form, error)
+    try:
+        provider = service.check_may_upload(
+            session, actor, provider_id=provider_id, reason=form.reason or None
+        )
+    except DomainError as error:
+        return _refused(request, session, actor, form, error)
     held = service.hold_upload(file.file, file.filename, owner=_owner(actor))
     try:
         check = _in_savepoint(session, lambda: service.check_header(
-            session, actor, provider_id=form.provider_id or 0, dataset_code=form.dataset,
+            session, actor, provider_id=provider_id, dataset_code=form.dataset,
             source=held.path, filename=held.filename, sheet=form.sheet or None,
             settings=request.app.state.settings.ingest,
         ))  # fmt: skip
@@ -215,7 +217,6 @@ def _check(
     if check.refusal_code is not None:
         # It would be refused as a whole: nothing to confirm, the provider fixes the file.
         service.release_held_upload(held)
-    provider = service.get_provider_or_raise(session, form.provider_id or 0)
     return render(
         request,
         "ingest/check.html",
@@ -271,16 +272,18 @@ def _day(text: str | None) -> date | None:
 
 
 def _batch_filter(query: listing.ListQuery) -> BatchFilter:
-    provider = query.filter("provider_id")
+    provider, status = query.filter("provider_id"), query.filter("status")
     return BatchFilter(
         dataset_code=query.filter("dataset"),
         provider_id=int(provider) if provider and provider.isdigit() else None,
-        status=query.filter("status")
-        if query.filter("status") in (service.APPLIED, service.REFUSED)
-        else None,
+        status=status if status in (service.APPLIED, service.REFUSED) else None,
         received_from=_day(query.filter("from")),
         received_to=_day(query.filter("to")),
     )
+
+
+def _dataset_names(session: Session) -> dict[str, str]:
+    return {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
 
 
 def _list_query(request: Request) -> listing.ListQuery:
@@ -301,7 +304,7 @@ def batches_page(request: Request, session: ReadSession, actor: Deliverer) -> HT
         offset=query.offset, limit=query.size,
     )  # fmt: skip
     providers = service.list_providers_for(session, actor)
-    names = {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
+    names = _dataset_names(session)
     owed = service.list_overdue_for(session, actor)
     return render(
         request,
@@ -332,7 +335,7 @@ def batches_export(
     """The whole filtered list in its order (no page), as CSV or XLSX."""
     query = _list_query(request)
     sort = query.sort or listing.Sort("received_at", descending=True)
-    names = {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
+    names = _dataset_names(session)
     rows = (
         (
             b.id,
@@ -355,44 +358,8 @@ def batches_export(
             descending=sort.descending,
         )
     )
-    return _export("batches", format, EXPORT_HEADER, rows)
-
-
-def _export(
-    name: str, fmt: str, header: Iterable[str], rows: Iterable[Iterable[object]]
-) -> Response:
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("批次")
-        sheet.append(list(header))
-        for row in rows:
-            sheet.append(exports.xlsx_row(sheet, row))
-        buffer = io.BytesIO()
-        book.save(buffer)
-        return Response(
-            buffer.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-
-    def lines() -> Iterator[bytes]:
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(list(header))
-        yield ("\ufeff" + text.getvalue()).encode()
-        for row in rows:
-            text.seek(0)
-            text.truncate()
-            writer.writerow(exports.csv_row(row))
-            yield text.getvalue().encode()
-
-    return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    download = exports.export_download("batches", format, EXPORT_HEADER, rows)
+    return Response(download.content, media_type=download.media_type, headers=download.headers)
 
 
 # ---------------------------------------------------------------- one batch

@@ -23,8 +23,9 @@ from typing import IO, Any, Final, NamedTuple
 import orjson
 from charset_normalizer import from_bytes
 
+from creditbridge.catalog.domain import FieldLike, header_key
 from creditbridge.core.config import IngestSettings
-from creditbridge.ingest.domain import FieldLike, clean_text, split_unit
+from creditbridge.ingest.domain import clean_text, split_unit
 from creditbridge.presentation.i18n import translate
 
 SAMPLE_BYTES: Final = 1 << 20
@@ -116,20 +117,16 @@ class Delivery:
 # ---------------------------------------------------------------- headers
 
 
-def _normalise_header(text: str) -> str:
-    return re.sub(r"\s+", "", clean_text(text)).lower()
-
-
 def _names(fields: Sequence[FieldLike]) -> dict[str, str]:
-    by_name: dict[str, str] = {_normalise_header(name): ACTION_COLUMN for name in ACTION_HEADERS}
+    by_name: dict[str, str] = {header_key(name): ACTION_COLUMN for name in ACTION_HEADERS}
     for spec in fields:
         # Aliases first: the list file refuses an alias that is another field's code or label,
         # and a code or label must win should an older list have let one through.
         for alias in getattr(spec, "aliases", None) or ():
-            by_name[_normalise_header(alias)] = spec.code
+            by_name[header_key(alias)] = spec.code
     for spec in fields:
-        by_name[_normalise_header(spec.code)] = spec.code
-        by_name[_normalise_header(spec.label_zh)] = spec.code
+        by_name[header_key(spec.code)] = spec.code
+        by_name[header_key(spec.label_zh)] = spec.code
     return by_name
 
 
@@ -142,12 +139,12 @@ def map_columns(header: Sequence[Any], fields: Sequence[FieldLike]) -> ColumnMap
         if not text:
             continue
         mapping.texts[position] = text
-        code = by_name.get(_normalise_header(text))
+        code = by_name.get(header_key(text))
         unit = None
         if code is None:
             match = _HEADER_UNIT.match(text)
             if match:
-                code = by_name.get(_normalise_header(match["label"]))
+                code = by_name.get(header_key(match["label"]))
                 unit = match["unit"]
         if code is None:
             mapping.ignored.append(text)
@@ -394,10 +391,10 @@ def _keyed(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in obj.items():
-        code = by_name.get(_normalise_header(str(key)))
+        code = by_name.get(header_key(str(key)))
         if code is None:
             match = _HEADER_UNIT.match(str(key))
-            code = by_name.get(_normalise_header(match["label"])) if match else None
+            code = by_name.get(header_key(match["label"])) if match else None
             # A key with a unit (实缴税额合计（万元）) says what the amount is in, for this
             # value alone: objects need not share keys the way a file's rows share a header.
             if code in amounts and match and value is not None and not isinstance(value, bool):

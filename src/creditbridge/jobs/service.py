@@ -589,8 +589,13 @@ class _ReportsQueue:
         run = session.get(JobRun, run_id, populate_existing=True)
         return None if run is None else _work_of(run)
 
-    def recent(self, session: Session, job: str, *, limit: int) -> list[reports_jobs.Work]:
-        query = select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(limit)
+    def recent(
+        self, session: Session, job: str, *, limit: int, user_id: int | None = None
+    ) -> list[reports_jobs.Work]:
+        query = select(JobRun).where(JobRun.job == job)
+        if user_id is not None:
+            query = query.where(JobRun.args["user_id"].as_integer() == user_id)
+        query = query.order_by(JobRun.id.desc()).limit(limit)
         return [_work_of(run) for run in session.scalars(query)]
 
 

@@ -4,11 +4,11 @@ and the statistical flags of a loan. No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum, StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -385,12 +385,28 @@ APPROVED_OR_LATER: Final = frozenset({A.APPROVED, A.DISBURSED, A.REPAID, A.OVERD
 DECIDED: Final = APPROVED_OR_LATER | {A.REJECTED}
 
 
+_State = TypeVar("_State", bound=StrEnum)
+_Move = TypeVar("_Move", bound=StrEnum)
+
+
+def _step(
+    table: Mapping[tuple[_State, _Move], _State],
+    states: type[_State],
+    status: str,
+    move: _Move,
+    refusal: str,
+) -> _State:
+    """The state after ``move`` in ``table``; raises :class:`InvalidTransition` (message key
+    ``refusal``) for a move the table lacks."""
+    target = table.get((states(status), move))
+    if target is None:
+        raise keyed(InvalidTransition, refusal, status=status, move=move.value)
+    return target
+
+
 def transition(status: str, move: AppMove) -> AppStatus:
     """The state after ``move``; raises :class:`InvalidTransition` for a move the map lacks."""
-    target = APP_TRANSITIONS.get((AppStatus(status), move))
-    if target is None:
-        raise keyed(InvalidTransition, "error.marketplace.app_move", status=status, move=move.value)
-    return target
+    return _step(APP_TRANSITIONS, AppStatus, status, move, "error.marketplace.app_move")
 
 
 def allowed_moves(status: str) -> list[AppMove]:
@@ -441,12 +457,7 @@ LIVE_DEMAND: Final = frozenset({D.NEW, D.DISPATCHED, D.POOL, D.CLAIMED, D.ESCALA
 
 
 def demand_transition(status: str, move: DemandMove) -> DemandStatus:
-    target = DEMAND_TRANSITIONS.get((DemandStatus(status), move))
-    if target is None:
-        raise keyed(
-            InvalidTransition, "error.marketplace.demand_move", status=status, move=move.value
-        )
-    return target
+    return _step(DEMAND_TRANSITIONS, DemandStatus, status, move, "error.marketplace.demand_move")
 
 
 # --- whitelist -------------------------------------------------------------------------------
@@ -601,12 +612,7 @@ PRODUCT_REVIEW_DAYS: Final = 3
 
 
 def product_transition(status: str, move: ProductMove) -> ProductStatus:
-    after = PRODUCT_TRANSITIONS.get((ProductStatus(status), move))
-    if after is None:
-        raise keyed(
-            InvalidTransition, "error.marketplace.product_move", status=status, move=move.value
-        )
-    return after
+    return _step(PRODUCT_TRANSITIONS, ProductStatus, status, move, "error.marketplace.product_move")
 
 
 def product_moves(status: str) -> list[ProductMove]:

@@ -73,7 +73,8 @@ def _datetime_short(context: jinja2.runtime.Context, value: Any) -> str:
 
 def _with_lang(func: Any) -> Any:
     """A formatting function ``f(value, *args, lang, **kw)`` as a filter that takes the page's
-    language from the template context."""
+    language from the template context; its keyword-only options are given by name in the
+    template (``ratio(signed=true)``, ``division(full=true)``)."""
 
     @jinja2.pass_context
     def _filter(context: jinja2.runtime.Context, value: Any, *args: Any, **kwargs: Any) -> str:
@@ -82,44 +83,6 @@ def _with_lang(func: Any) -> Any:
 
     _filter.__doc__ = func.__doc__
     return _filter
-
-
-@jinja2.pass_context
-def _money_card(context: jinja2.runtime.Context, fen: int | Decimal | None) -> str:
-    return formatting.format_money_card(fen, _lang(context))
-
-
-@jinja2.pass_context
-def _count(
-    context: jinja2.runtime.Context,
-    value: int | None,
-    unit: str,
-    noun_en: str | None = None,
-    compact: bool = False,
-) -> str:
-    return formatting.format_count(value, unit, _lang(context), noun_en=noun_en, compact=compact)
-
-
-@jinja2.pass_context
-def _ratio(
-    context: jinja2.runtime.Context, value: Any, signed: bool = False, digits: int = 1
-) -> str:
-    return formatting.format_ratio(value, _lang(context), signed=signed, digits=digits)
-
-
-@jinja2.pass_context
-def _wan_yuan(context: jinja2.runtime.Context, value: Any, card: bool = False) -> str:
-    return formatting.format_wan_yuan(value, _lang(context), card=card)
-
-
-@jinja2.pass_context
-def _division(context: jinja2.runtime.Context, code: str | None, full: bool = False) -> str:
-    return formatting.format_division(code, _lang(context), full=full)
-
-
-@jinja2.pass_context
-def _masked(context: jinja2.runtime.Context, unit: str | None = None) -> str:
-    return formatting.format_masked(unit, _lang(context))
 
 
 @jinja2.pass_context
@@ -152,21 +115,22 @@ environment.filters.update(
     # {{ 0.032|ratio(signed=true) }} {{ months|duration }} {{ d|month }} {{ code|division }}
     # {{ code|industry }} {{ 'A'|tax_grade }} {{ 'minor'|severity }} {{ 'monthly'|frequency }}
     # {{ 'wan_yuan'|masked }} {{ value|indicator(code, unit) }}
-    money_card=_money_card,
-    wan_yuan=_wan_yuan,
-    with_unit=_count,  # not 'count': that is Jinja's own alias of length
-    ratio=_ratio,
+    money_card=_with_lang(formatting.format_money_card),
+    wan_yuan=_with_lang(formatting.format_wan_yuan),
+    # with_unit, not 'count': that is Jinja's own alias of length
+    with_unit=_with_lang(formatting.format_count),
+    ratio=_with_lang(formatting.format_ratio),
     change=_with_lang(formatting.format_change),
     duration=_with_lang(formatting.format_duration),
     duration_between=_with_lang(formatting.format_duration_between),
     years=_with_lang(formatting.format_years),
     month=_with_lang(formatting.format_month),
-    division=_division,
+    division=_with_lang(formatting.format_division),
     industry=_with_lang(formatting.format_industry),
     tax_grade=_with_lang(formatting.format_tax_grade),
     severity=_with_lang(formatting.format_severity),
     frequency=_with_lang(formatting.format_frequency),
-    masked=_masked,
+    masked=_with_lang(formatting.format_masked),
     indicator=_indicator,
 )
 

@@ -1,9 +1,10 @@
 """Long work of reports run by the platform's worker: the aggregates' recomputation and a PDF
 rendered for a user who asked to be told when it is ready.
 
-Reports sits below the jobs layer (the worker calls reports, never the reverse), so the pages of
-reports reach the queue through :class:`WorkQueue`, a port that :mod:`creditbridge.jobs.service`
-fills in when it is imported (the web app and the worker both import it before serving). The
+Reports sits below the jobs layer (the worker calls reports, never the reverse; a domain's pages
+may import upward only the web shell), so the pages of reports reach the queue through
+:class:`WorkQueue`, a port that :mod:`creditbridge.jobs.service` fills in when it is imported (the
+web app and the worker both import it before serving). The
 job functions themselves live here, in the caller's transaction: the worker commits them with
 the run's ``succeeded`` status."""
 
@@ -53,24 +54,14 @@ class WorkQueue(Protocol):
 
     def get(self, session: Session, run_id: int) -> Work | None: ...
 
-    def recent(self, session: Session, job: str, *, limit: int) -> list[Work]: ...
+    def recent(
+        self, session: Session, job: str, *, limit: int, user_id: int | None = None
+    ) -> list[Work]:
+        """The newest runs of ``job``; with ``user_id``, only those whose args name that user."""
+        ...
 
 
-class _Unset:
-    def _fail(self) -> Any:
-        raise RuntimeError("no work queue: import creditbridge.jobs.service before serving")
-
-    def enqueue(self, session: Session, requester: Actor | str, job: str, args: Any) -> Work:
-        return self._fail()  # type: ignore[no-any-return]
-
-    def get(self, session: Session, run_id: int) -> Work | None:
-        return self._fail()  # type: ignore[no-any-return]
-
-    def recent(self, session: Session, job: str, *, limit: int) -> list[Work]:
-        return self._fail()  # type: ignore[no-any-return]
-
-
-_queue: WorkQueue = _Unset()
+_queue: WorkQueue | None = None
 
 
 def use_queue(queue: WorkQueue) -> None:
@@ -79,7 +70,9 @@ def use_queue(queue: WorkQueue) -> None:
     _queue = queue
 
 
-def queue() -> WorkQueue:
+def _the_queue() -> WorkQueue:
+    if _queue is None:
+        raise RuntimeError("no work queue: import creditbridge.jobs.service before serving")
     return _queue
 
 
@@ -93,16 +86,16 @@ def request_aggregates(session: Session, actor: Actor) -> Work:
     if pending is not None and not pending.done:
         return pending
     # Enqueued as the operator: the queue checks the role and audits the request.
-    return _queue.enqueue(session, actor, AGGREGATES_JOB, {"requested_by": actor.name[:64]})
+    return _the_queue().enqueue(session, actor, AGGREGATES_JOB, {"requested_by": actor.name[:64]})
 
 
 def latest_aggregates(session: Session) -> Work | None:
-    runs = _queue.recent(session, AGGREGATES_JOB, limit=1)
+    runs = _the_queue().recent(session, AGGREGATES_JOB, limit=1)
     return runs[0] if runs else None
 
 
 def aggregates_status(session: Session, run_id: int) -> Work:
-    work = _queue.get(session, run_id)
+    work = _the_queue().get(session, run_id)
     if work is None or work.job != AGGREGATES_JOB:
         raise keyed(NotFound, "error.reports.no_job")
     return work
@@ -211,7 +204,7 @@ def request_pdf(
         "purpose": purpose,
         "lang": lang,
     }
-    work = _queue.enqueue(session, "reports", PDF_JOB, args)
+    work = _the_queue().enqueue(session, "reports", PDF_JOB, args)
     audit.record(
         session,
         actor,
@@ -253,8 +246,4 @@ def list_ready(session: Session, actor: Actor, *, limit: int = 20) -> list[Work]
     """The PDFs ``actor`` asked the worker for, newest first: the notices of their readiness."""
     if actor.kind is not ActorKind.USER or actor.id is None:
         return []
-    return [
-        work
-        for work in _queue.recent(session, PDF_JOB, limit=500)
-        if work.args.get("user_id") == actor.id
-    ][:limit]
+    return _the_queue().recent(session, PDF_JOB, limit=limit, user_id=actor.id)

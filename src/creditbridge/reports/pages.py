@@ -5,7 +5,6 @@ the reports service and render; who sees what is decided in the service."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from functools import partial
 from typing import TYPE_CHECKING, Annotated, Final, Literal
 from urllib.parse import quote
 
@@ -18,7 +17,7 @@ from creditbridge.consent import service as consent_service
 from creditbridge.consent.domain import Purpose, ReceiptCheck
 from creditbridge.core.actors import Actor, Role
 from creditbridge.core.errors import Busy, NotFound
-from creditbridge.presentation import i18n, templating
+from creditbridge.presentation import i18n
 from creditbridge.presentation.errors import keyed
 from creditbridge.reference import uscc as uscc_codes
 from creditbridge.reports import analytics, rendering, service
@@ -31,6 +30,7 @@ from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import language, render
 
 if TYPE_CHECKING:
+    from creditbridge.consent.models import ConsentGrant
     from creditbridge.subjects.models import Subject
 
 router = APIRouter(include_in_schema=False)
@@ -74,6 +74,16 @@ def _check_code(request: Request, code: str) -> HTMLResponse | None:
 
 def _not_found(request: Request, code: str) -> HTMLResponse:
     return _search_page(request, code=code, status=404, not_found=True)
+
+
+def _subject_or_page(request: Request, session: Session, uscc: str) -> Subject | HTMLResponse:
+    """The enterprise of a credit code, else the search page saying why there is none."""
+    malformed = _check_code(request, uscc)
+    if malformed is not None:
+        return malformed
+    code = uscc_codes.validate(uscc).code
+    subject = subjects_service.find_subject_by_uscc(session, code)
+    return _not_found(request, code) if subject is None else subject
 
 
 # --- search and profile ------------------------------------------------------------------------
@@ -157,13 +167,9 @@ def _issue(
     purpose: str | None,
     download: bool,
 ) -> Response:
-    malformed = _check_code(request, uscc)
-    if malformed is not None:
-        return malformed
-    code = uscc_codes.validate(uscc).code
-    subject = subjects_service.find_subject_by_uscc(session, code)
-    if subject is None:
-        return _not_found(request, code)
+    subject = _subject_or_page(request, session, uscc)
+    if isinstance(subject, HTMLResponse):
+        return subject
     # A PDF takes a render slot or is refused at once (503 CB-BUSY), and is dropped if its client
     # leaves before it is ready (the issuance then rolls back). Refused, the user is offered the
     # worker instead: "生成后通知我" (nothing was issued or written yet).
@@ -217,14 +223,20 @@ def report_form(
     """What issuing would do, with the buttons that do it. Issuing registers a report and may
     use a consent, so it is a POST with the page's CSRF token; a link (the report's own
     toolbar, a bookmark, a cross-site page) lands here and changes nothing."""
-    malformed = _check_code(request, uscc)
-    if malformed is not None:
-        return malformed
-    code = uscc_codes.validate(uscc).code
-    subject = subjects_service.find_subject_by_uscc(session, code)
-    if subject is None:
-        return _not_found(request, code)
+    subject = _subject_or_page(request, session, uscc)
+    if isinstance(subject, HTMLResponse):
+        return subject
     return _issue_page(request, session, actor, subject, consent_id, purpose)
+
+
+def _consent_about(
+    session: Session, actor: Actor, consent_id: int | None, subject: Subject
+) -> ConsentGrant | None:
+    """The cited consent, which ``actor`` may see and which is about ``subject`` (else NotFound)."""
+    grant = consent_service.access_consent(session, actor, consent_id) if consent_id else None
+    if grant is not None and grant.subject_id != subject.id:
+        raise keyed(NotFound, "error.reports.no_consent")
+    return grant
 
 
 def _issue_page(
@@ -238,9 +250,7 @@ def _issue_page(
     busy: bool = False,
     status: int = 200,
 ) -> HTMLResponse:
-    grant = consent_service.access_consent(session, actor, consent_id) if consent_id else None
-    if grant is not None and grant.subject_id != subject.id:
-        raise keyed(NotFound, "error.reports.no_consent")
+    grant = _consent_about(session, actor, consent_id, subject)
     return render(
         request,
         "reports/issue.html",
@@ -308,18 +318,11 @@ def report_pdf_notify(
 ) -> Response:
     """The PDF made by the worker; the user finds it, with its link, among their notices. The
     reading rules are checked when the worker issues it, as the request would have."""
-    malformed = _check_code(request, uscc)
-    if malformed is not None:
-        return malformed
-    code = uscc_codes.validate(uscc).code
-    subject = subjects_service.find_subject_by_uscc(session, code)
-    if subject is None:
-        return _not_found(request, code)
-    if consent_id is not None:
-        # A consent of someone else is refused now, not in the worker.
-        grant = consent_service.access_consent(session, actor, consent_id)
-        if grant.subject_id != subject.id:
-            raise keyed(NotFound, "error.reports.no_consent")
+    subject = _subject_or_page(request, session, uscc)
+    if isinstance(subject, HTMLResponse):
+        return subject
+    # A consent of someone else is refused now, not in the worker.
+    _consent_about(session, actor, consent_id, subject)
     report_jobs.request_pdf(
         session,
         actor,
@@ -510,23 +513,16 @@ def consent_letter(
     """The 授权书 as a PDF. Here rather than in consent's pages because PDFs are rendered by
     the reports' renderer pool, which the consent layer may not import; a POST with the page's
     token, since issuing it is audited."""
-    lang = language(request)
     settings = request.app.state.settings
     with pdf_admission(request):
         letter = consent_service.authorization_letter(
             session, actor, consent_id=consent_id, settings=settings
         )
-        verify_url = settings.public_base_url.strip().rstrip("/") + letter.verify_path
-        html = templating.environment.get_template("consent/letter.html").render(
-            lang=lang,
-            t=partial(i18n.translate, lang),
-            label=partial(i18n.label, lang),
-            letter=letter,
-            a=letter.artefact,
+        html = rendering.render_consent_letter(
+            letter,
             categories={c.code: c for c in catalog_service.list_categories(session)},
-            verify_url=verify_url,
-            verify_page=settings.public_base_url.strip().rstrip("/") + "/verify",
-            qr=rendering.qr_data_uri(verify_url),
+            lang=language(request),
+            public_base_url=settings.public_base_url,
         )
         pdf = rendering.html_to_pdf(html)
     filename = quote(f"授权书-{letter.artefact['reference']}.pdf")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from weasyprint import CSS  # type: ignore[import-untyped]
     from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
 
+    from creditbridge.consent.service import Letter
     from creditbridge.reports.service import Catalog, FieldInfo
 
 T = TypeVar("T")
@@ -144,6 +145,30 @@ def render_report(
         for_pdf=for_pdf,
         version=__version__,
         flag_rules={f.code: f for f in _rules().flags},
+    )
+
+
+def render_consent_letter(
+    letter: Letter,
+    *,
+    categories: Mapping[str, Any],
+    lang: Literal["zh", "en"] = "zh",
+    public_base_url: str,
+) -> str:
+    """A consent's 授权书 as HTML; its QR code and links point at the node's configured public
+    address, as a report's do."""
+    base = public_base_url.strip().rstrip("/")
+    verify_url = base + letter.verify_path
+    return environment.get_template("consent/letter.html").render(
+        lang=lang,
+        t=partial(i18n.translate, lang),
+        label=partial(i18n.label, lang),
+        letter=letter,
+        a=letter.artefact,
+        categories=categories,
+        verify_url=verify_url,
+        verify_page=base + "/verify",
+        qr=qr_data_uri(verify_url),
     )
 
 

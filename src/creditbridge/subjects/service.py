@@ -179,3 +179,24 @@ def list_current_records(
         or_(Record.dataset_code.in_(public_datasets), in_window),
     )
     return list(session.scalars(query.order_by(Record.dataset_code, Record.event_date, Record.id)))
+
+
+def search_subjects(session: Session, text: str, *, limit: int) -> dict[int, tuple[str, str]]:
+    """(uscc, name) of the enterprises a search names, by name: the one with that USCC (18
+    letters and digits, any case), or those whose name contains ``text`` (case-insensitive; ``%``
+    and ``_`` are characters, not wildcards); at most ``limit``."""
+    wanted = text.strip()
+    if not wanted:
+        return {}
+    if len(wanted) == 18 and wanted.isalnum() and wanted.isascii():
+        condition = Subject.uscc == wanted.upper()
+    else:
+        escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        condition = Subject.name.ilike(f"%{escaped}%", escape="\\")
+    rows = session.execute(
+        select(Subject.id, Subject.uscc, Subject.name)
+        .where(condition)
+        .order_by(Subject.name, Subject.id)
+        .limit(limit)
+    )
+    return {row.id: (row.uscc, row.name) for row in rows}

@@ -7,7 +7,7 @@ are; every card links to that full page. Figures only here: no query and no busi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from creditbridge.catalog import service as catalog_service
 from creditbridge.consent import service as consent_service
 from creditbridge.consent.domain import ConsentStatus
 from creditbridge.core.actors import Actor, Role
-from creditbridge.core.clock import SHANGHAI, utc_now
+from creditbridge.core.clock import SHANGHAI, local_today
 from creditbridge.core.config import Settings
 from creditbridge.core.errors import Forbidden
 from creditbridge.delivery import service as delivery_service
@@ -28,8 +28,6 @@ from creditbridge.jobs import service as jobs_service
 from creditbridge.marketplace import service as marketplace_service
 from creditbridge.marketplace.domain import AppStatus
 from creditbridge.marketplace.service import workbench as market_workbench
-from creditbridge.presentation import i18n
-from creditbridge.presentation.i18n import Language
 from creditbridge.reference import divisions
 from creditbridge.scoring.service import workbench as scoring_workbench
 from creditbridge.subjects import service as subjects_service
@@ -38,11 +36,6 @@ if TYPE_CHECKING:
     from creditbridge.audit.models import AuditChainHead
 
 SHOWN = 5
-
-
-def today_in_china() -> date:
-    """Deadlines are working days in Beijing time, as the marketplace sets them."""
-    return utc_now().astimezone(SHANGHAI).date()
 
 
 @dataclass(frozen=True)
@@ -124,13 +117,10 @@ def enterprise_home(session: Session, actor: Actor) -> Home:
 
 
 def officer_home(session: Session, actor: Actor) -> Home:
-    today = today_in_china()
-    desk = market_workbench.officer_desk(session, actor, today=today)
     return Home(
         "home/officer.html",
         {
-            "desk": desk,
-            "today": today,
+            "desk": market_workbench.officer_desk(session, actor, today=local_today()),
             "stages": [s.value for s in AppStatus],
             "messages": _messages(session, actor),
         },
@@ -177,7 +167,7 @@ def operator_home(session: Session, actor: Actor, settings: Settings) -> Home:
 
 
 def provider_home(session: Session, actor: Actor) -> Home:
-    desk = ingest_workbench.provider_desk(session, actor, today=today_in_china())
+    desk = ingest_workbench.provider_desk(session, actor, today=local_today())
     names = {d.code: d.name_zh for d in catalog_service.list_datasets(session)}
     return Home("home/provider.html", {"desk": desk, "dataset_names": names})
 
@@ -250,10 +240,3 @@ def build_landing(session: Session) -> Landing:
         products=marketplace_service.count_products(session),
         loans=marketplace_service.count_loans(session),
     )
-
-
-def percent(value: float | None, lang: Language) -> str:
-    """A rate of 0–1 as a percentage with one decimal."""
-    if value is None:
-        return i18n.format_number(None, lang)
-    return i18n.format_number(value * 100, lang, digits=1) + "%"

@@ -12,7 +12,7 @@ from creditbridge.web.areas import AREAS_BY_KEY, AreaKey, area_figures
 from creditbridge.web.auth import get_actor, require_roles
 from creditbridge.web.dashboard import build_dashboard
 from creditbridge.web.deps import ReadSession
-from creditbridge.web.homes import build_home, build_landing, percent
+from creditbridge.web.homes import build_home, build_landing
 from creditbridge.web.templating import language, render
 
 router = APIRouter(include_in_schema=False)
@@ -27,14 +27,7 @@ def home(request: Request, session: ReadSession) -> HTMLResponse:
     if actor is None:
         return render(request, "home/landing.html", landing=build_landing(session))
     home = build_home(session, actor, settings=request.app.state.settings)
-    lang = language(request)
-    return render(
-        request,
-        home.template,
-        role=actor.role.value if actor.role else "",
-        rate=lambda value: percent(value, lang),
-        **home.data,
-    )
+    return render(request, home.template, role=actor.role.value if actor.role else "", **home.data)
 
 
 @router.get("/operator/dashboard", name="home:operator_dashboard")

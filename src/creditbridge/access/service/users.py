@@ -50,8 +50,9 @@ def _users_query(
         query = query.where(User.role == role)
     if status:
         query = query.where(User.status == status)
+    search = (search or "").strip()
     if search:
-        pattern = f"%{search}%"
+        pattern = f"%{_like_escaped(search)}%"
         query = query.where(
             or_(
                 User.username.ilike(pattern, escape="\\"),
@@ -77,7 +78,6 @@ def list_users(
 ) -> list[User]:
     """Accounts the actor may see, by username; filtered by role, status and a piece of the
     username or name."""
-    search = _like_escaped(search.strip()) if search and search.strip() else None
     query = _users_query(actor, select(User), role=role, status=status, search=search)
     query = query.order_by(User.username).offset(offset)
     if limit is not None:
@@ -93,7 +93,6 @@ def count_users(
     status: str | None = None,
     search: str | None = None,
 ) -> int:
-    search = _like_escaped(search.strip()) if search and search.strip() else None
     query = _users_query(
         actor, select(func.count()).select_from(User), role=role, status=status, search=search
     )

@@ -29,7 +29,7 @@ from creditbridge.ingest.service.delivery import (
     outcome_of,
     reason_required,
 )
-from creditbridge.ingest.service.headers import HeaderCheck, check_header
+from creditbridge.ingest.service.headers import HeaderCheck, check_header, check_may_upload
 from creditbridge.ingest.service.pipeline import DELIVER_WORDS, WITHDRAW_WORDS
 from creditbridge.ingest.service.providers import (
     ProviderView,
@@ -73,6 +73,7 @@ __all__ = [
     "check_assigned",
     "check_header",
     "check_may_deliver",
+    "check_may_upload",
     "check_reason",
     "content_digest_of",
     "count_accepted_rows",

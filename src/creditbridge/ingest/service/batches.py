@@ -20,7 +20,7 @@ from creditbridge.ingest import metrics
 from creditbridge.ingest.metrics import OverdueItem
 from creditbridge.ingest.models import Batch, Provider
 from creditbridge.ingest.service._common import is_operator
-from creditbridge.ingest.service.delivery import BatchSummary
+from creditbridge.ingest.service.delivery import BatchSummary, select_batch_summaries
 
 SORTS: Final[dict[str, Any]] = {
     "received_at": Batch.received_at,
@@ -68,28 +68,19 @@ def _conditions(actor: Actor, where: BatchFilter) -> list[ColumnElement[bool]]:
     return found
 
 
-def _summaries(actor: Actor, where: BatchFilter) -> Select[*tuple[Any, ...]]:
-    return (
-        select(
-            Batch.id,
-            Batch.received_at,
-            Provider.code.label("provider_code"),
-            Provider.name.label("provider_name"),
-            Batch.dataset_code,
-            Batch.channel,
-            Batch.status,
-            Batch.rows_total,
-            Batch.rows_accepted,
-            Batch.rows_rejected,
-        )
-        .join(Provider, Provider.id == Batch.provider_id)
-        .where(*_conditions(actor, where))
-    )
-
-
 def count_batches_for(session: Session, actor: Actor, *, where: BatchFilter) -> int:
     query = select(func.count()).select_from(Batch).where(*_conditions(actor, where))
     return session.scalar(query) or 0
+
+
+def _ordered(
+    actor: Actor, where: BatchFilter, sort: str, descending: bool
+) -> Select[*tuple[Any, ...]]:
+    column = SORTS.get(sort, Batch.received_at)
+    order = column.desc() if descending else column.asc()
+    # id breaks ties (batches received in the same instant, equal counts) the same way each time.
+    tie = Batch.id.desc() if descending else Batch.id.asc()
+    return select_batch_summaries().where(*_conditions(actor, where)).order_by(order, tie)
 
 
 def list_batches(
@@ -103,13 +94,7 @@ def list_batches(
     limit: int = 20,
 ) -> list[BatchSummary]:
     """One page of the batches ``actor`` may read, by ``sort`` (a key of :data:`SORTS`)."""
-    column = SORTS.get(sort, Batch.received_at)
-    order = column.desc() if descending else column.asc()
-    # id breaks ties (batches received in the same instant, equal counts) the same way each time.
-    tie = Batch.id.desc() if descending else Batch.id.asc()
-    rows = session.execute(
-        _summaries(actor, where).order_by(order, tie).offset(offset).limit(limit)
-    )
+    rows = session.execute(_ordered(actor, where, sort, descending).offset(offset).limit(limit))
     return [BatchSummary(**row._asdict()) for row in rows]
 
 
@@ -117,10 +102,7 @@ def iter_batches(
     session: Session, actor: Actor, *, where: BatchFilter, sort: str, descending: bool
 ) -> Iterator[BatchSummary]:
     """Every batch of the list, in its order, for an export (at most :data:`EXPORT_LIMIT`)."""
-    column = SORTS.get(sort, Batch.received_at)
-    order = column.desc() if descending else column.asc()
-    tie = Batch.id.desc() if descending else Batch.id.asc()
-    query = _summaries(actor, where).order_by(order, tie).limit(EXPORT_LIMIT)
+    query = _ordered(actor, where, sort, descending).limit(EXPORT_LIMIT)
     for row in session.execute(query.execution_options(yield_per=1000)):
         yield BatchSummary(**row._asdict())
 

@@ -41,7 +41,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit_service
@@ -132,22 +132,28 @@ def count_accepted_rows_by_dataset(session: Session) -> list[DatasetRows]:
     return [DatasetRows(code, int(n)) for code, n in result]
 
 
+def select_batch_summaries() -> Select[*tuple[Any, ...]]:
+    """The columns of :class:`BatchSummary`, a batch joined to its provider: the one query behind
+    every list of deliveries (latest here, the list page's, a provider's home); callers add the
+    conditions, order and limit."""
+    return select(
+        Batch.id,
+        Batch.received_at,
+        Provider.code.label("provider_code"),
+        Provider.name.label("provider_name"),
+        Batch.dataset_code,
+        Batch.channel,
+        Batch.status,
+        Batch.rows_total,
+        Batch.rows_accepted,
+        Batch.rows_rejected,
+    ).join(Provider, Provider.id == Batch.provider_id)
+
+
 def list_latest_batches(session: Session, *, limit: int = 10) -> list[BatchSummary]:
     """The most recently received deliveries, newest first, with their provider's name."""
     rows = session.execute(
-        select(
-            Batch.id,
-            Batch.received_at,
-            Provider.code.label("provider_code"),
-            Provider.name.label("provider_name"),
-            Batch.dataset_code,
-            Batch.channel,
-            Batch.status,
-            Batch.rows_total,
-            Batch.rows_accepted,
-            Batch.rows_rejected,
-        )
-        .join(Provider, Provider.id == Batch.provider_id)
+        select_batch_summaries()
         # id breaks ties between batches received in the same instant, newest first.
         .order_by(Batch.received_at.desc(), Batch.id.desc())
         .limit(limit)
@@ -325,8 +331,7 @@ def dataset_spec(session: Session, code: str) -> DatasetSpec:
     (``creditbridge catalog load``); a delivery never does — and NotFound for an unknown code."""
     if catalog_service.get_current_version(session) is None:
         raise keyed(CatalogNotLoaded, "error.ingest.no_catalog")
-    row = catalog_service.get_dataset_or_raise(session, code=code)
-    return DatasetSpec.model_validate(row.definition)
+    return catalog_service.get_dataset_spec(session, code=code)
 
 
 def content_digest_of(source: Source) -> tuple[str, Source]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from creditbridge.core.actors import Actor
 from creditbridge.core.config import IngestSettings
 from creditbridge.ingest.domain import clean_text
+from creditbridge.ingest.models import Provider
 from creditbridge.ingest.readers import (
     ACTION_COLUMN,
     ColumnMap,
@@ -25,7 +26,12 @@ from creditbridge.ingest.readers import (
     missing_columns,
     open_delivery,
 )
-from creditbridge.ingest.service.delivery import check_assigned, check_may_deliver, dataset_spec
+from creditbridge.ingest.service.delivery import (
+    check_assigned,
+    check_may_deliver,
+    check_reason,
+    dataset_spec,
+)
 from creditbridge.ingest.service.providers import get_provider_or_raise
 
 PREVIEW_ROWS: Final = 5
@@ -74,6 +80,18 @@ class HeaderCheck:
     @property
     def encoding_label(self) -> str | None:
         return encoding_label(self.encoding) if self.encoding else None
+
+
+def check_may_upload(
+    session: Session, actor: Actor, *, provider_id: int, reason: str | None
+) -> Provider:
+    """The provider an upload is for, after the refusals of a delivery that need no file (another
+    provider's upload, no reason given on a provider's behalf): a page asks them before it
+    keeps the file for its header check."""
+    provider = get_provider_or_raise(session, provider_id)
+    check_may_deliver(actor, provider.id)
+    check_reason(actor, provider=provider, reason=reason)
+    return provider
 
 
 def check_header(

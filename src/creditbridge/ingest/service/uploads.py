@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
@@ -96,13 +97,13 @@ def _alive(pid: int) -> bool:
 # ---------------------------------------------------------------- held uploads
 
 
+@dataclass(frozen=True)
 class HeldUpload:
     """An upload waiting for its provider's confirmation."""
 
-    def __init__(self, token: str, path: Path, filename: str) -> None:
-        self.token = token
-        self.path = path
-        self.filename = filename
+    token: str
+    path: Path
+    filename: str
 
 
 def hold_upload(data: IO[bytes], filename: str | None, *, owner: str) -> HeldUpload:

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import Actor
 from creditbridge.core.errors import Forbidden
-from creditbridge.ingest.models import Batch, CollectionMetric, Provider, ProviderDataset
+from creditbridge.ingest.models import CollectionMetric, Provider, ProviderDataset
+from creditbridge.ingest.service.batches import BatchFilter, list_batches
 from creditbridge.ingest.service.delivery import BatchSummary
 
 SHOWN = 5
@@ -84,27 +85,7 @@ def provider_desk(session: Session, actor: Actor, *, today: date) -> ProviderDes
             .order_by(CollectionMetric.deadline_date, CollectionMetric.dataset_code)
         ).all()
         owed = [Owed(code, month, deadline, int(n), deadline < today) for code, deadline, n in rows]
-    batches = [
-        BatchSummary(**row._asdict())
-        for row in session.execute(
-            select(
-                Batch.id,
-                Batch.received_at,
-                Provider.code.label("provider_code"),
-                Provider.name.label("provider_name"),
-                Batch.dataset_code,
-                Batch.channel,
-                Batch.status,
-                Batch.rows_total,
-                Batch.rows_accepted,
-                Batch.rows_rejected,
-            )
-            .join(Provider, Provider.id == Batch.provider_id)
-            .where(Batch.provider_id == provider_id)
-            .order_by(Batch.received_at.desc(), Batch.id.desc())
-            .limit(SHOWN)
-        )
-    ]
+    batches = list_batches(session, actor, where=BatchFilter(provider_id=provider_id), limit=SHOWN)
     return ProviderDesk(
         provider_name=provider.name if provider is not None else "",
         datasets=datasets,

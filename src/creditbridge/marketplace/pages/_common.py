@@ -3,8 +3,6 @@ rates and terms into the units the service takes."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,9 +21,10 @@ from creditbridge.core.errors import Conflict, Issue, ValidationFailed
 from creditbridge.core.types import FEN_MAX
 from creditbridge.marketplace import domain
 from creditbridge.presentation import exports
-from creditbridge.presentation.errors import keyed_issue
+from creditbridge.presentation.errors import explain, keyed_issue
 from creditbridge.presentation.listing import ListQuery, Sort
 from creditbridge.web.auth import require_roles
+from creditbridge.web.templating import language
 
 Id = Annotated[types.Id, Path()]
 Enterprise = Annotated[Actor, Depends(require_roles(Role.ENTERPRISE_USER))]
@@ -128,33 +127,29 @@ def _errors_by_field(issues: Iterable[Issue]) -> dict[str, list[Issue]]:
 def _export(
     name: str, fmt: str, headers: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> Response:
-    """A list as CSV (UTF-8 with BOM, so Excel reads the Chinese) or XLSX, every cell through
-    :mod:`creditbridge.presentation.exports` (no live formulas)."""
+    """A list as CSV (UTF-8 with BOM, so Excel reads the Chinese) or XLSX, written by
+    :mod:`creditbridge.presentation.exports` (every cell made safe: no live formulas)."""
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet()
-        sheet.append(list(headers))
-        for row in rows:
-            sheet.append(exports.xlsx_row(sheet, row))
-        buffer = io.BytesIO()
-        book.save(buffer)
-        return Response(
-            buffer.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(exports.csv_row(row))
+        body = exports.xlsx_bytes(headers, rows)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        fmt, body, media = "csv", exports.csv_bytes(headers, rows), "text/csv; charset=utf-8"
     return Response(
-        ("\ufeff" + text.getvalue()).encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
+
+
+def _explain_issues(
+    request: Request, errors: dict[str, list[str]], issues: Iterable[Issue]
+) -> None:
+    """Each issue's message, in the request's language, added under the form field it belongs
+    to ("" for the form as a whole): how a refused form keeps the user's input and says what to
+    change, field by field."""
+    lang = language(request)
+    for issue in issues:
+        errors.setdefault(issue.field or "", []).append(explain(lang, issue))
 
 
 @dataclass(frozen=True)
@@ -211,9 +206,11 @@ CRITERIA: Final = (
 
 
 def _wan_or_none(raw: str | None) -> int | None:
+    if not raw:
+        return None
     issues: list[Issue] = []
-    fen = _fen(raw or "", "amount", issues) if raw else 0
-    return None if issues or not raw else fen
+    fen = _fen(raw, "amount", issues)
+    return None if issues else fen
 
 
 def _day_or_none(raw: str | None) -> date | None:

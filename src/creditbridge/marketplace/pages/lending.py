@@ -10,9 +10,9 @@ confirmation guards against slips, authorization stays in the service."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
@@ -39,6 +39,7 @@ from creditbridge.marketplace.pages._common import (
     _bp,
     _criteria,
     _errors_by_field,
+    _explain_issues,
     _export,
     _fen,
     _in_savepoint,
@@ -51,7 +52,7 @@ from creditbridge.marketplace.pages._common import (
 from creditbridge.marketplace.service import applications as application_service
 from creditbridge.marketplace.service import demands as demand_service
 from creditbridge.marketplace.service import loans as loan_service
-from creditbridge.presentation import i18n, listing
+from creditbridge.presentation import formatting, i18n, listing
 from creditbridge.presentation.errors import explain, keyed, keyed_issue
 from creditbridge.presentation.listing import ListQuery
 from creditbridge.reference import divisions, industries
@@ -92,16 +93,18 @@ def _options(lang: i18n.Language, group: str, values: Iterable[str]) -> list[tup
 
 
 def _region_name(code: str | None) -> str:
-    if not code:
-        return ""
-    return divisions.name(code) or code
+    """A division by name in an export (an empty cell without one)."""
+    return formatting.format_division(code, "zh") if code else ""
 
 
-def _industry_name(lang: str, section: str | None) -> str:
-    found = industries.section(section) if section else None
-    if found is None:
-        return section or ""
-    return found.name_zh if lang == "zh" else found.name_en
+def _industry_name(lang: i18n.Language, section: str | None) -> str:
+    """An industry section by name in an export (an empty cell without one)."""
+    return formatting.format_industry(section, lang) if section else ""
+
+
+def _app_stage(app: Application) -> domain.Stage:
+    """Where an application stands in the stepper (提交 → 受理 → 审查 → 审批 → 放款)."""
+    return domain.app_stage(app.status, accepted=app.accepted_at is not None)
 
 
 # --- Enterprise ------------------------------------------------------------------------------
@@ -176,9 +179,7 @@ def demand_create(
             issues = failure.issues
         else:
             return _redirect(request.url_for("marketplace:demand", demand_id=demand.id).path)
-    lang = language(request)
-    for issue in issues:
-        form.errors.setdefault(issue.field or "", []).append(explain(lang, issue))
+    _explain_issues(request, form.errors, issues)
     return _demand_form(request, form, status_code=422)
 
 
@@ -233,7 +234,7 @@ def my_demands(request: Request, session: ReadSession, actor: Enterprise) -> HTM
             "market_demand_status",
             [*[s.value for s in domain.DemandStatus], domain.DEMAND_LENT],
         ),
-        stage=lambda a: domain.app_stage(a.status, accepted=a.accepted_at is not None),
+        stage=_app_stage,
         stages=domain.APP_STAGES,
         **_list_context(query, page),
     )
@@ -406,26 +407,27 @@ def apply(
 
 @router.post("/market/demands/{demand_id}/dispatch", name="marketplace:dispatch")
 def dispatch(request: Request, session: WriteSession, actor: Enterprise, demand_id: Id) -> Response:
-    try:
-        _in_savepoint(
-            session,
-            lambda: service.dispatch(
-                session, actor, demand_id=demand_id, response_days=_response_days(request)
-            ),
-        )
-    except REFUSALS as refused:
-        return _demand_page(
-            request, session, actor, demand_id, refusal=refused, status_code=refused.status_code
-        )
-    return _redirect(request.url_for("marketplace:demand", demand_id=demand_id).path)
+    return _route_demand(request, session, actor, demand_id, service.dispatch)
 
 
 @router.post("/market/demands/{demand_id}/pool", name="marketplace:to_pool")
 def to_pool(request: Request, session: WriteSession, actor: Enterprise, demand_id: Id) -> Response:
+    return _route_demand(request, session, actor, demand_id, service.to_pool)
+
+
+def _route_demand(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    demand_id: int,
+    send: Callable[..., object],
+) -> Response:
+    """Send a demand on (to the matched institutions, or to the open pool): back to the demand,
+    with the refusal on its page when the service refuses."""
     try:
         _in_savepoint(
             session,
-            lambda: service.to_pool(
+            lambda: send(
                 session, actor, demand_id=demand_id, response_days=_response_days(request)
             ),
         )
@@ -473,6 +475,14 @@ LOAN_SORTS: Final = {
 }
 
 
+def _loan_status(loan: Loan, today: date) -> str:
+    """The status a loan shows and is filtered by: ``overdue`` once it is (see
+    :func:`domain.loan_is_overdue`), else its own."""
+    return (
+        "overdue" if domain.loan_is_overdue(loan.status, loan.maturity_date, today) else loan.status
+    )
+
+
 def _my_loan_rows(session: Session, actor: Actor, query: ListQuery) -> list[Loan]:
     chosen = _criteria(query)
     today = local_today()
@@ -480,9 +490,7 @@ def _my_loan_rows(session: Session, actor: Actor, query: ListQuery) -> list[Loan
         loan
         for loan in service.list_loans_for_subject(session, actor)
         if chosen.keeps(
-            status="overdue"
-            if domain.loan_is_overdue(loan.status, loan.maturity_date, today)
-            else loan.status,
+            status=_loan_status(loan, today),
             amount_fen=loan.amount_fen,
             day=loan.disbursement_date,
         )
@@ -549,13 +557,7 @@ def _loan_cells(
             i18n.label(lang, "market_security", loan.security_type),
             loan.disbursement_date.isoformat(),
             loan.maturity_date.isoformat(),
-            i18n.label(
-                lang,
-                "market_loan_status",
-                "overdue"
-                if domain.loan_is_overdue(loan.status, loan.maturity_date, today)
-                else loan.status,
-            ),
+            i18n.label(lang, "market_loan_status", _loan_status(loan, today)),
             loan.repaid_fen / 100,
         ]
         for loan in loans
@@ -607,7 +609,7 @@ def inbox(request: Request, session: ReadSession, actor: Officer) -> HTMLRespons
         working=[a for a in apps if a.status in OPEN_STATUSES],
         done=page.items,
         pool=pool,
-        pool_total=len(service.list_pool(session, limit=1000)),
+        pool_total=demand_service.count_pool(session),
         parties=parties,
         subjects=service.subject_names(
             session, {a.subject_id for a in apps} | {d.subject_id for d in pool}
@@ -618,8 +620,7 @@ def inbox(request: Request, session: ReadSession, actor: Officer) -> HTMLRespons
         status_options=_options(
             language(request), "market_app_status", [s.value for s in domain.AppStatus]
         ),
-        region_name=_region_name,
-        stage=lambda a: domain.app_stage(a.status, accepted=a.accepted_at is not None),
+        stage=_app_stage,
         stages=domain.APP_STAGES,
         **_list_context(query, page),
     )
@@ -701,13 +702,10 @@ def pool(request: Request, session: ReadSession, actor: Officer) -> HTMLResponse
     query = _list_query(request, sortable=POOL_SORTS, default_sort="respond_by")
     rows = _pool_rows(session, actor, query)
     page = listing.paginate(rows, query)
-    lang = language(request)
     return render(
         request,
         "marketplace/pool.html",
         rows=page.items,
-        region_name=_region_name,
-        industry_name=lambda section: _industry_name(lang, section),
         **_list_context(query, page),
     )
 
@@ -890,7 +888,7 @@ def _application_page(
         score=score_view,
         score_error=score_error,
         report_url=report_url,
-        stage=domain.app_stage(app.status, accepted=app.accepted_at is not None),
+        stage=_app_stage(app),
         stages=domain.APP_STAGES,
         late=app.status == "submitted" and domain.is_late(app.respond_by, local_today()),
         failed_move=move,
@@ -915,8 +913,12 @@ def _parse_move(
     which: AppMove, *, reason: str, amount_wan: str, rate_pct: str, term_months: str
 ) -> MoveInput:
     issues: list[Issue] = []
-    values = {"reason": reason, "amount_wan": amount_wan, "rate_pct": rate_pct}
-    values["term_months"] = term_months
+    values = {
+        "reason": reason,
+        "amount_wan": amount_wan,
+        "rate_pct": rate_pct,
+        "term_months": term_months,
+    }
     if which in domain.REASON_REQUIRED and not reason.strip():
         issues.append(
             keyed_issue("CB-MARKET-REASON", "error.marketplace.fill_reason", field="reason")
@@ -954,17 +956,32 @@ def move_confirm(
         term_months=term_months,
     )
     if parsed.issues:
-        return _application_page(
-            request,
-            session,
-            actor,
-            application_id,
-            move=move,
-            values=parsed.values,
-            errors=_errors_by_field(parsed.issues),
-            status_code=422,
-        )
+        return _move_again(request, session, actor, application_id, move, parsed)
     return _confirm_page(request, session, actor, app, move, parsed.values)
+
+
+def _move_again(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    move: str,
+    parsed: MoveInput,
+    refusal: DomainError | None = None,
+) -> HTMLResponse:
+    """The application page with a step's form again, its input kept: the typing issues at their
+    fields (422), or the service's refusal with its issues."""
+    return _application_page(
+        request,
+        session,
+        actor,
+        application_id,
+        move=move,
+        values=parsed.values,
+        errors=_errors_by_field(refusal.issues if refusal else parsed.issues),
+        refusal=refusal,
+        status_code=refusal.status_code if refusal else 422,
+    )
 
 
 def _confirm_page(
@@ -1017,32 +1034,13 @@ def application_move(
         which, reason=reason, amount_wan=amount_wan, rate_pct=rate_pct, term_months=term_months
     )
     if which in (AppMove.APPROVE, AppMove.DISBURSE) and parsed.issues:
-        return _application_page(
-            request,
-            session,
-            actor,
-            application_id,
-            move=move,
-            values=parsed.values,
-            errors=_errors_by_field(parsed.issues),
-            status_code=422,
-        )
+        return _move_again(request, session, actor, application_id, move, parsed)
     try:
         _in_savepoint(
             session, lambda: _do_move(request, session, actor, application_id, which, parsed)
         )
     except REFUSALS as refused:
-        return _application_page(
-            request,
-            session,
-            actor,
-            application_id,
-            move=move,
-            values=parsed.values,
-            errors=_errors_by_field(refused.issues),
-            refusal=refused,
-            status_code=refused.status_code,
-        )
+        return _move_again(request, session, actor, application_id, move, parsed, refused)
     return _redirect(request.url_for("marketplace:application", application_id=application_id).path)
 
 

@@ -4,14 +4,11 @@ the whitelist (at its own level and in its own division); both see the lending o
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from creditbridge.core.actors import Actor
@@ -25,6 +22,8 @@ from creditbridge.marketplace.pages._common import (
     Operator,
     Watcher,
     _bp,
+    _day_or_none,
+    _export,
     _fen,
     _months,
     _redirect,
@@ -34,7 +33,7 @@ from creditbridge.marketplace.service import products as product_service
 from creditbridge.marketplace.service import whitelist as whitelist_service
 from creditbridge.presentation import i18n, listing
 from creditbridge.presentation.errors import explain, keyed_issue
-from creditbridge.presentation.exports import csv_row
+from creditbridge.presentation.formatting import format_division
 from creditbridge.reference import divisions, industries
 from creditbridge.web.deps import ReadSession, WriteSession
 from creditbridge.web.templating import language, render
@@ -183,29 +182,36 @@ def _product_form(
     )
 
 
-ProductFormFields = dict[str, Any]
+# The product form's fields, shared by submission and edit.
+Code = Annotated[str, Form(max_length=64)]
+Name = Annotated[str, Form(max_length=200)]
+Short = Annotated[str, Form(max_length=32)]
+Number = Annotated[str, Form(max_length=20)]
+Codes = Annotated[list[str] | None, Form(max_length=40)]
+Text = Annotated[str, Form(max_length=1000)]
 
 
-def _form_from(
-    code: str,
-    name: str,
-    product_type: str,
-    security_type: str,
-    min_amount_wan: str,
-    max_amount_wan: str,
-    min_rate_pct: str,
-    max_rate_pct: str,
-    min_term_months: str,
-    max_term_months: str,
-    min_grade: str,
-    min_years: str,
-    size_classes: list[str] | None,
-    required_tags: list[str] | None,
-    regions: list[str] | None,
-    other_regions: str,
-    industry_sections: list[str] | None,
-    description: str,
+def _posted_form(
+    code: Code = "",
+    name: Name = "",
+    product_type: Short = "",
+    security_type: Short = "",
+    min_amount_wan: Number = "",
+    max_amount_wan: Number = "",
+    min_rate_pct: Number = "",
+    max_rate_pct: Number = "",
+    min_term_months: Number = "",
+    max_term_months: Number = "",
+    min_grade: Short = "",
+    min_years: Number = "0",
+    size_classes: Codes = None,
+    required_tags: Codes = None,
+    regions: Codes = None,
+    other_regions: Text = "",
+    industry_sections: Codes = None,
+    description: Text = "",
 ) -> ProductForm:
+    """The product form as posted (to a submission or an edit), kept as typed."""
     return ProductForm(
         code=code,
         name=name,
@@ -228,13 +234,7 @@ def _form_from(
     )
 
 
-# The product form's fields, shared by submission and edit.
-Code = Annotated[str, Form(max_length=64)]
-Name = Annotated[str, Form(max_length=200)]
-Short = Annotated[str, Form(max_length=32)]
-Number = Annotated[str, Form(max_length=20)]
-Codes = Annotated[list[str] | None, Form(max_length=40)]
-Text = Annotated[str, Form(max_length=1000)]
+PostedForm = Annotated[ProductForm, Depends(_posted_form)]
 
 
 # --- Institution: list, new, edit, pause / resume / withdraw ------------------------------------
@@ -250,13 +250,6 @@ PRODUCT_FILTERS: Final = (
 )
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _my_products(request: Request, session: Any, actor: Actor) -> tuple[list[Product], Any]:
     q = listing.parse_list_query(
         request.query_params,
@@ -269,7 +262,7 @@ def _my_products(request: Request, session: Any, actor: Actor) -> tuple[list[Pro
         session, status=q.filter("status"), institution_id=actor.institution_id
     )
     kind, security, region = q.filter("product_type"), q.filter("security_type"), q.filter("region")
-    since, until = _date(q.filter("date_from")), _date(q.filter("date_to"))
+    since, until = _day_or_none(q.filter("date_from")), _day_or_none(q.filter("date_to"))
     rows = [
         p
         for p in rows
@@ -294,16 +287,15 @@ def products(request: Request, session: ReadSession, actor: Officer) -> HTMLResp
         "marketplace/products.html",
         page=page,
         sort=q.sort,
-        pending_changes={
-            p.id for p in page.items if product_service.pending_revision(session, p.id) is not None
-        },
+        pending_changes=product_service.products_waiting_for_review(
+            session, (p.id for p in page.items)
+        ),
         published=published,
         institutions=service.institution_names(session, {p.institution_id for p in published}),
         product_types=domain.PRODUCT_TYPES,
         security_types=domain.SECURITY_TYPES,
         statuses=[s.value for s in domain.ProductStatus],
         cities=[divisions.get(divisions.ANHUI), *divisions.cities()],
-        region_name=lambda code: divisions.name(code) or code,
     )
 
 
@@ -311,48 +303,46 @@ def products(request: Request, session: ReadSession, actor: Officer) -> HTMLResp
 def products_export(request: Request, session: ReadSession, actor: Officer) -> Response:
     rows, _ = _my_products(request, session, actor)
     lang = language(request)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [i18n.translate(lang, k) for k in ("market.product_code", "market.product_name")]
-        + [i18n.translate(lang, f"market_term.{k}") for k in ("product_type", "security_type")]
-        + [
-            i18n.translate(lang, "market.min_amount_wan"),
-            i18n.translate(lang, "market.max_amount_wan"),
-            i18n.translate(lang, "market.min_rate_pct"),
-            i18n.translate(lang, "market.max_rate_pct_product"),
-            i18n.translate(lang, "market.min_term"),
-            i18n.translate(lang, "market.max_term"),
-            i18n.translate(lang, "market_term.regions"),
-            i18n.translate(lang, "market.status"),
-            i18n.translate(lang, "market.created_at"),
-        ]
-    )
-    for p in rows:
-        writer.writerow(
-            csv_row(
-                [
-                    p.code,
-                    p.name,
-                    i18n.label(lang, "market_product_type", p.product_type),
-                    i18n.label(lang, "market_security", p.security_type),
-                    _wan(p.min_amount_fen),
-                    _wan(p.max_amount_fen),
-                    _pct(p.min_rate_bp),
-                    _pct(p.max_rate_bp),
-                    p.min_term_months,
-                    p.max_term_months,
-                    "、".join(divisions.name(r) or r for r in p.regions or ()),
-                    i18n.label(lang, "market_product_status", p.status),
-                    p.created_at.date().isoformat(),
-                ]
-            )
+    headers = [
+        i18n.translate(lang, key)
+        for key in (
+            "market.product_code",
+            "market.product_name",
+            "market_term.product_type",
+            "market_term.security_type",
+            "market.min_amount_wan",
+            "market.max_amount_wan",
+            "market.min_rate_pct",
+            "market.max_rate_pct_product",
+            "market.min_term",
+            "market.max_term",
+            "market_term.regions",
+            "market.status",
+            "market.created_at",
         )
-    # A BOM so that Excel opens the Chinese headers as UTF-8.
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="products.csv"'},
+    ]
+    return _export(
+        "products",
+        "csv",
+        headers,
+        (
+            [
+                p.code,
+                p.name,
+                i18n.label(lang, "market_product_type", p.product_type),
+                i18n.label(lang, "market_security", p.security_type),
+                _wan(p.min_amount_fen),
+                _wan(p.max_amount_fen),
+                _pct(p.min_rate_bp),
+                _pct(p.max_rate_bp),
+                p.min_term_months,
+                p.max_term_months,
+                "、".join(format_division(r, lang) for r in p.regions or ()),
+                i18n.label(lang, "market_product_status", p.status),
+                p.created_at.date().isoformat(),
+            ]
+            for p in rows
+        ),
     )
 
 
@@ -363,33 +353,8 @@ def product_new(request: Request, actor: Officer) -> HTMLResponse:
 
 @router.post("/market/products", name="marketplace:product_submit")
 def product_submit(
-    request: Request,
-    session: WriteSession,
-    actor: Officer,
-    code: Code = "",
-    name: Name = "",
-    product_type: Short = "",
-    security_type: Short = "",
-    min_amount_wan: Number = "",
-    max_amount_wan: Number = "",
-    min_rate_pct: Number = "",
-    max_rate_pct: Number = "",
-    min_term_months: Number = "",
-    max_term_months: Number = "",
-    min_grade: Short = "",
-    min_years: Number = "0",
-    size_classes: Codes = None,
-    required_tags: Codes = None,
-    regions: Codes = None,
-    other_regions: Text = "",
-    industry_sections: Codes = None,
-    description: Text = "",
+    request: Request, session: WriteSession, actor: Officer, form: PostedForm
 ) -> Response:
-    form = _form_from(
-        code, name, product_type, security_type, min_amount_wan, max_amount_wan, min_rate_pct,
-        max_rate_pct, min_term_months, max_term_months, min_grade, min_years, size_classes,
-        required_tags, regions, other_regions, industry_sections, description,
-    )  # fmt: skip
     issues: list[Issue] = []
     spec = _spec(form, issues)
     if not issues:
@@ -422,29 +387,19 @@ def _detail(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    if actor.institution_id is not None:
-        product = product_service.access_own_product(session, actor, product_id)
-    else:
-        product = service.get_product_or_raise(session, product_id)
-        product_service._require_reviewer_of(session, actor, product)
+    product = product_service.access_product(session, actor, product_id)
     pending = product_service.pending_revision(session, product.id)
-    live = product_service.terms_of(product)
     return render(
         request,
         "marketplace/product_detail.html",
         status_code=status_code,
         product=product,
         pending=pending,
-        changes=(
-            {k: (live.get(k), v) for k, v in pending.changes.items()}
-            if pending is not None and pending.kind == "edit" and product.status != "pending_review"
-            else {}
-        ),
+        changes=product_service.pending_changes(product, pending),
         history=product_service.list_product_history(session, actor, product.id),
         moves=[m.value for m in domain.product_moves(product.status)],
         is_owner=actor.institution_id is not None,
         institution=service.institution_name(session, product.institution_id),
-        region_name=lambda code: divisions.name(code) or code,
         errors=errors or {},
         values=values or {},
     )
@@ -467,34 +422,10 @@ def product_edit(
 
 @router.post("/market/products/{product_id}/edit", name="marketplace:product_edit_submit")
 def product_edit_submit(
-    request: Request,
-    session: WriteSession,
-    actor: Officer,
-    product_id: Id,
-    name: Name = "",
-    product_type: Short = "",
-    security_type: Short = "",
-    min_amount_wan: Number = "",
-    max_amount_wan: Number = "",
-    min_rate_pct: Number = "",
-    max_rate_pct: Number = "",
-    min_term_months: Number = "",
-    max_term_months: Number = "",
-    min_grade: Short = "",
-    min_years: Number = "0",
-    size_classes: Codes = None,
-    required_tags: Codes = None,
-    regions: Codes = None,
-    other_regions: Text = "",
-    industry_sections: Codes = None,
-    description: Text = "",
+    request: Request, session: WriteSession, actor: Officer, product_id: Id, form: PostedForm
 ) -> Response:
     product = product_service.access_own_product(session, actor, product_id)
-    form = _form_from(
-        product.code, name, product_type, security_type, min_amount_wan, max_amount_wan,
-        min_rate_pct, max_rate_pct, min_term_months, max_term_months, min_grade, min_years,
-        size_classes, required_tags, regions, other_regions, industry_sections, description,
-    )  # fmt: skip
+    form.code = product.code  # the code stays (the form shows it read-only)
     issues: list[Issue] = []
     spec = _spec(form, issues)
     if not issues:
@@ -647,8 +578,8 @@ def _whitelist_rows(
         grade=q.filter("grade"),
         region=q.filter("region"),
         industry=q.filter("industry"),
-        date_from=_date(q.filter("date_from")),
-        date_to=_date(q.filter("date_to")),
+        date_from=_day_or_none(q.filter("date_from")),
+        date_to=_day_or_none(q.filter("date_to")),
         sort=sort.column,
         descending=sort.descending,
     )
@@ -678,7 +609,6 @@ def _whitelist_page(
         grades=domain.GRADES,
         regions=_region_choices(actor),
         sections=industries.sections(),
-        region_name=lambda code: divisions.name(code) or code,
         errors=errors or {},
         notes=notes or {},
     )
@@ -704,45 +634,35 @@ def whitelist(request: Request, session: ReadSession, actor: Operator) -> HTMLRe
 def whitelist_export(request: Request, session: WriteSession, actor: Operator) -> Response:
     rows, q = _whitelist_rows(request, session, actor)
     lang = language(request)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            i18n.translate(lang, key)
-            for key in (
-                "market.enterprise",
-                "consent.uscc",
-                "market.whitelist.division",
-                "market.industry_section",
-                "market.grade",
-                "market.status",
-                "market.whitelist.reasons",
-                "market.created_at",
-            )
-        ]
-    )
-    for row in rows:
-        writer.writerow(
-            csv_row(
-                [
-                    row.name,
-                    row.uscc,
-                    divisions.name(row.division_code) or row.division_code,
-                    row.industry_section or "",
-                    row.entry.grade or "",
-                    i18n.label(lang, "market_wl_status", row.entry.status),
-                    "、".join(i18n.label(lang, "market_wl_reason", r) for r in row.entry.reasons),
-                    row.entry.proposed_at.date().isoformat(),
-                ]
-            )
+    headers = [
+        i18n.translate(lang, key)
+        for key in (
+            "market.enterprise",
+            "consent.uscc",
+            "market.whitelist.division",
+            "market.industry_section",
+            "market.grade",
+            "market.status",
+            "market.whitelist.reasons",
+            "market.created_at",
         )
+    ]
+    lines = [
+        [
+            row.name,
+            row.uscc,
+            format_division(row.division_code, lang),
+            row.industry_section or "",
+            row.entry.grade or "",
+            i18n.label(lang, "market_wl_status", row.entry.status),
+            "、".join(i18n.label(lang, "market_wl_reason", r) for r in row.entry.reasons),
+            row.entry.proposed_at.date().isoformat(),
+        ]
+        for row in rows
+    ]
     # Names and codes of enterprises leave the platform in this file: the trail says who took it.
     whitelist_service.note_export(session, actor, rows=len(rows), filters=dict(q.filters))
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="whitelist.csv"'},
-    )
+    return _export("whitelist", "csv", headers, lines)
 
 
 @router.post("/market/whitelist/propose", name="marketplace:whitelist_propose")

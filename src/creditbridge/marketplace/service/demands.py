@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
@@ -222,6 +222,12 @@ def list_pool(session: Session, *, limit: int = 100) -> list[Demand]:
             .limit(limit)
         )
     )
+
+
+def count_pool(session: Session) -> int:
+    """How many demands wait in the open pool."""
+    query = select(func.count()).select_from(Demand).where(Demand.status == DemandStatus.POOL.value)
+    return session.scalar(query) or 0
 
 
 def list_escalated(session: Session, actor: Actor) -> list[Demand]:

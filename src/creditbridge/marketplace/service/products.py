@@ -4,6 +4,7 @@ published matrix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Final
@@ -146,9 +147,7 @@ def review_product(
     product, or the pending edit of a live one. Approving an edit puts its terms live and keeps
     the replaced ones in the revision; rejecting it leaves the live terms as they were."""
     _require_operator(actor)
-    product = session.get(Product, product_id)
-    if product is None:
-        raise keyed(NotFound, "error.marketplace.no_product")
+    product = get_product_or_raise(session, product_id)
     _require_reviewer_of(session, actor, product)
     pending = pending_revision(session, product.id)
     is_new = product.status == ProductStatus.PENDING_REVIEW.value
@@ -294,6 +293,32 @@ def pending_revision(session: Session, product_id: int) -> ProductRevision | Non
     )
 
 
+def products_waiting_for_review(session: Session, product_ids: Iterable[int]) -> set[int]:
+    """Which of ``product_ids`` have a submission or edit waiting for review, in one query."""
+    wanted = set(product_ids)
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(ProductRevision.product_id).where(
+                ProductRevision.product_id.in_(wanted),
+                ProductRevision.status == ProductStatus.PENDING_REVIEW.value,
+            )
+        )
+    )
+
+
+def pending_changes(
+    product: Product, pending: ProductRevision | None
+) -> dict[str, tuple[Any, Any]]:
+    """The edit waiting beside a live product's terms, field → (live, proposed); empty when what
+    waits is the product itself (new, or corrected in place) or nothing waits."""
+    if pending is None or pending.kind != "edit" or product.status == "pending_review":
+        return {}
+    live = terms_of(product)
+    return {k: (live.get(k), v) for k, v in pending.changes.items()}
+
+
 def access_own_product(session: Session, actor: Actor, product_id: int) -> Product:
     """The institution's own product; NotFound for another institution's (it does not learn
     which ids exist)."""
@@ -301,6 +326,17 @@ def access_own_product(session: Session, actor: Actor, product_id: int) -> Produ
     product = session.get(Product, product_id)
     if product is None or product.institution_id != institution_id:
         raise keyed(NotFound, "error.marketplace.no_product")
+    return product
+
+
+def access_product(session: Session, actor: Actor, product_id: int) -> Product:
+    """The product as ``actor`` may see it: an officer its institution's own, an operator one of
+    an institution in its division; NotFound otherwise."""
+    if actor.institution_id is not None:
+        return access_own_product(session, actor, product_id)
+    _require_operator(actor)
+    product = get_product_or_raise(session, product_id)
+    _require_reviewer_of(session, actor, product)
     return product
 
 
@@ -423,12 +459,9 @@ def change_product_status(
 
 
 def list_product_history(session: Session, actor: Actor, product_id: int) -> list[ProductRevision]:
-    """The steps of a product, newest first: its institution's officers and the operator."""
-    if actor.institution_id is not None:
-        access_own_product(session, actor, product_id)
-    else:
-        _require_operator(actor)
-        get_product_or_raise(session, product_id)
+    """The steps of a product, newest first: its institution's officers and the operator of its
+    division."""
+    access_product(session, actor, product_id)
     return list(
         session.scalars(
             select(ProductRevision)
@@ -508,10 +541,7 @@ def list_review_queue(
         revision = waiting.get(product.id)
         submitted = revision.submitted_at if revision is not None else product.created_at
         due = deadline(submitted.date(), response_days=domain.PRODUCT_REVIEW_DAYS)
-        changes: dict[str, tuple[Any, Any]] = {}
-        if revision is not None and revision.kind == "edit" and product.status != "pending_review":
-            live = terms_of(product)
-            changes = {k: (live.get(k), v) for k, v in revision.changes.items()}
+        changes = pending_changes(product, revision)
         items.append(ReviewItem(product, revision, submitted, due, day > due, changes))
     return sorted(items, key=lambda i: (i.submitted_at, i.product.id))
 

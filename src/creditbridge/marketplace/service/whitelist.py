@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from sqlalchemy import select
@@ -271,11 +271,15 @@ def may_review(session: Session, actor: Actor, entry: WhitelistEntry, level: Lev
     :func:`domain.may_review_whitelist`)."""
     if actor.division_code is None:
         return True
+    return _may_review_in(actor, level, _division_of_subject(session, entry.subject_id))
+
+
+def _may_review_in(actor: Actor, level: Level, subject_division: str) -> bool:
     return domain.may_review_whitelist(
         operator_division=actor.division_code,
         operator_level=operator_level(actor),
         stage=level,
-        subject_division=_division_of_subject(session, entry.subject_id),
+        subject_division=subject_division,
     )
 
 
@@ -335,6 +339,7 @@ def list_whitelist_rows(
             continue
         if industry and sections.get(entry.subject_id) != industry:
             continue
+        # One subject query per entry: subjects.service offers no bulk division lookup yet.
         where = _division_of_subject(session, entry.subject_id)
         if actor.division_code is not None and not domain.in_division(where, actor.division_code):
             continue
@@ -355,7 +360,7 @@ def list_whitelist_rows(
                 division_code=where,
                 industry_section=sections.get(entry.subject_id),
                 stage=stage,
-                can_review=stage is not None and may_review(session, actor, entry, stage),
+                can_review=stage is not None and _may_review_in(actor, stage, where),
                 due_date=due,
                 overdue=due is not None and day > due,
             )
@@ -363,17 +368,11 @@ def list_whitelist_rows(
     column = sort if sort in WHITELIST_SORTS else "status_changed_at"
 
     def key(row: WhitelistRow) -> tuple[object, int]:
-        value: object
         if column == "grade":
-            value = domain.grade_rank(row.entry.grade)
-        elif column == "name":
-            value = row.name
-        elif column == "status":
-            value = row.entry.status
-        else:
-            moment: datetime = getattr(row.entry, column)
-            value = moment
-        return (value, row.entry.id)
+            return (domain.grade_rank(row.entry.grade), row.entry.id)
+        if column == "name":
+            return (row.name, row.entry.id)
+        return (getattr(row.entry, column), row.entry.id)
 
     return sorted(rows, key=key, reverse=descending)
 

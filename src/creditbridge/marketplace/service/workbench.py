@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from creditbridge.core.actors import Actor
 from creditbridge.marketplace.domain import (
+    LIVE_DEMAND,
     REVIEW_STAGE,
     AppStatus,
     DemandStatus,
@@ -28,6 +29,7 @@ from creditbridge.marketplace.service._common import (
     _require_operator,
     _subject_of,
 )
+from creditbridge.reference import divisions
 
 # An application still in the institution's hands: its deadline can pass.
 OPEN_APPLICATION: frozenset[str] = frozenset(
@@ -76,7 +78,6 @@ class OperatorDesk:
 def enterprise_desk(session: Session, actor: Actor) -> EnterpriseDesk:
     """The enterprise's latest demands and applications, with how many are still open."""
     subject_id = _subject_of(actor)
-    live = [s.value for s in DemandStatus if s is not DemandStatus.CLOSED]
     demands = list(
         session.scalars(
             select(Demand)
@@ -88,7 +89,7 @@ def enterprise_desk(session: Session, actor: Actor) -> EnterpriseDesk:
     live_count = session.scalar(
         select(func.count())
         .select_from(Demand)
-        .where(Demand.subject_id == subject_id, Demand.status.in_(live))
+        .where(Demand.subject_id == subject_id, Demand.status.in_([d.value for d in LIVE_DEMAND]))
     )
     applications = list(
         session.scalars(
@@ -161,16 +162,12 @@ def officer_desk(session: Session, actor: Actor, *, today: date) -> OfficerDesk:
 
 
 def review_levels(division_code: str | None) -> tuple[Level, ...]:
-    """The whitelist levels an operator reviews (逐级把关): a county operator (a six-digit code not
-    ending in 00) the county step, a city operator (…00) the city step, a provincial one (…0000)
-    the provincial step. An operator without a division is the node's own and sees all three."""
+    """The whitelist levels an operator reviews (逐级把关): its division's own level (a county
+    operator the county step, a city one the city step, a provincial one the provincial step). An
+    operator without a division is the node's own and sees all three."""
     if not division_code:
-        return (Level.COUNTY, Level.CITY, Level.PROVINCE)
-    if division_code.endswith("0000"):
-        return (Level.PROVINCE,)
-    if division_code.endswith("00"):
-        return (Level.CITY,)
-    return (Level.COUNTY,)
+        return tuple(Level)
+    return (Level(divisions.division_level(division_code) or Level.COUNTY),)
 
 
 def operator_desk(session: Session, actor: Actor) -> OperatorDesk:

@@ -151,12 +151,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "home.no_messages": ("暂无新消息。", "No messages."),
     "home.unit.item": ("{n} 项", "{n}"),
     "home.unit.entry": ("{n} 条", "{n}"),
-    "home.unit.batch": ("{n} 批", "{n}"),
     "home.unit.loan": ("{n} 笔", "{n}"),
     "home.unit.row": ("{n} 行", "{n} rows"),
     "home.unit.account": ("{n} 个", "{n}"),
-    "home.overdue_badge": ("已逾期", "Overdue"),
-    "home.due_today_badge": ("今日到期", "Due today"),
     # Enterprise
     "home.score": ("我的信用评价", "My credit score"),
     "home.score.none": ("本企业尚无信用评价结果。", "No score yet."),
@@ -175,7 +172,6 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "home.applications.none": ("尚无贷款申请。", "No applications yet."),
     "home.applications.open": ("办理中 {n} 笔", "{n} in progress"),
     # Officer
-    "home.todo": ("今日待办", "To do"),
     "home.dispatched": ("派给本机构的需求", "Demands dispatched to us"),
     "home.pool": ("抢单池中的需求", "Demands in the open pool"),
     "home.by_stage": ("各阶段申请", "Applications by stage"),
@@ -187,7 +183,6 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "home.loans_month": ("本月放款", "Loans this month"),
     "home.loans_month.amount": ("金额", "Amount"),
-    "home.alerts_note": ("风险预警上线后在此显示。", "Risk alerts will show here once they exist."),
     # Operator
     "home.collection": ("归集率", "Collection rate"),
     "home.collection.target": ("目标 {target}", "target {target}"),

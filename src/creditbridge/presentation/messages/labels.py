@@ -1,7 +1,7 @@
-"""Labels several domains share: the list widgets (filter bar, sort headers, pagination, export,
-overdue badge) and the Chinese names of enumerations shown on many pages (tax credit grade,
-severity of an issue, units of counts). Kept apart from ``common`` so the list and formatting work
-can grow without touching the layout's table."""
+"""Labels of the list widgets several domains share (components/ui.html: filter bar, sort headers,
+pagination, export, overdue badge): key → (中文, English). The names of codes shown on many pages
+(tax credit grade, severity, units of counts) are in ``presentation.formatting``. Kept apart from
+``common`` so the list work can grow without touching the layout's table."""
 
 from typing import Final
 
@@ -33,6 +33,4 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "listing.overdue_days": ("逾期 {n} 天", "{n} days overdue"),
     "listing.overdue_days.one": ("逾期 1 天", "1 day overdue"),
     "listing.due_today": ("今日到期", "Due today"),
-    "listing.due_in_days": ("{n} 天后到期", "Due in {n} days"),
-    "listing.due_in_days.one": ("1 天后到期", "Due tomorrow"),
 }
