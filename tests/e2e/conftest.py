@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select, text
 
 from creditbridge import migrations
 from creditbridge.access.models import User
@@ -42,6 +42,23 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 ENTERPRISES = 500
 SEED = 7
+
+# The journeys marked ``both_stores`` run once more against a server on PostgreSQL when the
+# suite has one (CI does): a database of their own beside the unit tests' one, whose schema those
+# tests drop and recreate.
+PG_URL = os.environ.get("CREDITBRIDGE_TEST_DATABASE_URL", "").strip()
+STORES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that opens the site is parametrized by its store: SQLite, and PostgreSQL too
+    for the ``both_stores`` journeys. One server per store for the whole session."""
+    if "site" not in metafunc.fixturenames:
+        return
+    both = metafunc.definition.get_closest_marker("both_stores") is not None
+    stores = STORES if both else ["sqlite"]
+    metafunc.parametrize("site", stores, indirect=True, scope="session")
+
 
 try:
     from playwright.sync_api import (
@@ -81,6 +98,8 @@ class Site:
     seeded_by: str
     # The environment the server runs in, and the CLI commands of the journeys too.
     env: dict[str, str] = field(repr=False)
+    # A folder of the site's own: its server's log, the scoring lab, analytics files.
+    workdir: Path = field(repr=False)
     logins: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
@@ -121,7 +140,7 @@ def _has_demo_generator() -> bool:
     return any(command.name == "generate" for command in demo_cli.app.registered_commands)
 
 
-def _seed(engine: Engine, env: dict[str, str]) -> str:
+def _seed(engine: Engine, env: dict[str, str], workdir: Path) -> str:
     """Fill the database the way an operator would, with the demo command; until that command
     exists, with the page tests' own sample."""
     if _has_demo_generator():
@@ -130,7 +149,7 @@ def _seed(engine: Engine, env: dict[str, str]) -> str:
         )
         # Score every enterprise the way `make demo` does (the public expert card: 500
         # enterprises hold too few defaults to train the statistical scorecard).
-        lab = str(Path(str(engine.url.database)).parent / "scoring")
+        lab = str(workdir / "scoring")
         for step in (
             ["snapshot", "--dir", lab, "--as-of", "2026-10-31"],
             ["train", "--kind", "expert", "--dir", lab],
@@ -147,10 +166,44 @@ def _seed(engine: Engine, env: dict[str, str]) -> str:
     return "tests/web/seed.py"
 
 
+def _postgres_database() -> str:
+    """The journeys' own PostgreSQL database (the test database's name + ``_e2e``), created when
+    missing and emptied: its URL."""
+    server = make_url(PG_URL)
+    name = f"{server.database}_e2e"
+    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    emptied = make_engine(url)
+    try:
+        with emptied.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        emptied.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    database = tmp_path_factory.mktemp("e2e") / "creditbridge.db"
-    url = f"sqlite:///{database}"
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """The demo province served by ``creditbridge serve`` on its store (``sqlite`` unless the
+    test is parametrized otherwise, see :func:`pytest_generate_tests`)."""
+    store = getattr(request, "param", "sqlite")
+    workdir = tmp_path_factory.mktemp(f"e2e-{store}")
+    if store == "postgresql":
+        url = _postgres_database()
+    else:
+        url = f"sqlite:///{workdir / 'creditbridge.db'}"
     # Webhook receivers of the journeys listen on 127.0.0.1, which only a development or test
     # node may call (issue 13's SSRF guard).
     env = {
@@ -160,14 +213,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     engine = make_engine(url)
     migrations.upgrade(engine)
-    seeded_by = _seed(engine, env)
+    seeded_by = _seed(engine, env, workdir)
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     # The server's output goes to a file, never to a pipe nobody reads: once a long session's
     # access log filled the pipe's 64 KiB the server blocked on its next write and every journey
     # after it stalled with the browser idle.
-    log_path = database.parent / "serve.log"
+    log_path = workdir / "serve.log"
     log = log_path.open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "creditbridge", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -190,7 +243,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 output = log_path.read_text(encoding="utf-8", errors="replace")
                 pytest.fail(f"creditbridge serve did not come up:\n{output[-4000:]}")
             time.sleep(0.2)
-        yield Site(base_url, engine, seeded_by, env)
+        yield Site(base_url, engine, seeded_by, env, workdir)
     finally:
         server.terminate()
         try:

@@ -15,7 +15,7 @@ MONTH = "2026-09"  # the demo's last complete month for its default as-of date, 
 
 
 def test_operator_sees_collection_rate_by_dataset_and_city(page: Page, site: Site) -> None:
-    analytics = {"CREDITBRIDGE_ANALYTICS_DIR": str(site.engine.url.database) + "-analytics"}
+    analytics = {"CREDITBRIDGE_ANALYTICS_DIR": str(site.workdir / "analytics")}
     cli(site, "collection", "compute", "--month", MONTH, "--last", "3", "--as-of", "2026-10-31",
         env=analytics)  # fmt: skip
     cli(site, "users", "create", "e2e-collection", "--role", "operator", "--name", "归集管理员",

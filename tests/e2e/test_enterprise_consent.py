@@ -16,7 +16,7 @@ from creditbridge.consent import domain
 
 from .conftest import People, Screen, Site, demo_logins, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 # The refused form's 422 and the failed verification's answer are expected, nothing else is.
 EXPECTED_ERRORS = r"status of 4(22|04)"

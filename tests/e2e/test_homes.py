@@ -15,7 +15,7 @@ from creditbridge.web.areas import menu_for
 
 from .conftest import People, Screen, Site, demo_logins, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 ROLES = {
     # name in the screenshots → (demo login's role, cards its home must show)

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from .conftest import People, Screen, Site, demo_logins, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 
 def test_refused_form_keeps_input_consent_is_explicit_steps_are_confirmed(

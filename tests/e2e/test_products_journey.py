@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from .conftest import People, Screen, Site, demo_logins, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 
 def test_submit_fix_approve_edit_and_pause_a_product(

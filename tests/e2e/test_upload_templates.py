@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from ._upload_clerk import DATASET, login_to_upload, tax_clerk
 from .conftest import Site, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 
 def _no_sideways_scroll(page: Page) -> None:
