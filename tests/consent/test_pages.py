@@ -363,7 +363,7 @@ class TestInstitution:
         assert categories == ["registration", "tax"]
         tax = table_rows(page.text, "read-dataset-tax_payment")
         assert len(tax) == 1  # the consent's data range leaves out 2023
-        assert "12345.60" in " ".join(tax[0])
+        assert "1.23万元" in " ".join(tax[0])  # 12345.60 元 in 万元
         registration = visible_text(page.text)
         assert "王五" not in registration  # a natural person's name is masked
         withheld = re.search(r'data-testid="withheld">(.*?)</div>\s*</div>', page.text, re.S)

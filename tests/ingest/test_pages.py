@@ -44,6 +44,11 @@ def test_operator_uploads_a_gbk_file_and_downloads_the_report(
     assert re.search(r'data-testid="count-accepted" data-value="30"', page.text)
     assert re.search(r'data-testid="count-rejected" data-value="1"', page.text)
     assert "GBK/GB18030" in page.text
+    # The dataset by its name, not its code.
+    from creditbridge.catalog import service as catalog_service
+
+    name = catalog_service.get_dataset_or_raise(session, code="tax_payment").name_zh
+    assert re.search(rf'data-testid="batch-dataset" title="tax_payment">{name}<', page.text)
     link = re.search(r'href="(/ingest/batches/\d+/rejects.csv)"', page.text)
     assert link
     report = client.get(link.group(1))

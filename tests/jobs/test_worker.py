@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -141,10 +141,30 @@ def _spec(name: str, func: Any) -> JobSpec:
     return JobSpec(name=name, title_zh=name, title_en=name, func=func, check_args=dict)
 
 
+def _told(store: Store) -> list[dict[str, Any]]:
+    """The arguments the ``on_failed`` hook was told, one queued ``test.idle`` run each."""
+    with store.sessions() as session:
+        return [
+            dict(run.args)
+            for run in session.scalars(select(JobRun).where(JobRun.requested_by == "told"))
+        ]
+
+
+def tell(session: Session, args: dict[str, Any]) -> None:
+    service.enqueue(session, "told", "test.idle", args, registry=TEST_REGISTRY)
+
+
+def tell_badly(session: Session, args: dict[str, Any]) -> None:
+    tell(session, args)  # rolled back with the hook's savepoint
+    raise RuntimeError("the hook broke")
+
+
 TEST_REGISTRY = Registry(
     [
         _spec("test.writes", writes),
         _spec("test.writes_then_fails", writes_then_fails),
+        replace(_spec("test.fails_and_tells", writes_then_fails), on_failed=tell, max_attempts=2),
+        replace(_spec("test.fails_tells_badly", writes_then_fails), on_failed=tell_badly),
         _spec("test.loses_its_lease", loses_its_lease),
         _spec("test.idle", idle),
         REGISTRY.get_or_raise("jobs.selftest"),
@@ -232,6 +252,40 @@ def test_a_failing_job_is_rolled_back_retried_with_backoff_then_failed(
     ]
     assert _marks(store) == 0  # no failed attempt's work was kept
     assert worker.run_once()["runs"] == []
+
+
+def test_a_run_that_failed_for_good_tells_its_hook_once_in_the_same_transaction(
+    store: Store, frozen_clock: FrozenClock
+) -> None:
+    run_id = _enqueue(store, "test.fails_and_tells", {"user_id": 7})
+    worker = _worker(store)
+    (first,) = worker.run_once()["runs"]
+    assert (first["outcome"], _run(store, run_id).status) == ("failed", "retrying")
+    assert _told(store) == []  # a retry is not the end: nobody is told yet
+    frozen_clock.current = _run(store, run_id).run_after
+
+    (last,) = worker.run_once()["runs"]
+
+    assert (last["outcome"], _run(store, run_id).status) == ("failed", "failed")
+    assert _told(store) == [{"user_id": 7}]
+    frozen_clock.current += timedelta(days=1)
+    assert worker.run_once()["runs"] == []
+    assert _told(store) == [{"user_id": 7}]
+
+
+def test_a_hook_that_fails_does_not_keep_the_run_from_failing(
+    store: Store, frozen_clock: FrozenClock
+) -> None:
+    run_id = _enqueue(store, "test.fails_tells_badly", {"user_id": 8})
+    worker = _worker(store)
+    for _ in range(3):
+        worker.run_once()
+        run = _run(store, run_id)
+        if run.run_after is not None:
+            frozen_clock.current = max(frozen_clock.current, run.run_after)
+
+    assert _run(store, run_id).status == "failed"
+    assert _told(store) == []  # the hook's own writes went with its savepoint
 
 
 def test_a_worker_that_lost_its_lease_commits_nothing(store: Store) -> None:

@@ -203,7 +203,7 @@ def test_each_irreversible_step_shows_what_it_will_do_before_it_is_done(
         params={"amount_wan": "40", "rate_pct": "4.20", "term_months": "12"},
     )
     assert terms.status_code == 200
-    assert "40 万元 · 4.20% · 12个月" in terms.text
+    assert "40.00万元 · 4.20% · 12个月" in terms.text
     for name, value in (("amount_wan", "40"), ("rate_pct", "4.20"), ("term_months", "12")):
         assert f'name="{name}" value="{value}"' in terms.text
     _post(client, f"{url}/approve", csrf_from(terms.text), amount_wan="40", rate_pct="4.20")

@@ -253,3 +253,35 @@ def test_the_whitelist_rejection_keeps_the_page_and_says_why_in_chinese(
     assert session.scalar(
         select(AuditEvent.id).where(AuditEvent.action == "market.whitelist.export")
     )
+
+
+def test_a_pending_change_of_the_consent_scope_names_the_categories(
+    client: TestClient, session: Session, market: Market, login_as: Callable[..., LoggedIn]
+) -> None:
+    from dataclasses import replace
+
+    from creditbridge.catalog import service as catalog_service
+    from creditbridge.marketplace.service import products as product_service
+
+    categories = catalog_service.list_categories(session)
+    assert len(categories) >= 2, "the catalog's categories are loaded with the list"
+    product = market.credit_product
+    terms = product_service.terms_of(product)
+    chosen = sorted(c.code for c in categories)[:2]
+    chosen = chosen if chosen != sorted(terms["consent_categories"]) else [chosen[0]]
+    spec = replace(
+        service.ProductInput(code=product.code, **terms),  # type: ignore[arg-type]
+        consent_categories=chosen,
+    )
+    product_service.edit_product(session, market.officer, product_id=product.id, spec=spec)
+    login_as(Role.INSTITUTION_OFFICER, institution_id=market.bank.id)
+
+    detail = client.get(f"/market/products/{product.id}").text
+
+    change = detail[detail.index('data-testid="change-consent_categories"') :]
+    change = change[: change.index("</tr>") if "</tr>" in change else 600]
+    names = {c.code: c.name_zh for c in categories}
+    for code in chosen:
+        assert names[code] in change
+        assert f">{code}<" not in change
+        assert f"{code}、" not in change

@@ -132,3 +132,23 @@ class TestDates:
         afternoon_utc = datetime(2026, 11, 27, 6, 5, tzinfo=UTC)
 
         assert formatting.format_datetime(afternoon_utc, "en") == "27 Nov 2026 14:05"
+
+
+@pytest.mark.parametrize(
+    ("months", "lang", "shown"),
+    [
+        (12, "zh", "12个月"),
+        (36, "zh", "36个月"),
+        (1, "en", "1 month"),
+        (24, "en", "24 months"),
+        ("18", "zh", "18个月"),  # as typed in a form
+        ("一年", "zh", "一年"),  # not a number: shown as typed
+        (None, "zh", formatting.MISSING),
+    ],
+)
+def test_a_loan_term_is_quoted_in_months_not_as_a_duration(
+    months: int | str | None, lang: Language, shown: str
+) -> None:
+    assert formatting.format_loan_term(months, lang) == shown
+    if isinstance(months, int) and months >= 12:
+        assert formatting.format_duration(months, lang) != shown  # 1年, 3年: an age, not a term

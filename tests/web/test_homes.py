@@ -229,7 +229,8 @@ def test_officer_home_marks_answers_due_today_and_overdue_and_sums_this_months_l
 
 
 def test_operator_reviews_the_whitelist_at_its_own_level(session: Session) -> None:
-    subject = factories.subject(session)
+    # In the county whose operator is asked: the desk counts only its division's enterprises.
+    subject = factories.subject(session, division_code="340103")
     now = utc_now()
     for status in ("proposed", "proposed", "county_passed", "city_passed", "listed"):
         session.add(

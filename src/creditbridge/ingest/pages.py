@@ -376,6 +376,11 @@ def batch_page(
         "ingest/batch.html",
         outcome=outcome,
         provider=provider,
+        # The dataset by its name, as the list calls it (its code stays in the reject report).
+        dataset=next(
+            (d for d in catalog_service.list_datasets(session) if d.code == outcome.dataset_code),
+            None,
+        ),
         replayed=request.query_params.get("replayed") == "1",
     )
 

@@ -31,13 +31,17 @@ from creditbridge.reports import jobs as reports_jobs
 
 JobFunc = Callable[[Session, Settings, dict[str, Any]], dict[str, Any]]
 ArgsCheck = Callable[[Mapping[str, Any]], dict[str, Any]]
+# Told when a run has failed for good (its last attempt failed or was lost), in the transaction
+# that records it: e.g. a notice to the person who asked for the run.
+FailureHook = Callable[[Session, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class JobSpec:
     """One job. ``lease_seconds`` overrides the worker's lease for a job known to run long;
     ``check_args`` turns a one-off run's arguments into what ``func`` reads, refusing the run
-    when it is queued rather than when it fails."""
+    when it is queued rather than when it fails; ``on_failed`` is told when the run has failed
+    for good."""
 
     name: str
     title_zh: str
@@ -49,6 +53,7 @@ class JobSpec:
     schedule_zh: str = "按需运行"
     schedule_en: str = "on demand"
     check_args: ArgsCheck | None = None
+    on_failed: FailureHook | None = None
 
     @property
     def periodic(self) -> bool:
@@ -400,6 +405,8 @@ REGISTRY = Registry(
             func=reports_jobs.run_pdf,
             max_attempts=2,
             check_args=_reports_args(reports_jobs.PDF_JOB, reports_jobs.pdf_args),
+            # The requester waits for a notice: a run that failed for good still sends one.
+            on_failed=reports_jobs.pdf_failed,
         ),
     ]
 )

@@ -17,6 +17,7 @@ conditional write that only one of them can win:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +33,10 @@ from creditbridge.core.clock import utc_now
 from creditbridge.core.errors import Forbidden
 from creditbridge.jobs import domain
 from creditbridge.jobs.models import JobAttempt, JobRun
-from creditbridge.jobs.registry import REGISTRY, Registry
+from creditbridge.jobs.registry import REGISTRY, JobSpec, Registry
 from creditbridge.reports import jobs as reports_jobs
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE = "schedule"
 """``requested_by`` of the runs the schedule makes."""
@@ -316,6 +319,8 @@ def _take(
         _close_lost_attempt(session, seen, now=now)
     session.refresh(seen)
     if seen.status != "running":
+        if seen.status == "failed":
+            given_up(session, spec, seen.args)
         return None
     session.add(JobAttempt(run_id=seen.id, attempt=attempt, worker=worker, started_at=now))
     session.flush()
@@ -379,6 +384,19 @@ def renew_lease(
         .execution_options(synchronize_session=False)
     )
     return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def given_up(session: Session, spec: JobSpec, args: dict[str, Any] | None) -> None:
+    """Tell ``spec``'s ``on_failed`` hook that a run failed for good, in the transaction that
+    records it. The hook runs in a savepoint: one that fails is logged and rolled back alone,
+    so the run is still recorded as failed (a retried hook would hold the run forever)."""
+    if spec.on_failed is None:
+        return
+    try:
+        with session.begin_nested():
+            spec.on_failed(session, dict(args or {}))
+    except Exception:
+        logger.exception("the on_failed hook of %s failed", spec.name)
 
 
 def finish(

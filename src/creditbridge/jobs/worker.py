@@ -225,6 +225,8 @@ class Worker:
         try:
             with self.sessionmaker() as session, session.begin():
                 finished = service.finish(session, run, worker=self.id, error=error)
+                if finished.status == "failed":
+                    service.given_up(session, self.registry.get_or_raise(run.job), run.args)
         except service.LeaseLost:
             return "lost", "running"
         return "failed", finished.status

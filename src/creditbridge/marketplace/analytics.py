@@ -30,6 +30,7 @@ from creditbridge.subjects import service as subjects_service
 
 Dimension = Literal["province", "city", "institution", "industry", "size"]
 DIMENSIONS: Final[tuple[Dimension, ...]] = ("province", "city", "institution", "industry", "size")
+PROVINCE: Final = "340000"
 _SIZE_ZH: Final = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 
 
@@ -104,7 +105,9 @@ def _num(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _key(dimension: Dimension, subjects: Subquery, *, loan_side: bool) -> Any:
+def _key(
+    dimension: Dimension, subjects: Subquery, *, loan_side: bool, division: str | None = None
+) -> Any:
     if dimension == "city":
         return subjects.c.city_code
     if dimension == "industry":
@@ -113,7 +116,8 @@ def _key(dimension: Dimension, subjects: Subquery, *, loan_side: bool) -> Any:
         return func.coalesce(subjects.c.size_class, "")
     if dimension == "institution":
         return Loan.institution_id if loan_side else Application.institution_id
-    return literal("340000")
+    # The one total row is the operator's division, or the whole province for the node.
+    return literal(division or PROVINCE)
 
 
 def _flag(column: Any) -> ColumnElement[int]:
@@ -126,8 +130,13 @@ def outcomes(
     by: Dimension = "province",
     date_from: date | None = None,
     date_to: date | None = None,
+    division: str | None = None,
 ) -> list[OutcomeRow]:
-    """Outcome rows for each value of ``by`` (one row for ``province``), largest amount first."""
+    """Outcome rows for each value of ``by`` (one row for ``province``), largest amount first.
+
+    ``division`` (an operator's province, city or county) counts only the loans, demands and
+    applications of enterprises in it, and is then the key of the ``province`` row; None counts
+    the whole node (the console, institutions' officers)."""
     if by not in DIMENSIONS:
         raise ValueError(by)
     rows: dict[str, OutcomeRow] = {}
@@ -140,7 +149,7 @@ def outcomes(
 
     subjects = subjects_service.subject_dimensions()
     credit = Loan.security_type == "credit"
-    key = _key(by, subjects, loan_side=True)
+    key = _key(by, subjects, loan_side=True, division=division)
     loan_query = (
         select(
             key.label("k"),
@@ -182,6 +191,7 @@ def outcomes(
         )
         .select_from(Loan)
         .join(subjects, subjects.c.id == Loan.subject_id)
+        .where(subjects_service.subject_in_division(Loan.subject_id, division))
         .group_by(key)
     )
     if date_from is not None:
@@ -207,7 +217,7 @@ def outcomes(
         out.amount_by_security = {kind: int(getattr(r, f"sec_{kind}")) for kind in SECURITY_TYPES}
 
     # Demands and applications are counted over all time: the period limits the loans only.
-    _demand_side(session, by, row, subjects)
+    _demand_side(session, by, row, subjects, division)
     _label(session, by, rows)
     return sorted(rows.values(), key=lambda o: (-o.amount_fen, -o.demands, o.key))
 
@@ -223,18 +233,20 @@ def _demand_side(
     by: Dimension,
     row: Any,
     subjects: Subquery,
+    division: str | None,
 ) -> None:
     if by != "institution":
-        key = _key(by, subjects, loan_side=False)
+        key = _key(by, subjects, loan_side=False, division=division)
         demand_query = (
             select(key.label("k"), func.count().label("n"))
             .select_from(Demand)
             .join(subjects, subjects.c.id == Demand.subject_id)
+            .where(subjects_service.subject_in_division(Demand.subject_id, division))
             .group_by(key)
         )
         for r in session.execute(demand_query):
             row(r.k).demands = int(r.n)
-    key = _key(by, subjects, loan_side=False)
+    key = _key(by, subjects, loan_side=False, division=division)
     approved = Application.status.in_([s.value for s in APPROVED_OR_LATER])
     decided = Application.status.in_([s.value for s in DECIDED])
     app_query = (
@@ -255,6 +267,7 @@ def _demand_side(
         )
         .select_from(Application)
         .join(subjects, subjects.c.id == Application.subject_id)
+        .where(subjects_service.subject_in_division(Application.subject_id, division))
         .group_by(key)
     )
     for r in session.execute(app_query):
@@ -287,9 +300,13 @@ def _label(session: Session, by: Dimension, rows: dict[str, OutcomeRow]) -> None
             out.label = _SIZE_ZH.get(out.key, "未划型")
 
 
-def province_totals(session: Session) -> OutcomeRow:
-    rows = outcomes(session, by="province")
-    return rows[0] if rows else OutcomeRow(key="340000", label="全省")
+def province_totals(session: Session, *, division: str | None = None) -> OutcomeRow:
+    """The one total row: of the operator's ``division``, or of the whole node when None."""
+    rows = outcomes(session, by="province", division=division)
+    if rows:
+        return rows[0]
+    key = division or PROVINCE
+    return OutcomeRow(key=key, label=(divisions.name(key) if division else None) or "全省")
 
 
 def to_xlsx(rows: list[OutcomeRow], *, by: Dimension) -> bytes:

@@ -59,10 +59,13 @@ def outcomes(
     date_to: FilterDate | None = None,
 ) -> list[dict[str, object]]:
     """One row per city, institution, industry section or size class (one row for the
-    province); the period limits loans by disbursement date."""
-    rows = analytics.outcomes(session, by=by, date_from=date_from, date_to=date_to)
+    province); the period limits loans by disbursement date. An operator of a division gets
+    only its enterprises' figures, and the one ``province`` row is keyed by its division."""
+    rows = analytics.outcomes(
+        session, by=by, date_from=date_from, date_to=date_to, division=actor.division_code
+    )
     if by == "province" and not rows:
-        rows = [analytics.province_totals(session)]
+        rows = [analytics.province_totals(session, division=actor.division_code)]
     return [r.as_dict() for r in rows]
 
 

@@ -19,7 +19,7 @@ and reports all use these functions.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Final
 
@@ -269,6 +269,21 @@ def months_between(start: date, end: date) -> int:
     return months
 
 
+def format_loan_term(months: int | str | None, lang: Language) -> str:
+    """A loan's term as lenders quote it, always in months: 12个月, 36个月 (not 1年, 3年 — a
+    duration reads as an age; a term is compared in months across products). A term as typed
+    in a form (text) is shown as typed unless it is a whole number."""
+    if months is None or months == "":
+        return MISSING
+    if isinstance(months, str):
+        if not months.strip().isdigit():
+            return months
+        months = int(months.strip())
+    if lang == "zh":
+        return f"{format_number(months, lang)}个月"
+    return f"{format_number(months, lang)} month" + ("" if months == 1 else "s")
+
+
 def format_duration(months: int | float | Decimal | None, lang: Language) -> str:
     """A length of time as people say it: 3年4个月, 3年, 4个月, 不足1个月; 3 yr 4 mo in English.
     Fractions of a month are dropped (an enterprise is 3年 old until its fourth birthday)."""
@@ -498,3 +513,148 @@ def format_indicator(code: str, unit: str, value: float | Decimal | None, lang: 
         digits = format_number(value, lang, digits=1)
         return f"{digits} {unit}" if lang == "zh" else digits
     return f"{format_number(value, lang, digits=2)} {unit}".strip()
+
+
+def format_rate_bp(bp: int | Decimal | None, lang: Language) -> str:
+    """An interest rate held in basis points as a percentage with two decimals: 435 → 4.35%
+    (how a loan rate is quoted; one decimal would round 4.35% and 4.30% together)."""
+    if bp is None:
+        return MISSING
+    with localcontext(prec=_PRECISION):
+        return format_ratio(Decimal(bp) / 10_000, lang, digits=2)
+
+
+def format_hours(hours: int | float | Decimal | None, lang: Language) -> str:
+    """A length of time in hours, to one decimal: 26.5 小时 / 26.5 h."""
+    if hours is None:
+        return MISSING
+    number = format_number(hours, lang, digits=1)
+    return f"{number} 小时" if lang == "zh" else f"{number} h"
+
+
+_YES_NO: Final[dict[bool, tuple[str, str]]] = {True: ("是", "Yes"), False: ("否", "No")}
+
+
+def format_bool(value: bool | None, lang: Language) -> str:
+    """是 / 否 (Yes / No): a stored boolean is never shown as True or False."""
+    if value is None:
+        return MISSING
+    zh, en = _YES_NO[bool(value)]
+    return zh if lang == "zh" else en
+
+
+# Catalog amounts in the unit they are held in, as fen (money is shown in 万元 whatever it is held in).
+_FEN_PER_UNIT: Final[dict[str, Decimal]] = {"yuan": _FEN_PER_YUAN, "wan_yuan": _FEN_PER_WAN_YUAN}
+_ISO_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _moment(text: str) -> datetime | date | None:
+    """A date or a moment written in ISO 8601 (as JSON carries them), else ``None``. A moment
+    without a zone is taken as UTC, as every stored moment is."""
+    try:
+        if _ISO_MOMENT.match(text):
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if _ISO_DAY.match(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        return None
+    return None
+
+
+def _show_moment(value: date, lang: Language) -> str:
+    if isinstance(value, datetime):
+        return format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC), lang)
+    return format_date(value, lang)
+
+
+def format_field_value(
+    value: object,
+    field_type: str | None,
+    unit: str | None,
+    lang: Language,
+    *,
+    enum_labels: dict[str, str] | None = None,
+) -> str:
+    """A value of a catalog field (a delivered record, as read under a consent) for people: amounts
+    in 万元, dates and months in Chinese form, divisions and industries by name, booleans as 是/否,
+    enum codes by their label, quantities with their unit; a masked figure as ***万元. What cannot
+    be read as its type is shown as stored: a page must not fail on an odd row."""
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return format_bool(value, lang)
+    masked = format_masked_figure(field_type, unit, value, lang)
+    if masked is not None:
+        return masked
+    text = str(value)
+    if is_masked(text):
+        return text  # a name or an identity number keeps its partial mask (GB/T 35273)
+    if field_type == "amount" and unit in _FEN_PER_UNIT:
+        amount = _decimal(text)
+        if amount is None:
+            return text
+        with localcontext(prec=_PRECISION):
+            return format_money(amount * _FEN_PER_UNIT[unit], lang)
+    if field_type == "date":
+        moment = value if isinstance(value, date) else _moment(text[:10])
+        return format_date(moment, lang) if moment is not None else text
+    if field_type == "period":
+        return format_month(value if isinstance(value, date) else text, lang)
+    if field_type == "division_code":
+        return format_division(text, lang)
+    if field_type == "industry_code":
+        return format_industry(text, lang)
+    if field_type == "boolean":
+        flag = {"true": True, "1": True, "false": False, "0": False}.get(text.lower())
+        return format_bool(flag, lang) if flag is not None else text
+    if field_type == "enum":
+        label = (enum_labels or {}).get(text)
+        return label if label and lang == "zh" else text
+    if field_type in ("integer", "decimal"):
+        number = _decimal(text)
+        if number is None:
+            return text
+        exponent = number.as_tuple().exponent
+        # As many decimals as were delivered (up to 4): 12.5 吨 stays 12.5, never 12.50 or 13.
+        digits = min(-exponent, 4) if isinstance(exponent, int) and exponent < 0 else 0
+        shown = format_number(number, lang, digits=digits)
+        if unit == "percent":
+            return shown + "%"
+        if unit in _MASK_UNITS:
+            zh, en = _MASK_UNITS[unit]
+            return f"{shown} {zh}" if lang == "zh" else shown + en
+        return shown
+    return text
+
+
+# Detail keys whose figures are money (fen), rates (basis points) or counts.
+_COUNT_KEYS: Final = re.compile(r"(^|_)(count|rows|records|total|uses|n)$")
+
+
+def format_detail_value(value: object, key: str, lang: Language) -> str:
+    """One value of an audit event's detail for people: moments in Beijing time in Chinese form
+    (JSON carries them as ISO 8601 text), amounts in 万元 (``*_fen``), rates (``*_bp``), counts
+    grouped, booleans as 是/否, lists joined with 、. Codes and identifiers are shown as stored:
+    an auditor searches by them."""
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return format_bool(value, lang)
+    if isinstance(value, list | tuple):
+        return "、".join(format_detail_value(item, key, lang) for item in value) or MISSING
+    if isinstance(value, date):
+        return _show_moment(value, lang)
+    if isinstance(value, int | Decimal) or (isinstance(value, float) and value.is_integer()):
+        if key.endswith("_fen"):
+            return format_money(int(value), lang)
+        if key.endswith("_bp"):
+            return format_rate_bp(int(value), lang)
+        if _COUNT_KEYS.search(key):
+            return format_number(value, lang)
+        return str(value)
+    if isinstance(value, str):
+        moment = _moment(value)
+        if moment is not None:
+            return _show_moment(moment, lang)
+    return str(value)

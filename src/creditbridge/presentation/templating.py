@@ -112,7 +112,7 @@ environment.filters.update(
     datetime_short=_datetime_short,
     explain=_explain,
     # Values for people (formatting.py): {{ fen|money_card }} {{ n|with_unit('家') }}
-    # {{ 0.032|ratio(signed=true) }} {{ months|duration }} {{ d|month }} {{ code|division }}
+    # {{ 0.032|ratio(signed=true) }} {{ months|duration }} {{ term|loan_term }} {{ d|month }} {{ code|division }}
     # {{ code|industry }} {{ 'A'|tax_grade }} {{ 'minor'|severity }} {{ 'monthly'|frequency }}
     # {{ 'wan_yuan'|masked }} {{ value|indicator(code, unit) }}
     money_card=_with_lang(formatting.format_money_card),
@@ -122,6 +122,7 @@ environment.filters.update(
     ratio=_with_lang(formatting.format_ratio),
     change=_with_lang(formatting.format_change),
     duration=_with_lang(formatting.format_duration),
+    loan_term=_with_lang(formatting.format_loan_term),
     duration_between=_with_lang(formatting.format_duration_between),
     years=_with_lang(formatting.format_years),
     month=_with_lang(formatting.format_month),
@@ -132,6 +133,13 @@ environment.filters.update(
     frequency=_with_lang(formatting.format_frequency),
     masked=_with_lang(formatting.format_masked),
     indicator=_indicator,
+    # {{ bp|rate_bp }} {{ h|hours }} {{ flag|yes_no }} {{ v|field_value(f.type, f.unit) }}
+    # {{ value|detail_value(key) }}
+    rate_bp=_with_lang(formatting.format_rate_bp),
+    hours=_with_lang(formatting.format_hours),
+    yes_no=_with_lang(formatting.format_bool),
+    field_value=_with_lang(formatting.format_field_value),
+    detail_value=_with_lang(formatting.format_detail_value),
 )
 
 

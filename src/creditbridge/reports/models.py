@@ -1,12 +1,13 @@
-"""Tables of reports: every issued report (the register the verification page reads) and the
-marks other modules put on records for reports (disputed, repaired)."""
+"""Tables of reports: every issued report (the register the verification page reads), the
+marks other modules put on records for reports (disputed, repaired), and the notices of PDFs the
+worker made for the person who asked."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creditbridge.core.db import Base, BigId
@@ -71,3 +72,24 @@ class AggregateRun(Base):
     tax_window: Mapped[str] = mapped_column(String(32), doc="months the tax bands sum over")
     duration_ms: Mapped[int]
     tables: Mapped[dict[str, Any]] = mapped_column(doc="dimension → list of cells")
+
+
+class ReportNotice(Base):
+    """A message (站内消息) to the user who asked the worker for a report PDF: ``ready`` with its
+    download, or ``failed``. Written in the transaction that ends the request's run, so the
+    notice and the outcome commit together; ``request_key``, minted when the run was queued and
+    carried in its arguments, lets a run delivered twice find the notice it already wrote. (The
+    run's id is the jobs layer's, which reports sits below.) No foreign key to the user: users
+    are access's, and a notice outlives nothing it names."""
+
+    __tablename__ = "reports_notice"
+    __table_args__ = (Index("ix_reports_notice_user", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(16), doc="ready | failed")
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    report_no: Mapped[str | None] = mapped_column(String(40), doc="the PDF's, when ready")
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]

@@ -341,18 +341,25 @@ def ready(
     actor: Reader,
     queued: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> HTMLResponse:
-    """The notices of the PDFs the worker made for this user."""
+    """The notices of the PDFs the worker made for this user, and the PDFs themselves."""
     works = report_jobs.list_ready(session, actor)
     return render(
         request,
         "reports/ready.html",
         actor=actor,
         ready=works,
+        notices=report_jobs.list_notices(session, actor),
         queued=bool(queued),
         subjects=subjects_service.subject_names(
             session, {int(w.args["report_subject_id"]) for w in works}
         ),
     )
+
+
+@router.post("/report-files/read", name="reports:notices_read")
+def notices_read(request: Request, session: WriteSession, actor: Reader) -> Response:
+    report_jobs.mark_read(session, actor)
+    return RedirectResponse(request.url_for("reports:ready").path, 303)
 
 
 @router.get("/report-files/{report_no}.pdf", name="reports:rendered_pdf")
@@ -369,6 +376,7 @@ def rendered_pdf(
         report_no=report_no,
         folder=report_jobs.pdf_path(request.app.state.settings, report_no).parent,
     )
+    report_jobs.mark_read(session, actor, report_no=issuance.report_no)
     filename = quote(f"credit-report-{issuance.report_no}.pdf")
     return Response(
         data,

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Subquery, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Subquery, func, or_, select, true
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from creditbridge.core.errors import NotFound
 from creditbridge.presentation.errors import keyed
+from creditbridge.reference import divisions
 from creditbridge.subjects.models import Record, Subject
 
 # Only the newest version of a record is what the platform holds about a subject today;
@@ -152,6 +153,23 @@ def subject_dimensions() -> Subquery:
     return select(
         Subject.id, Subject.city_code, Subject.industry_section, Subject.size_class
     ).subquery("subject_dimensions")
+
+
+def subject_in_division(
+    subject_id: QueryableAttribute[int] | QueryableAttribute[int | None] | ColumnElement[int],
+    division_code: str | None,
+) -> ColumnElement[bool]:
+    """A SQL condition: the subject ``subject_id`` refers to lies in an operator's division, as
+    :func:`creditbridge.reference.divisions.division_covers` decides (a province covers its cities
+    and counties, a city its counties); always true for a node-wide operator (None), never for a
+    row without a subject. For other modules' queries (escalated demands, outcomes,
+    registrations) to filter in the database rather than load every row and ask in Python."""
+    prefix = divisions.division_prefix(division_code)
+    if prefix is None:
+        return true()
+    return subject_id.in_(
+        select(Subject.id).where(Subject.division_code.startswith(prefix, autoescape=True))
+    )
 
 
 def list_current_records(

@@ -29,6 +29,7 @@ from creditbridge.marketplace import service as marketplace_service
 from creditbridge.marketplace.domain import AppStatus
 from creditbridge.marketplace.service import workbench as market_workbench
 from creditbridge.reference import divisions
+from creditbridge.reports import jobs as report_jobs
 from creditbridge.scoring.service import workbench as scoring_workbench
 from creditbridge.subjects import service as subjects_service
 
@@ -55,7 +56,8 @@ class Home:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _messages(session: Session, actor: Actor) -> list[Message]:
+def messages_for(session: Session, actor: Actor) -> list[Message]:
+    """The newest messages of a person, whichever module sent them: the homes' messages card."""
     market = [
         Message(n.created_at, n.message)
         for n in marketplace_service.list_notifications(session, actor, limit=SHOWN)
@@ -64,7 +66,12 @@ def _messages(session: Session, actor: Actor) -> list[Message]:
         Message(n.created_at, n.message)
         for n in consent_service.list_notifications(session, actor, limit=SHOWN)
     ]
-    return sorted(market + consent, key=lambda m: m.at, reverse=True)[:SHOWN]
+    # A PDF the worker made (or could not make) for this person, linked to its download.
+    reports = [
+        Message(n.created_at, n.message, n.href)
+        for n in report_jobs.list_notices(session, actor, limit=SHOWN)
+    ]
+    return sorted(market + consent + reports, key=lambda m: m.at, reverse=True)[:SHOWN]
 
 
 def _score_chart(history: list[scoring_workbench.ScorePoint]) -> dict[str, Any]:
@@ -111,7 +118,7 @@ def enterprise_home(session: Session, actor: Actor) -> Home:
             "consents_waiting": len(waiting),
             "desk": desk,
             "institutions": institutions,
-            "messages": _messages(session, actor),
+            "messages": messages_for(session, actor),
         },
     )
 
@@ -122,7 +129,7 @@ def officer_home(session: Session, actor: Actor) -> Home:
         {
             "desk": market_workbench.officer_desk(session, actor, today=local_today()),
             "stages": [s.value for s in AppStatus],
-            "messages": _messages(session, actor),
+            "messages": messages_for(session, actor),
         },
     )
 
@@ -137,24 +144,28 @@ class Collection:
     overdue_providers: int
 
 
-def _collection(session: Session, settings: Settings) -> Collection:
+def _collection(session: Session, settings: Settings, division_code: str | None) -> Collection:
+    """The latest month's collection, of the operator's division as its dashboard shows it."""
     months = metrics.list_months(session)
     if not months:
         return Collection(None, None, metrics.TARGET_RATE, 0, 0, 0)
     bar = metrics.CollectionBar.from_settings(settings.collection)
-    overview = metrics.get_overview(session, month=months[0], bar=bar)
-    overdue = metrics.list_overdue(session, month=months[0])
+    overview = metrics.get_overview(session, month=months[0], bar=bar, division_code=division_code)
+    overdue = metrics.list_overdue(session, month=months[0], division_code=division_code)
     return Collection(
         months[0], overview.rate, overview.target, overview.met, overview.list_size, len(overdue)
     )
 
 
 def operator_home(session: Session, actor: Actor, settings: Settings) -> Home:
+    """The operator's desk. Collection, escalated demands, products, the whitelist and
+    registrations are limited to its division as their pages are (issue 23); failed deliveries
+    and jobs are the node's own health, which every operator watches."""
     stats = delivery_service.delivery_stats(session)
     return Home(
         "home/operator.html",
         {
-            "collection": _collection(session, settings),
+            "collection": _collection(session, settings, actor.division_code),
             "deliveries_failed": stats.counts.get("failed", 0),
             "deliveries_dead": stats.counts.get("dead", 0),
             "jobs_failed": jobs_service.count_runs(session, status="failed"),

@@ -32,6 +32,9 @@ from creditbridge.core import crypto
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.errors import Conflict, Issue, NotFound, ValidationFailed
+from creditbridge.presentation.errors import keyed
+from creditbridge.reference import divisions
+from creditbridge.subjects import service as subjects_service
 
 
 @dataclass(frozen=True)
@@ -341,18 +344,37 @@ def list_pending_members(session: Session, actor: Actor) -> list[User]:
 
 
 def list_pending_registrations(session: Session, actor: Actor) -> list[User]:
-    """Every registration waiting for approval: the operator's review queue."""
+    """Registrations waiting for approval, oldest first: the operator's review queue, limited to
+    the enterprises in its division (issue 23; a node-wide operator sees them all)."""
     require(actor, Role.OPERATOR, what="审核企业注册")
     return list(
-        session.scalars(select(User).where(User.status == "pending").order_by(User.created_at))
+        session.scalars(
+            select(User)
+            .where(
+                User.status == "pending",
+                subjects_service.subject_in_division(User.subject_id, actor.division_code),
+            )
+            .order_by(User.created_at)
+        )
     )
 
 
-def _pending(session: Session, user_id: int) -> User:
+def _pending(session: Session, actor: Actor, user_id: int) -> User:
+    """The waiting registration, if it is to an enterprise in the operator's division; NotFound
+    otherwise, so another region's registrations are neither seen nor decided."""
     user = session.get(User, user_id)
-    if user is None or user.status != "pending":
-        raise NotFound("待批准的注册不存在")
+    if user is None or user.status != "pending" or not _in_division_of(session, actor, user):
+        raise keyed(NotFound, "error.access.no_pending_registration")
     return user
+
+
+def _in_division_of(session: Session, actor: Actor, user: User) -> bool:
+    if actor.division_code is None:
+        return True
+    if user.subject_id is None:
+        return False
+    subject = subjects_service.get_subject_or_raise(session, user.subject_id)
+    return divisions.division_covers(actor.division_code, subject.division_code)
 
 
 def decide_member(session: Session, actor: Actor, *, user_id: int, approve: bool) -> User:
@@ -368,7 +390,7 @@ def decide_member(session: Session, actor: Actor, *, user_id: int, approve: bool
         or approver is None
         or approver.status != "active"
     ):
-        raise NotFound("待批准的注册不存在")
+        raise keyed(NotFound, "error.access.no_pending_registration")
     return _decide(session, actor, user, approve=approve, via="member", evidence=None)
 
 
@@ -384,7 +406,7 @@ def review_registration(
             "请说明审核依据",
             issues=[Issue("required", "审核依据必填，不超过 500 字", field="evidence")],
         )
-    user = _pending(session, user_id)
+    user = _pending(session, actor, user_id)
     return _decide(session, actor, user, approve=approve, via="operator", evidence=evidence)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from creditbridge.catalog import service as catalog_service
 from creditbridge.core.actors import Actor
 from creditbridge.core.errors import Conflict, DomainError, Forbidden, Issue, ValidationFailed
 from creditbridge.marketplace import analytics, domain, service
@@ -400,6 +401,10 @@ def _detail(
         moves=[m.value for m in domain.product_moves(product.status)],
         is_owner=actor.institution_id is not None,
         institution=service.institution_name(session, product.institution_id),
+        # A change of the consent's scope names the data categories, not their codes.
+        categories={
+            c.code: (c.name_zh, c.name_en) for c in catalog_service.list_categories(session)
+        },
         errors=errors or {},
         values=values or {},
     )
@@ -742,8 +747,10 @@ def outcomes(
     by: Annotated[str, Query(max_length=16)] = "city",
 ) -> HTMLResponse:
     dimension = _by(by)
-    rows = analytics.outcomes(session, by=dimension)
-    total = analytics.province_totals(session)
+    # An operator of a division sees its own enterprises' lending; the node's operators and
+    # institutions' officers (no division) the whole node's.
+    rows = analytics.outcomes(session, by=dimension, division=actor.division_code)
+    total = analytics.province_totals(session, division=actor.division_code)
     lang = language(request)
     return render(
         request,
@@ -752,6 +759,11 @@ def outcomes(
         dimensions=[d for d in analytics.DIMENSIONS if d != "province"],
         rows=rows,
         total=total,
+        # Which division the figures cover, for the page to say so (None: the whole node).
+        division=actor.division_code,
+        division_name=format_division(actor.division_code, lang, full=True)
+        if actor.division_code
+        else "",
         charts={
             "credit": {
                 "names": [r.label for r in rows[:20]],
@@ -775,7 +787,8 @@ def outcomes_xlsx(
     session: ReadSession, actor: Watcher, by: Annotated[str, Query(max_length=16)] = "city"
 ) -> Response:
     dimension = _by(by)
-    body = analytics.to_xlsx(analytics.outcomes(session, by=dimension), by=dimension)
+    rows = analytics.outcomes(session, by=dimension, division=actor.division_code)
+    body = analytics.to_xlsx(rows, by=dimension)
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from creditbridge.audit import service as audit
@@ -230,13 +230,26 @@ def count_pool(session: Session) -> int:
     return session.scalar(query) or 0
 
 
-def list_escalated(session: Session, actor: Actor) -> list[Demand]:
-    _require_operator(actor)
-    return list(
-        session.scalars(
-            select(Demand).where(Demand.status == DemandStatus.ESCALATED.value).order_by(Demand.id)
-        )
+def _escalated_for(actor: Actor) -> ColumnElement[bool]:
+    # An operator of a division coordinates only its own enterprises' demands (issue 23); the
+    # filter runs in the database so a province-wide queue is never loaded to be thrown away.
+    return and_(
+        Demand.status == DemandStatus.ESCALATED.value,
+        subjects_service.subject_in_division(Demand.subject_id, actor.division_code),
     )
+
+
+def list_escalated(session: Session, actor: Actor) -> list[Demand]:
+    """Demands escalated to the platform, oldest first, limited to the operator's division."""
+    _require_operator(actor)
+    return list(session.scalars(select(Demand).where(_escalated_for(actor)).order_by(Demand.id)))
+
+
+def count_escalated(session: Session, actor: Actor) -> int:
+    """How many demands :func:`list_escalated` would list."""
+    _require_operator(actor)
+    query = select(func.count()).select_from(Demand).where(_escalated_for(actor))
+    return session.scalar(query) or 0
 
 
 @dataclass(frozen=True)

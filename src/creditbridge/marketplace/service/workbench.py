@@ -1,8 +1,8 @@
 """Read-only figures of the marketplace for the role homes (工作台): what is waiting for each party.
 
 Counts and short lists only, each scoped to the actor the way the full pages scope them (an
-enterprise its own, an institution its own, the operator the platform's); the full lists stay on
-their pages. Nothing here writes.
+enterprise its own, an institution its own, the operator the platform's within its division);
+the full lists stay on their pages. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from creditbridge.access import service as access_service
 from creditbridge.core.actors import Actor
+from creditbridge.marketplace import domain
 from creditbridge.marketplace.domain import (
     LIVE_DEMAND,
     REVIEW_STAGE,
@@ -29,7 +31,9 @@ from creditbridge.marketplace.service._common import (
     _require_operator,
     _subject_of,
 )
+from creditbridge.marketplace.service.demands import count_escalated
 from creditbridge.reference import divisions
+from creditbridge.subjects import service as subjects_service
 
 # An application still in the institution's hands: its deadline can pass.
 OPEN_APPLICATION: frozenset[str] = frozenset(
@@ -170,19 +174,31 @@ def review_levels(division_code: str | None) -> tuple[Level, ...]:
     return (Level(divisions.division_level(division_code) or Level.COUNTY),)
 
 
+def _institutions_in(session: Session, division_code: str) -> list[int]:
+    # Institutions are few (tens per province): their divisions are read, not joined, since
+    # access's table is reached only through its service.
+    return [
+        i.id
+        for i in access_service.list_institutions(session)
+        if domain.in_division(i.division_code, division_code)
+    ]
+
+
 def operator_desk(session: Session, actor: Actor) -> OperatorDesk:
-    """What waits for the platform's decision: escalated demands, products, the whitelist."""
+    """What waits for the platform's decision: escalated demands, products and whitelist entries
+    at the operator's review levels, each limited to its division as their pages are."""
     _require_operator(actor)
-    escalated = session.scalar(
-        select(func.count())
-        .select_from(Demand)
-        .where(Demand.status == DemandStatus.ESCALATED.value)
-    )
-    products = session.scalar(
+    products_query = (
         select(func.count())
         .select_from(Product)
         .where(Product.status == ProductStatus.PENDING_REVIEW.value)
     )
+    if actor.division_code is not None:
+        # As the review queue: the products of the institutions in the operator's division.
+        products_query = products_query.where(
+            Product.institution_id.in_(_institutions_in(session, actor.division_code))
+        )
+    products = session.scalar(products_query)
     waiting: dict[str, WhitelistStatus] = {
         level.value: REVIEW_STAGE[level][0] for level in review_levels(actor.division_code)
     }
@@ -190,12 +206,17 @@ def operator_desk(session: Session, actor: Actor) -> OperatorDesk:
         str(status): int(n)
         for status, n in session.execute(
             select(WhitelistEntry.status, func.count())
-            .where(WhitelistEntry.status.in_([s.value for s in waiting.values()]))
+            .where(
+                WhitelistEntry.status.in_([s.value for s in waiting.values()]),
+                subjects_service.subject_in_division(
+                    WhitelistEntry.subject_id, actor.division_code
+                ),
+            )
             .group_by(WhitelistEntry.status)
         )
     }
     return OperatorDesk(
-        escalated=int(escalated or 0),
+        escalated=count_escalated(session, actor),
         products_to_review=int(products or 0),
         whitelist_to_review={
             level: int(counts.get(status.value, 0)) for level, status in waiting.items()

@@ -308,4 +308,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "error.CB-SECOND-ADMIN": ("须另一名管理员批准", "Another administrator must approve"),
     "error.CB-REGISTER-UNVERIFIED": ("法定代表人核验未通过", "Legal representative not confirmed"),
     "error.CB-TOO-MANY-ATTEMPTS": ("尝试次数过多", "Too many attempts"),
+    # A registration outside the operator's division is "not found", as another region's
+    # whitelist entries and products are (issue 23): its existence is not this operator's to know.
+    "error.access.no_pending_registration": (
+        "待批准的注册不存在",
+        "No such registration awaiting approval",
+    ),
 }

@@ -163,6 +163,19 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "size_class.small": ("小型", "Small"),
     "size_class.micro": ("微型", "Micro"),
     "size_class.unknown": ("未划型", "Not classified"),
+    # A file being sent (progress.js on the upload forms)
+    "upload.progress.label": ("上传进度", "Upload progress"),
+    "upload.progress.sending": ("正在上传…", "Uploading…"),
+    "upload.progress.bytes": ("已发送 {sent} / {total}", "{sent} of {total} sent"),
+    "upload.progress.checking": (
+        "文件已送达，正在核对表头…",
+        "File received; checking its header…",
+    ),
+    "upload.progress.processing": ("文件已送达，正在处理…", "File received; processing…"),
+    "upload.progress.failed": (
+        "上传中断，请检查网络后重试。",
+        "The upload was interrupted; check the connection and try again.",
+    ),
     # API documentation
     "api.title": ("接口文档", "API documentation"),
     "api.lead": (

@@ -203,6 +203,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "home.whitelist.level.province": ("省级终审", "Provincial review"),
     "home.registrations": ("待审核企业注册", "Registrations to review"),
     "home.division": ("所属行政区划：{name}", "Division: {name}"),
+    "home.division.scope": (
+        "归集、待协调需求、产品与白名单审核、企业注册仅含本区划；投递与任务为全节点。",
+        "Collection, escalated demands, product and whitelist reviews and registrations cover this division only; deliveries and jobs cover the whole node.",
+    ),
     # Provider
     "home.datasets": ("本单位信息项", "Our datasets"),
     "home.datasets.none": ("本单位尚未分配信息项。", "No datasets assigned yet."),

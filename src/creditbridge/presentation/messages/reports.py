@@ -319,6 +319,21 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "reports.ready.waiting": ("正在生成…", "Generating…"),
     "reports.ready.failed": ("生成失败，请重新提交", "Generation failed; please ask again"),
     "reports.ready.download": ("下载 PDF", "Download PDF"),
+    "reports.ready.refused": (
+        "生成失败：查询条件已不满足（如授权已失效），请核实后重新提交",
+        "Not made: the access it needs no longer holds (a consent revoked or expired, say)",
+    ),
+    "reports.ready.messages": ("消息", "Messages"),
+    "reports.ready.mark_read": ("全部标为已读", "Mark all as read"),
+    "reports.ready.unread": ("未读", "Unread"),
+    "reports.notice.ready": (
+        "您申请的信用报告（{name}）已生成，可下载",
+        "The credit report you asked for ({name}) is ready to download",
+    ),
+    "reports.notice.failed": (
+        "您申请的信用报告（{name}）生成失败，请重试",
+        "The credit report you asked for ({name}) could not be made; please try again",
+    ),
     "error.reports.no_job": ("没有这项后台任务", "No such background job"),
     "error.reports.file_gone": (
         "报告文件已不存在，请重新生成",
