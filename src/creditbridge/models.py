@@ -7,6 +7,7 @@ from creditbridge.consent import models as consent_models
 from creditbridge.core.db import Base
 from creditbridge.delivery import models as delivery_models
 from creditbridge.demo import models as demo_models
+from creditbridge.exchange import models as exchange_models
 from creditbridge.ingest import models as ingest_models
 from creditbridge.jobs import models as jobs_models
 from creditbridge.marketplace import models as marketplace_models
@@ -22,6 +23,7 @@ __all__ = [
     "consent_models",
     "delivery_models",
     "demo_models",
+    "exchange_models",
     "ingest_models",
     "jobs_models",
     "marketplace_models",

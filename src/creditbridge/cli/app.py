@@ -17,6 +17,7 @@ from creditbridge.cli import (
     ingest,
     jobs,
     market,
+    node,
     providers,
     reference,
     reports,
@@ -50,6 +51,7 @@ app.add_typer(market.app, name="market")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(node.app, name="node")
 app.command("ingest")(ingest.ingest)
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)

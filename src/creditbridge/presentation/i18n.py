@@ -57,6 +57,7 @@ _merge(
     messages.SCORING,
     messages.MARKETPLACE,
     messages.DELIVERY,
+    messages.EXCHANGE,
     messages.JOBS,
     messages.ERRORS,
     messages.INGEST_ISSUES,

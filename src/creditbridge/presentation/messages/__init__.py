@@ -11,6 +11,7 @@ from creditbridge.presentation.messages.common import MESSAGES as COMMON
 from creditbridge.presentation.messages.consent import MESSAGES as CONSENT
 from creditbridge.presentation.messages.delivery import MESSAGES as DELIVERY
 from creditbridge.presentation.messages.errors import MESSAGES as ERRORS
+from creditbridge.presentation.messages.exchange import MESSAGES as EXCHANGE
 from creditbridge.presentation.messages.home import MESSAGES as HOME
 from creditbridge.presentation.messages.ingest import MESSAGES as INGEST
 from creditbridge.presentation.messages.ingest_issues import MESSAGES as INGEST_ISSUES
@@ -28,6 +29,7 @@ __all__ = [
     "CONSENT",
     "DELIVERY",
     "ERRORS",
+    "EXCHANGE",
     "HOME",
     "INGEST",
     "INGEST_ISSUES",
