@@ -68,8 +68,10 @@ def test_enterprise_starts_prints_and_verifies_a_consent(
     screenshot(page, f"consent-grant-2-active-{width}")
 
     # 4. The 授权书 downloads as a PDF; the signed receipt as its JSON file.
-    with page.expect_download() as letter:
-        page.get_by_test_id("letter").click()
+    # The PDF renders in a pool at a lower CPU priority (reports/rendering.py): on a busy machine
+    # it may take longer than a page, so the click waits for its download longer too.
+    with page.expect_download(timeout=90_000) as letter:
+        page.get_by_test_id("letter").click(timeout=90_000)
     pdf = Path(letter.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF")
     assert letter.value.suggested_filename.endswith(".pdf")
