@@ -10,7 +10,10 @@ schema of their own; the delivery tables are emptied after each test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +34,7 @@ from creditbridge.core.db import make_engine, make_sessionmaker
 from creditbridge.delivery import domain, sender
 from creditbridge.delivery.models import Delivery, DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from creditbridge.delivery.service import (
+    Claimed,
     add_endpoint,
     claim_due,
     emit,
@@ -272,6 +276,52 @@ def test_a_receiver_that_times_out_fails_the_attempt_and_gets_the_message_again_
     assert [r.webhook_id for r in receiver.requests] == [webhook_id, webhook_id]
     assert [a.attempt for a in attempts(sm)] == [1, 2]
     assert deliveries(sm)[0].status == "sent"
+
+
+def test_a_receiver_that_trickles_its_answer_fails_within_the_timeout() -> None:
+    # Headers at once, then one byte of a long body every 50 ms: only a timeout that also covers
+    # reading the answer (aiohttp's total, which runs until the connection is released) ends it.
+    async def trickle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):
+                await asyncio.sleep(0.05)
+                writer.write(b"x")
+                await writer.drain()
+
+    impatient = relay_settings(delivery_timeout_seconds=0.3)
+    claimed = Claimed(
+        delivery_id=1,
+        attempt=1,
+        endpoint_id=1,
+        url="",
+        scheme="hmac-sha256",
+        secret="whsec_" + "QUJD" * 11,
+        message_id="msg_trickle",
+        event_type="consent.granted",
+        body=b"{}",
+        created_at=utc_now(),
+    )
+
+    async def send() -> tuple[Any, float]:
+        server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, sender.open_client(impatient) as client:
+            began = time.perf_counter()
+            result = await sender.send_one(
+                client,
+                dataclasses.replace(claimed, url=f"http://127.0.0.1:{port}/hook"),
+                timeout=impatient.worker.delivery_timeout_seconds,
+                settings=impatient,
+            )
+            return result, time.perf_counter() - began
+
+    result, took = asyncio.run(send())
+
+    assert result.status_code is None
+    assert result.error is not None
+    assert "timeout" in result.error
+    assert took < 3  # the whole body would take 50 s
 
 
 def test_a_500_answer_is_retried_on_the_schedule(
