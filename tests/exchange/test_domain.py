@@ -54,7 +54,9 @@ class TestWorkflow:
         [
             (current, target)
             for current, targets in domain.TRANSITIONS.items()
-            for target in targets
+            # Sorted: a set's order differs between processes, and xdist's workers must collect
+            # the same tests in the same order.
+            for target in sorted(targets)
         ],
     )
     def test_every_allowed_move(self, current: str, target: domain.PeerStatus) -> None:

@@ -50,6 +50,7 @@ PUBLIC_ELSEWHERE: Final = {
 # Pages reached from another page, not a menu: the pages that link to them.
 REACHED_FROM: Final[dict[str, tuple[str, ...]]] = {
     # One thing of a list, by its id or code
+    "exchange:peer": ("exchange:node",),
     "catalog:dataset": ("catalog:list",),
     "consent:detail": ("consent:mine", "consent:institution_list"),
     "access:user": ("access:users",),
@@ -79,6 +80,7 @@ REACHED_FROM: Final[dict[str, tuple[str, ...]]] = {
     "marketplace:product_new": ("marketplace:products",),
     "delivery:endpoint": ("delivery:endpoints",),
     # Steps that ask for a confirmation before an irreversible move
+    "exchange:confirm": ("exchange:peer",),
     "marketplace:apply_form": ("marketplace:demand",),
     "marketplace:withdraw_confirm": ("marketplace:application",),
     "marketplace:grab_confirm": ("marketplace:pool",),

@@ -19,7 +19,9 @@ from creditbridge.catalog import service as catalog_service
 from creditbridge.cli.context import engine, fail, friendly_errors, transaction
 from creditbridge.core.actors import CONSOLE
 from creditbridge.demo import service
+from creditbridge.demo.population import area_issue
 from creditbridge.demo.writer import tune_for_bulk_load
+from creditbridge.reference import divisions
 
 app = typer.Typer(help="演示数据 The synthetic province.", no_args_is_help=True)
 
@@ -41,6 +43,14 @@ Workers = Annotated[
     int | None,
     typer.Option("--workers", min=0, help="worker processes (default: by CPU count and size)"),
 ]
+Division = Annotated[
+    str | None,
+    typer.Option(
+        "--division",
+        help="GB/T 2260 code of a city or county of the demo province (Anhui): draw every "
+        "enterprise inside it (a city node's demo); default: the whole province",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")]
 DEFAULT_AS_OF = service.DEFAULT_AS_OF.isoformat()
@@ -51,6 +61,15 @@ def _as_of(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise fail(f"--as-of 须为日期 YYYY-MM-DD，收到 {text!r}") from None
+
+
+def _area(code: str | None) -> str | None:
+    if code is None:
+        return None
+    issue = area_issue(code.strip())
+    if issue is not None:
+        raise fail(f"--division: {issue}")
+    return code.strip()
 
 
 def _require_migrated() -> None:
@@ -66,7 +85,13 @@ def _require_migrated() -> None:
 
 
 def _run(
-    *, enterprises: int, seed: int, as_of: date, workers: int | None, quiet: bool
+    *,
+    enterprises: int,
+    seed: int,
+    as_of: date,
+    workers: int | None,
+    quiet: bool,
+    division: str | None,
 ) -> service.GenerationSummary | None:
     """Generate in one transaction with the store tuned for a bulk load; None if subjects exist."""
     chosen = service.default_workers(enterprises) if workers is None else workers
@@ -90,6 +115,7 @@ def _run(
                 as_of=as_of,
                 workers=chosen,
                 progress=progress,
+                division=division,
             )
             progress("committing")
     finally:
@@ -108,6 +134,9 @@ def _print(summary: service.GenerationSummary, *, json: bool) -> None:
         f"已生成演示省份 generated: {summary.enterprises} 个信用主体 subjects, "
         f"seed {summary.seed}, as of {summary.as_of.isoformat()}"
     )
+    if summary.division is not None:
+        place = divisions.name(summary.division) or summary.division
+        typer.echo(f"  行政区划 division {summary.division} {place}")
     typer.echo(
         f"  机构 institutions {summary.institutions} · 产品 products {summary.products} · "
         f"提供单位 providers {summary.providers} · 批次 batches {summary.batches} · "
@@ -130,13 +159,22 @@ def generate(
     seed: Seed = 20260101,
     as_of: AsOf = DEFAULT_AS_OF,
     workers: Workers = None,
+    division: Division = None,
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Generate the synthetic province into an empty database. 生成演示数据。"""
+    area = _area(division)
     _require_migrated()
     day = _as_of(as_of)
-    summary = _run(enterprises=enterprises, seed=seed, as_of=day, workers=workers, quiet=quiet)
+    summary = _run(
+        enterprises=enterprises,
+        seed=seed,
+        as_of=day,
+        workers=workers,
+        quiet=quiet,
+        division=area,
+    )
     if summary is None:
         with transaction() as session:
             existing = service.count_subjects(session)
@@ -154,13 +192,22 @@ def ensure(
     seed: Seed = 20260101,
     as_of: AsOf = DEFAULT_AS_OF,
     workers: Workers = None,
+    division: Division = None,
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Generate the synthetic province unless the database already holds subjects. 确保有演示数据。"""
+    area = _area(division)
     _require_migrated()
     day = _as_of(as_of)
-    summary = _run(enterprises=enterprises, seed=seed, as_of=day, workers=workers, quiet=quiet)
+    summary = _run(
+        enterprises=enterprises,
+        seed=seed,
+        as_of=day,
+        workers=workers,
+        quiet=quiet,
+        division=area,
+    )
     if summary is None:
         with transaction() as session:
             existing = service.count_subjects(session)

@@ -89,9 +89,43 @@ class Population:
         return np.asarray(np.where(self.defaulted[:, None], level, 0.0), dtype=np.float64)
 
 
+def area_issue(code: str) -> str | None:
+    """Why ``code`` cannot be the area of a demo (``--division``), in Chinese and English, or
+    None: a current GB/T 2260 province, city or county of the demo province (Anhui)."""
+    unknown = f"行政区划代码不存在（GB/T 2260）：{code!r} unknown GB/T 2260 division code {code!r}"
+    province = divisions.province_of(code)
+    if province is None:
+        return unknown
+    if province != divisions.ANHUI:
+        # The data lists other provinces only at province level: name the province.
+        return (
+            f"{code}（{divisions.name(province)}）不在演示省份（安徽省 {divisions.ANHUI}）内 "
+            f"{code} lies outside the demo province (Anhui, {divisions.ANHUI})"
+        )
+    division = divisions.get(code)
+    if division is None:
+        return unknown
+    if not division.is_current:
+        return (
+            f"{division.name}（{code}）已撤销，请使用现行代码 "
+            f"{code} has been abolished: use a current code"
+        )
+    return None
+
+
 @cache
-def _geography() -> tuple[dict[str, float], dict[str, tuple[list[str], NDArray[np.float64]]]]:
-    cities = divisions.city_weights()
+def _geography(
+    area: str | None = None,
+) -> tuple[dict[str, float], dict[str, tuple[list[str], NDArray[np.float64]]]]:
+    """City weights and, per city, its counties with their weights; for an ``area`` (a city or
+    a county of the demo province) only what lies inside it. A province-wide ``area`` is the
+    whole province, drawn exactly as without one."""
+    level = divisions.division_level(area) if area is not None else "province"
+    if level == "county" and area is not None:
+        city = divisions.city_of(area)
+        assert city is not None
+        return {city: 1.0}, {city: ([area], np.array([1.0]))}
+    cities = divisions.city_weights() if level == "province" else {str(area): 1.0}
     counties: dict[str, tuple[list[str], NDArray[np.float64]]] = {}
     for city in cities:
         units = divisions.counties(city)
@@ -105,8 +139,16 @@ def _name(code: str) -> str:
     return divisions.name(code) or code
 
 
-def build_population(seed: int, n: int, *, window: Window, first_id: int) -> Population:
-    """``n`` subjects with ids ``first_id …``; deterministic for (seed, n, as-of date)."""
+def build_population(
+    seed: int, n: int, *, window: Window, first_id: int, area: str | None = None
+) -> Population:
+    """``n`` subjects with ids ``first_id …``; deterministic for (seed, n, as-of date, area).
+
+    With an ``area`` (a city or county code, see :func:`area_issue`) all ``n`` are drawn inside
+    it — a city node's demo — and the rest of the model is unchanged; the draws of the whole
+    province (no ``area``) are not touched, so its seeds keep giving the same rows."""
+    if area is not None and (issue := area_issue(area)) is not None:
+        raise ValueError(issue)
     rng = stream(seed, "population")
     ids = np.arange(first_id, first_id + n, dtype=np.int64)
 
@@ -122,7 +164,7 @@ def build_population(seed: int, n: int, *, window: Window, first_id: int) -> Pop
         rng.choice(3, size=n, p=np.asarray(model.ENTITY_MIX))
     ]
 
-    city_weights, county_table = _geography()
+    city_weights, county_table = _geography(area)
     city = weighted_choice(rng, city_weights, n)
     county = np.empty(n, dtype="<U6")
     for code, (units, weights) in county_table.items():

@@ -44,7 +44,7 @@ from creditbridge.demo.lending import (
     seed_marketplace,
 )
 from creditbridge.demo.models import DemoTruth
-from creditbridge.demo.population import Population, build_population
+from creditbridge.demo.population import Population, area_issue, build_population
 from creditbridge.demo.timeline import Window, months_of, period_text
 from creditbridge.demo.writer import BulkWriter, writer_for
 from creditbridge.ingest.models import Batch, Provider, ProviderDataset
@@ -81,6 +81,8 @@ class GenerationSummary:
     products: int
     rows_total: int
     seconds: float = 0.0
+    division: str | None = None
+    """The city or county the subjects were drawn in (``--division``); None for the province."""
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -96,6 +98,7 @@ class GenerationSummary:
             "enterprises": self.enterprises,
             "seed": self.seed,
             "as_of": self.as_of.isoformat(),
+            "division": self.division,
             "records": self.records,
             "records_by_dataset": self.records_by_dataset,
             "loans": self.loans,
@@ -123,6 +126,7 @@ def generate(
     as_of: date = DEFAULT_AS_OF,
     workers: int = 0,
     progress: Progress | None = None,
+    division: str | None = None,
 ) -> GenerationSummary:
     """Fill an empty platform with ``enterprises`` synthetic subjects and everything about them.
 
@@ -130,11 +134,19 @@ def generate(
     timestamps on any store, any day, with any ``workers``. Raises :class:`Conflict` when the
     database already holds subjects (mixing two provinces would make neither's truth valid).
     One audit event (``demo.generate``) records the run in the same transaction.
+
+    ``division`` (a GB/T 2260 code of the demo province, a city or a county) draws all
+    ``enterprises`` inside it — a city node's demo. Records, loans, marketplace rows and logins
+    follow the subjects. The providers, lenders and delivery history stay province-wide on
+    purpose: they are the province's reference data, and a city node still receives the
+    provincial providers' deliveries and sees every lender's products.
     """
     if not 1 <= enterprises <= MAX_ENTERPRISES:
         raise keyed(ValidationFailed, "error.demo.enterprises", max=MAX_ENTERPRISES, n=enterprises)
     if seed < 0:
         raise keyed(ValidationFailed, "error.demo.seed", seed=seed)
+    if division is not None and (issue := area_issue(division)) is not None:
+        raise keyed(ValidationFailed, "error.demo.division", issue=issue)
     existing = count_subjects(session)
     if existing:
         raise keyed(Conflict, "error.demo.not_empty", n=existing)
@@ -158,7 +170,9 @@ def generate(
     clock.lap("reference rows")
 
     first_id = (connection.execute(select(func.max(Subject.id))).scalar() or 0) + 1
-    population = build_population(seed, enterprises, window=window, first_id=first_id)
+    population = build_population(
+        seed, enterprises, window=window, first_id=first_id, area=division
+    )
     clock.lap("population")
     say(f"population: {enterprises} subjects")
 
@@ -234,6 +248,7 @@ def generate(
         rows_total=sum(records.values()) + loans + 2 * enterprises + reference_rows,
         seconds=time.perf_counter() - started,
         stages=clock.stages,
+        division=division,
     )
     audit.record(
         session,
@@ -248,6 +263,8 @@ def generate(
             "records": summary.records,
             "loans": loans,
             "batches": batches.count,
+            # Only when given, so that a province run's event reads as it always has.
+            **({"division": division} if division is not None else {}),
         },
     )
     return summary
@@ -262,6 +279,7 @@ def ensure(
     as_of: date = DEFAULT_AS_OF,
     workers: int = 0,
     progress: Progress | None = None,
+    division: str | None = None,
 ) -> tuple[GenerationSummary | None, int]:
     """Generate unless the platform already holds subjects; returns (summary or None, subjects)."""
     existing = count_subjects(session)
@@ -275,6 +293,7 @@ def ensure(
         as_of=as_of,
         workers=workers,
         progress=progress,
+        division=division,
     )
     return summary, enterprises
 

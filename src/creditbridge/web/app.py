@@ -35,6 +35,7 @@ from creditbridge.core.db import check_connection, make_engine, make_sessionmake
 from creditbridge.core.errors import PlatformError
 from creditbridge.delivery import api as delivery_api
 from creditbridge.delivery import pages as delivery_pages
+from creditbridge.exchange import pages as exchange_pages
 from creditbridge.ingest import api as ingest_api
 from creditbridge.ingest import collection_pages
 from creditbridge.ingest import pages as ingest_pages
@@ -205,5 +206,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(delivery_pages.router)
     app.include_router(delivery_api.router)
     app.include_router(jobs_pages.router)
+    app.include_router(exchange_pages.router)
     api_docs.install(app)
     return app

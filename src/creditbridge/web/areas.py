@@ -64,7 +64,7 @@ AREAS: Final = (
             Feature("scoring_overview", "scoring:overview"),
             Feature("aggregates", "reports:aggregates"),
             Feature("institutions_admin", "access:institutions"),
-            Feature("nodes"),
+            Feature("nodes", "exchange:node"),
             Feature("whitelist", "marketplace:whitelist"),
             Feature("audit", "audit:events"),
             Feature("jobs", "jobs:overview"),
@@ -239,7 +239,7 @@ MENU: Final = (
             _item("webhooks", "delivery:endpoints"),
             _item("jobs", "jobs:overview"),
             _item("deliveries", "jobs:deliveries"),
-            _item("nodes", None, OPS),
+            _item("nodes", "exchange:node"),
         ),
     ),
     MenuGroup(

@@ -32,6 +32,7 @@ from creditbridge.exchange.service.peers import (
     node_status,
     peer_keys,
 )
+from creditbridge.exchange.service.views import node_overview, peer_view, search_peers
 
 __all__ = [
     "Check",
@@ -49,13 +50,16 @@ __all__ = [
     "list_peers",
     "list_reviews",
     "may_exchange",
+    "node_overview",
     "node_status",
     "peer_keys",
+    "peer_view",
     "public_keys",
     "reject",
     "revoke",
     "rotate_key",
     "run_checks",
+    "search_peers",
     "signing_key",
     "submit_assessment",
     "suspend",

@@ -238,6 +238,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "随机种子须为非负整数，收到 {seed}",
         "The random seed must be a non-negative integer, not {seed}",
     ),
+    # The reason names the code and is written in both languages (demo.population.area_issue).
+    "error.demo.division": (
+        "演示数据的行政区划有误：{issue}",
+        "Wrong division for the demo: {issue}",
+    ),
     "error.demo.not_empty": (
         "数据库中已有 {n} 个信用主体，演示数据只能生成到空库中（database already holds {n} subjects; use an empty database）",
         "The database already holds {n} subjects; demo data is generated into an empty database "
