@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from creditbridge.audit import service as audit_service
 from creditbridge.core.clock import utc_now
+from creditbridge.core.config import Settings
 from creditbridge.core.crypto import Sm2PrivateKey
 from creditbridge.exchange import identity
+
+TEST = Settings(env="test")
 
 ASSESSMENT: dict[str, Any] = {
     "dengbao_level": 3,
@@ -44,3 +50,12 @@ def peer_document(
         signer=key,
         issued_at=moment,
     ).as_dict()
+
+
+def audited(session: Session, action: str, code: str) -> list[Any]:
+    """The audit events of ``action`` on the node or peer ``code``."""
+    return audit_service.list_events(
+        session,
+        flt=audit_service.EventFilter(action=action, object_id=code),
+        limit=100,
+    )

@@ -7,52 +7,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from creditbridge.audit import service as audit_service
 from creditbridge.core.actors import CONSOLE, Role
-from creditbridge.core.config import Settings
 from creditbridge.exchange import identity, service
 from creditbridge.exchange.models import AdmissionReview, Peer
 from web import conftest as web_fixtures
 from web.conftest import LoggedIn
 
-from .helpers import ASSESSMENT, peer_document
+from .helpers import ASSESSMENT, TEST, audited, peer_document
 
 app = web_fixtures.app
 client = web_fixtures.client
 login_as = web_fixtures.login_as
 
-TEST = Settings(env="test")
 CITY = "340100"
-
-
-def _audited(session: Session, action: str, code: str) -> list[Any]:
-    return [
-        event
-        for event in audit_service.list_events(
-            session, flt=audit_service.EventFilter(action=action), limit=100
-        )
-        if event.object_id == code
-    ]
-
-
-@pytest.fixture
-def province(session: Session) -> str:
-    service.init_node(
-        session,
-        CONSOLE,
-        code="340000",
-        level="province",
-        name="安徽省融资信用服务平台",
-        url="https://xyd.ah.example/",
-        settings=TEST,
-    )
-    return "340000"
 
 
 @pytest.fixture
@@ -101,7 +73,7 @@ class TestNodePage:
         assert "本节点尚未初始化" in page
         assert "creditbridge node init" in page
 
-    def test_the_identity_document_downloads_signed_and_audited(
+    def test_the_identity_document_downloads_signed_andaudited(
         self,
         client: TestClient,
         login_as: Callable[..., LoggedIn],
@@ -114,7 +86,7 @@ class TestNodePage:
         assert "attachment" in response.headers["content-disposition"]
         parsed = identity.parse(json.loads(response.text))  # the signature verifies
         assert parsed.code == province
-        assert _audited(session, "exchange.node.identity", province)
+        assert audited(session, "exchange.node.identity", province)
 
     @pytest.mark.parametrize("role", [Role.INSTITUTION_OFFICER, Role.ENTERPRISE_USER])
     def test_other_roles_are_refused(
@@ -181,7 +153,7 @@ class TestDecisions:
         session.refresh(city)
         assert city.status == "admitted"
         assert service.may_exchange(session, code=CITY)
-        events = _audited(session, "exchange.peer.admit", CITY)
+        events = audited(session, "exchange.peer.admit", CITY)
         assert len(events) == 1
         assert events[0].actor_role == Role.OPERATOR.value
         review = session.query(AdmissionReview).filter_by(peer_id=city.id).one()
@@ -212,7 +184,7 @@ class TestDecisions:
         assert 'data-move="revoke"' in refused.text  # the same confirmation, again
         session.refresh(city)
         assert city.status == "admitted"
-        assert not _audited(session, "exchange.peer.revoke", CITY)
+        assert not audited(session, "exchange.peer.revoke", CITY)
         reviews = session.query(AdmissionReview).filter_by(peer_id=city.id).all()
         assert [r.decision for r in reviews] == ["admit"]
 
@@ -225,7 +197,7 @@ class TestDecisions:
         session.refresh(city)
         assert city.status == "revoked"
         assert not service.may_exchange(session, code=CITY)
-        assert _audited(session, "exchange.peer.revoke", CITY)
+        assert audited(session, "exchange.peer.revoke", CITY)
 
     def test_suspend_keeps_the_typed_reason_when_refused_and_reinstates(
         self,
@@ -257,7 +229,7 @@ class TestDecisions:
         assert back.status_code == 303
         session.refresh(city)
         assert city.status == "admitted"
-        assert _audited(session, "exchange.peer.reinstate", CITY)
+        assert audited(session, "exchange.peer.reinstate", CITY)
 
     def test_a_move_the_status_does_not_allow_is_refused(
         self,

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from creditbridge.audit import service as audit_service
 from creditbridge.core.actors import CONSOLE, Actor, ActorKind, Role
 from creditbridge.core.clock import utc_now
 from creditbridge.core.config import Settings
@@ -24,38 +23,13 @@ from creditbridge.exchange.errors import (
     PeerConflict,
 )
 
-from .helpers import ASSESSMENT, peer_document
+from .helpers import ASSESSMENT, TEST, audited, peer_document
 
 PRODUCTION = Settings(env="production", secret_key="x" * 40)
-TEST = Settings(env="test")
-
-
-def _audited(session: Session, action: str, code: str) -> list[Any]:
-    return [
-        event
-        for event in audit_service.list_events(
-            session, flt=audit_service.EventFilter(action=action), limit=100
-        )
-        if event.object_id == code
-    ]
-
-
-@pytest.fixture
-def province(session: Session) -> str:
-    service.init_node(
-        session,
-        CONSOLE,
-        code="340000",
-        level="province",
-        name="安徽省融资信用服务平台",
-        url="https://xyd.ah.example/",
-        settings=TEST,
-    )
-    return "340000"
 
 
 class TestNode:
-    def test_init_makes_a_node_with_a_sealed_key_and_is_audited(
+    def test_init_makes_a_node_with_a_sealed_key_and_isaudited(
         self, session: Session, province: str
     ) -> None:
         node = service.get_node_or_raise(session)
@@ -64,7 +38,7 @@ class TestNode:
         assert (node.code, node.level, node.url) == ("340000", "province", "https://xyd.ah.example")
         assert "PRIVATE" not in str(key.private_sealed)
         assert service.signing_key(session).public_key.to_pem() == key.public_key
-        [event] = _audited(session, "exchange.node.init", "340000")
+        [event] = audited(session, "exchange.node.init", "340000")
         assert event.actor_kind == "cli"
 
     def test_a_second_init_is_refused(self, session: Session, province: str) -> None:
@@ -112,7 +86,7 @@ class TestNode:
 
         assert parsed.code == "340000"
         assert parsed.signed_by == service.current_key(session).key_id
-        assert _audited(session, "exchange.node.identity", "340000")
+        assert audited(session, "exchange.node.identity", "340000")
 
     def test_rotation_keeps_the_old_key_for_what_it_signed(
         self, session: Session, province: str
@@ -130,12 +104,12 @@ class TestNode:
         assert [k.key_id for k in parsed.keys] == [old, new.key_id]
         assert parsed.keys[0].valid_until is not None
         assert parsed.keys[1].valid_until is None
-        [event] = _audited(session, "exchange.node.rotate_key", "340000")
+        [event] = audited(session, "exchange.node.rotate_key", "340000")
         assert event.facts["detail"] == {"retired": old, "current": new.key_id}
 
 
 class TestPeers:
-    def test_a_peer_is_imported_as_applied_and_audited(
+    def test_a_peer_is_imported_as_applied_andaudited(
         self, session: Session, province: str
     ) -> None:
         peer = service.add_peer(
@@ -143,7 +117,7 @@ class TestPeers:
         )
 
         assert (peer.code, peer.status, peer.relation) == ("340100", "applied", "downstream")
-        assert _audited(session, "exchange.peer.add", "340100")
+        assert audited(session, "exchange.peer.add", "340100")
         assert not service.may_exchange(session, code="340100")
 
     def test_a_tampered_document_is_not_imported(self, session: Session, province: str) -> None:
@@ -192,7 +166,7 @@ class TestAdmission:
             session, CONSOLE, document=peer_document(code, "city", **kw), relation="downstream"
         )
 
-    def test_assessment_then_admission_is_reviewed_and_audited(
+    def test_assessment_then_admission_is_reviewed_andaudited(
         self, session: Session, province: str
     ) -> None:
         self._city(session)
@@ -207,9 +181,9 @@ class TestAdmission:
         assert review.findings == []
         assert review.reason == "等保三级，材料齐全"
         assert service.may_exchange(session, code="340100")
-        [event] = _audited(session, "exchange.peer.admit", "340100")
+        [event] = audited(session, "exchange.peer.admit", "340100")
         assert event.facts["detail"]["to"] == "admitted"
-        assert _audited(session, "exchange.peer.assessment", "340100")
+        assert audited(session, "exchange.peer.assessment", "340100")
 
     def test_a_bad_assessment_names_the_field_and_changes_nothing(
         self, session: Session, province: str
@@ -273,7 +247,7 @@ class TestAdmission:
             service.admit(session, CONSOLE, code="340100", settings=TEST)
         assert [i.field for i in raised.value.issues] == ["signature"]
 
-    def test_revocation_needs_a_reason_is_final_and_audited(
+    def test_revocation_needs_a_reason_is_final_andaudited(
         self, session: Session, province: str
     ) -> None:
         self._city(session)
@@ -286,7 +260,7 @@ class TestAdmission:
 
         assert (review.from_status, review.to_status) == ("admitted", "revoked")
         assert not service.may_exchange(session, code="340100")
-        [event] = _audited(session, "exchange.peer.revoke", "340100")
+        [event] = audited(session, "exchange.peer.revoke", "340100")
         assert event.facts["detail"]["reason"] == "违反数据安全管理规定"
         with pytest.raises(InvalidTransition):
             service.admit(session, CONSOLE, code="340100", settings=TEST)
@@ -308,7 +282,7 @@ class TestAdmission:
         review = service.reject(session, CONSOLE, code="340100", reason="材料不全")
 
         assert review.to_status == "rejected"
-        assert _audited(session, "exchange.peer.reject", "340100")
+        assert audited(session, "exchange.peer.reject", "340100")
 
 
 def test_status_lists_the_node_and_its_peers(session: Session, province: str) -> None:

@@ -4,61 +4,34 @@ with its download, or that it failed; a run delivered twice tells once; reading 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creditbridge.consent import service as consent_service
 from creditbridge.core.actors import Actor, ActorKind, Role
 from creditbridge.core.config import Settings
 from creditbridge.jobs.models import JobRun
-from creditbridge.jobs.worker import Worker
 from creditbridge.reports import jobs as report_jobs
 from creditbridge.reports.models import ReportIssuance, ReportNotice
 from web import conftest as web_fixtures
-from web.conftest import LoggedIn, app_in_test_transaction
+from web.conftest import LoggedIn
 
+from . import test_report_jobs as job_fixtures
 from .conftest import World, grant_consent
-from .test_report_jobs import REPORT_JOBS
+from .test_report_jobs import RunWorker
 
 login_as = web_fixtures.login_as
+# The same settings, app, client and worker as the report jobs' tests.
+settings = job_fixtures.settings
+app = job_fixtures.app
+client = job_fixtures.client
+run_worker = job_fixtures.run_worker
 Login = Callable[..., LoggedIn]
-RunWorker = Callable[[], dict[str, Any]]
 SUBJECT_NAME = "合肥样例科技有限公司"
-
-
-@pytest.fixture
-def settings(engine: Engine, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path
-    )
-
-
-@pytest.fixture
-def app(engine: Engine, session: Session, settings: Settings) -> FastAPI:
-    return app_in_test_transaction(settings, engine, session)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def run_worker(app: FastAPI, engine: Engine, settings: Settings) -> RunWorker:
-    def run_once() -> dict[str, Any]:
-        worker = Worker(settings, worker_id="test-worker", engine=engine, registry=REPORT_JOBS)
-        worker.sessionmaker = app.state.sessionmaker
-        return worker.run_once()
-
-    return run_once
 
 
 def _ask_pdf(client: TestClient, uscc: str, csrf: str, **data: str) -> None:

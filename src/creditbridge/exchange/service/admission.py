@@ -211,34 +211,41 @@ def admit(
     )
 
 
-def reject(session: Session, actor: Actor, *, code: str, reason: str) -> AdmissionReview:
-    """Refuse an application, with the reason the applicant is told."""
+def _decide(
+    session: Session,
+    actor: Actor,
+    *,
+    code: str,
+    reason: str,
+    decision: str,
+    to_status: domain.PeerStatus,
+) -> AdmissionReview:
+    """A decision that needs only a reason (the state machine in ``_review`` checks the move)."""
     require_node_staff(actor)
     peer = get_peer_or_raise(session, code)
     text = _reason(reason, required=True)
     return _review(
-        session, actor, peer, decision="reject", to_status="rejected", reason=text, checks=[]
+        session, actor, peer, decision=decision, to_status=to_status, reason=text, checks=[]
+    )
+
+
+def reject(session: Session, actor: Actor, *, code: str, reason: str) -> AdmissionReview:
+    """Refuse an application, with the reason the applicant is told."""
+    return _decide(
+        session, actor, code=code, reason=reason, decision="reject", to_status="rejected"
     )
 
 
 def suspend(session: Session, actor: Actor, *, code: str, reason: str) -> AdmissionReview:
     """Stop exchanging with an admitted peer for a while (a fault, a pending rectification)."""
-    require_node_staff(actor)
-    peer = get_peer_or_raise(session, code)
-    text = _reason(reason, required=True)
-    return _review(
-        session, actor, peer, decision="suspend", to_status="suspended", reason=text, checks=[]
+    return _decide(
+        session, actor, code=code, reason=reason, decision="suspend", to_status="suspended"
     )
 
 
 def revoke(session: Session, actor: Actor, *, code: str, reason: str) -> AdmissionReview:
     """取消接入资格: final; the peer is refused from its next request on, whatever its key."""
-    require_node_staff(actor)
-    peer = get_peer_or_raise(session, code)
-    text = _reason(reason, required=True)
-    return _review(
-        session, actor, peer, decision="revoke", to_status="revoked", reason=text, checks=[]
-    )
+    return _decide(session, actor, code=code, reason=reason, decision="revoke", to_status="revoked")
 
 
 def list_reviews(session: Session, *, code: str) -> list[AdmissionReview]:
